@@ -1,0 +1,112 @@
+"""The course's command line.
+
+    python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE] [--jobs N]
+    python -m helpers doctor [--preset full]
+    python -m helpers execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from helpers import course, presets
+
+
+def parse_value(text: str) -> Any:
+    """Read a command-line parameter value as YAML: ``3`` is an int, ``true`` a bool.
+
+    Example:
+        >>> parse_value("3"), parse_value("0.5"), parse_value("smoke")
+        (3, 0.5, 'smoke')
+    """
+    return yaml.safe_load(text)
+
+
+def resolve_notebooks(names: list[str]) -> list[Path]:
+    """Return the notebooks to run: all of them when ``names`` is empty.
+
+    A name may be a path, a file name or a number prefix such as ``01``.
+    """
+    if not names:
+        return course.notebook_paths()
+    chosen = []
+    for name in names:
+        path = Path(name)
+        if path.suffix == ".ipynb" and path.exists():
+            chosen.append(path.resolve())
+            continue
+        matches = [p for p in course.notebook_paths() if p.name.startswith(name)]
+        if len(matches) != 1:
+            raise SystemExit(f"No single course notebook matches {name!r}; "
+                             f"try one of: {', '.join(p.name for p in course.notebook_paths())}")
+        chosen.append(matches[0])
+    return chosen
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from helpers.runner import run_notebooks, write_report
+
+    parameters = {"PRESET": args.preset}
+    parameters.update({name: parse_value(value) for name, value in args.parameter})
+    notebooks = resolve_notebooks(args.notebooks)
+    out_dir = Path(args.out)
+    print(f"Running {len(notebooks)} notebook(s) with {parameters} into {out_dir}/")
+    runs = run_notebooks(notebooks, out_dir, parameters, jobs=args.jobs)
+    report = write_report(runs, out_dir, title=f"Course run, preset {args.preset}")
+    for run in runs:
+        print(f"{'passed' if run.passed else 'FAILED':>7}  {run.seconds:6.1f} s  {run.notebook}")
+        if not run.passed:
+            print(run.failure_text())
+    print(f"Report: {report} and {report.with_suffix('.html')}")
+    return 0 if all(run.passed for run in runs) else 1
+
+
+def command_doctor(args: argparse.Namespace) -> int:
+    from helpers.doctor import run_doctor
+
+    return 0 if run_doctor(args.preset) else 1
+
+
+def command_execute(args: argparse.Namespace) -> int:
+    from helpers.executor import execute_in_place
+
+    for path in resolve_notebooks(args.notebooks):
+        seconds = execute_in_place(path, preset=args.preset)
+        print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="execute notebooks headless and write a report")
+    run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
+    run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"), help="set a notebook parameter, e.g. -p EPOCHS 3")
+    run.add_argument("--jobs", type=int, default=1, help="notebooks executed at the same time")
+    run.set_defaults(handler=command_run)
+
+    doctor = commands.add_parser("doctor", help="check that this machine is ready for the course")
+    doctor.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    doctor.set_defaults(handler=command_doctor)
+
+    execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
+    execute.add_argument("notebooks", nargs="*")
+    execute.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    execute.set_defaults(handler=command_execute)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    return args.handler(args)
