@@ -2,6 +2,8 @@
 
     python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE] [--jobs N]
     python -m helpers doctor [--preset full]
+    python -m helpers data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
+    python -m helpers data nih --out DIR
     python -m helpers execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
 """
 
@@ -72,6 +74,26 @@ def command_doctor(args: argparse.Namespace) -> int:
     return 0 if run_doctor(args.preset) else 1
 
 
+def command_data(args: argparse.Namespace) -> int:
+    if args.source == "synthetic":
+        from helpers.synthetic_cells import make_synthetic_cells
+
+        root = make_synthetic_cells(args.out, per_class=args.per_class, seed=args.seed,
+                                    image_size=args.size)
+    else:
+        from helpers.nih import DataDownloadError, download_nih
+
+        try:
+            root = download_nih(args.out)
+        except DataDownloadError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    counts = {folder.name: sum(1 for _ in folder.glob("*.png")) for folder in sorted(root.iterdir())
+              if folder.is_dir()}
+    print(f"{root}: {counts}")
+    return 0
+
+
 def command_execute(args: argparse.Namespace) -> int:
     from helpers.executor import execute_in_place
 
@@ -98,6 +120,15 @@ def build_parser() -> argparse.ArgumentParser:
     doctor = commands.add_parser("doctor", help="check that this machine is ready for the course")
     doctor.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     doctor.set_defaults(handler=command_doctor)
+
+    data = commands.add_parser("data", help="make synthetic cell images or download the NIH data")
+    data.add_argument("source", choices=["synthetic", "nih"])
+    data.add_argument("--out", required=True, help="folder for the images")
+    data.add_argument("--per-class", type=int, default=600, help="synthetic images per class")
+    data.add_argument("--seed", type=int, default=0)
+    data.add_argument("--size", type=int, default=None,
+                      help="synthetic image side in px (default: varied, 40 to 200 px like the NIH crops)")
+    data.set_defaults(handler=command_data)
 
     execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
     execute.add_argument("notebooks", nargs="*")

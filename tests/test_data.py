@@ -1,0 +1,59 @@
+import pytest
+import torch
+
+from helpers.data import image_folder, make_loaders, patient_of, patient_split, random_split
+from helpers.synthetic_cells import make_synthetic_cells
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    return make_synthetic_cells(tmp_path_factory.mktemp("cells") / "cells", per_class=60, seed=1)
+
+
+def assert_disjoint_and_complete(split, count):
+    train, valid, test = set(split.train), set(split.valid), set(split.test)
+    assert not (train & valid or train & test or valid & test)
+    assert train | valid | test == set(range(count))
+
+
+def test_random_split_is_the_cheat_sheets_cut():
+    split = random_split(100, seed=0)
+    assert split.sizes() == {"train": 70, "valid": 20, "test": 10}
+    assert_disjoint_and_complete(split, 100)
+    assert random_split(100, seed=0) == split and random_split(100, seed=1) != split
+
+
+def test_patient_split_keeps_each_patient_in_one_part(cells):
+    samples = image_folder(cells).samples
+    split = patient_split(samples, positive_class=0, seed=0)
+    assert_disjoint_and_complete(split, len(samples))
+    patients = {name: {patient_of(samples[i][0]) for i in getattr(split, name)}
+                for name in ("train", "valid", "test")}
+    assert not (patients["train"] & patients["valid"] or patients["train"] & patients["test"]
+                or patients["valid"] & patients["test"])
+    for name in ("train", "valid", "test"):  # every part has both classes
+        assert {samples[i][1] for i in getattr(split, name)} == {0, 1}
+    assert 0.6 < len(split.train) / len(samples) < 0.8
+
+
+def test_random_split_mixes_patients_across_parts(cells):
+    samples = image_folder(cells).samples
+    split = random_split(len(samples), seed=0)
+    train_patients = {patient_of(samples[i][0]) for i in split.train}
+    assert any(patient_of(samples[i][0]) in train_patients for i in split.test)  # the leak
+
+
+def test_loaders_serve_normalised_batches_of_the_right_shape(cells):
+    loaders = make_loaders(cells, image_size=32, batch_size=8, seed=0)
+    images, labels = next(iter(loaders.train))
+    assert images.shape == (8, 3, 32, 32) and images.dtype == torch.float32
+    assert labels.dtype == torch.int64 and set(labels.tolist()) <= {0, 1}
+    assert images.min() < 0  # normalised, not in [0, 1]
+    assert loaders.classes == ["Parasitized", "Uninfected"]
+    assert sum(len(batch[1]) for batch in loaders.test) == len(loaders.split.test)
+    assert loaders.train.dataset.transform is not loaders.valid.dataset.transform
+
+
+def test_missing_folder_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m helpers data synthetic"):
+        image_folder(tmp_path / "nowhere")
