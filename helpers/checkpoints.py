@@ -1,0 +1,346 @@
+"""Checkpoints, as notebook 08 built them: save safely, load safely, resume anywhere.
+
+* :func:`full_checkpoint` gathers everything a run needs to continue exactly:
+  model, optimizer and scheduler states, the epoch, the history, the random
+  number generators (torch, CUDA, NumPy, Python and the data loaders' own) and
+  the course version. Everything in it is a tensor, a number, a string or a
+  list or dict of them, so ``weights_only`` loading accepts it.
+* :func:`save_atomically` writes to a temporary file in the same folder, flushes
+  it to disk and renames it over the old file: a crash mid-save leaves the
+  previous checkpoint whole.
+* :func:`load_checkpoint` loads with ``weights_only=True`` and turns PyTorch's
+  errors into ones that say what happened and what to do.
+* :class:`CheckpointManager` keeps the last N epochs and the best one in a folder
+  and resumes from the newest checkpoint that loads.
+* :func:`default_checkpoint_dir` picks the folder: Google Drive in Colab (mounted
+  only when asked), ``/kaggle/working`` in Kaggle, ``checkpoints/`` locally.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from helpers import __version__, course
+from helpers.environment import detect_runtime
+
+CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
+COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
+DRIVE_COURSE_FOLDER = "pytorch-course"
+"""The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""
+KAGGLE_WORKING_DIR = Path("/kaggle/working")
+EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
+BEST_FILE = "best.pt"
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used; the message says why and what to do."""
+
+
+class CorruptCheckpointError(CheckpointError):
+    """The file is truncated or is not a PyTorch checkpoint."""
+
+
+class UnsafeCheckpointError(CheckpointError):
+    """The file holds Python objects that ``weights_only`` loading refuses to build."""
+
+
+class ArchitectureMismatchError(CheckpointError):
+    """The checkpoint's weights do not fit the model (another architecture)."""
+
+
+def _rng_state() -> dict[str, Any]:
+    """Return the states of the torch, CUDA, NumPy and Python generators as tensors and lists."""
+    numpy_name, numpy_keys, numpy_pos, numpy_has_gauss, numpy_gauss = np.random.get_state()
+    python_version, python_internal, python_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {"name": numpy_name, "keys": torch.from_numpy(numpy_keys.astype(np.int64)),
+                  "pos": int(numpy_pos), "has_gauss": int(numpy_has_gauss), "gauss": float(numpy_gauss)},
+        "python": {"version": python_version, "internal": list(python_internal), "gauss": python_gauss},
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators :func:`_rng_state` captured."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    numpy = state["numpy"]
+    np.random.set_state((numpy["name"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"],
+                         numpy["has_gauss"], numpy["gauss"]))
+    python = state["python"]
+    random.setstate((python["version"], tuple(python["internal"]), python["gauss"]))
+
+
+def data_generators(loaders: Iterable[object]) -> list[torch.Generator]:
+    """Return the generators that shuffle ``loaders`` (their own, or their samplers').
+
+    A resumed run must shuffle its next epochs as the uninterrupted run would, so
+    the checkpoint keeps these generators' states too.
+    """
+    found: list[torch.Generator] = []
+    for loader in loaders:
+        batch_sampler = getattr(loader, "batch_sampler", None)
+        for owner in (loader, getattr(loader, "sampler", None), getattr(batch_sampler, "sampler", None)):
+            generator = getattr(owner, "generator", None)
+            if isinstance(generator, torch.Generator) and all(generator is not g for g in found):
+                found.append(generator)
+    return found
+
+
+def full_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                    scheduler: object | None = None, epoch: int = 0, history: dict | None = None,
+                    loaders: Iterable[object] = ()) -> dict[str, Any]:
+    """Return everything needed to continue training exactly where it stopped.
+
+    Example:
+        >>> state = full_checkpoint(model, optimizer, scheduler, epoch=5, history=history.as_dict())  # doctest: +SKIP
+        >>> sorted(state)  # doctest: +SKIP
+        ['architecture', 'best_valid_loss', 'course_version', 'data_rng', 'epoch', 'history', 'model', ...]
+    """
+    history = history or {}
+    best_epoch = history.get("best_epoch", 0)
+    return {
+        "architecture": type(model).__name__,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
+        "epoch": epoch,
+        "best_valid_loss": history["valid_loss"][best_epoch - 1] if best_epoch else None,
+        "history": history,
+        "rng": _rng_state(),
+        "data_rng": [generator.get_state() for generator in data_generators(loaders)],
+        "course_version": __version__,
+        "torch_version": str(torch.__version__),
+    }
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX; Windows cannot open a folder)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def save_atomically(obj: object, path: str | os.PathLike) -> Path:
+    """``torch.save(obj, path)`` so that ``path`` holds either the old file or the new one, never half.
+
+    Example:
+        >>> save_atomically(model.state_dict(), "checkpoints/model.pt")  # doctest: +SKIP
+        PosixPath('checkpoints/model.pt')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            torch.save(obj, file)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
+        os.replace(temporary, path)  # atomic: readers see the old file or the new one
+    finally:
+        temporary.unlink(missing_ok=True)
+    _fsync_folder(path.parent)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu",
+                    weights_only: bool = True) -> Any:
+    """Load a checkpoint, refusing arbitrary Python objects unless ``weights_only=False``.
+
+    A checkpoint is a pickle, and unpickling can run any code the file names;
+    ``weights_only=True`` only rebuilds tensors, numbers, strings and containers.
+
+    Raises:
+        FileNotFoundError: there is no file at ``path``.
+        CorruptCheckpointError: the file is truncated or not a checkpoint.
+        UnsafeCheckpointError: the file holds other Python objects.
+
+    Example:
+        >>> load_checkpoint("checkpoints/best.pt")["epoch"]  # doctest: +SKIP
+        7
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No checkpoint at {path}: check the folder, or list it with "
+                                f"CheckpointManager(folder).epoch_files().")
+    try:
+        return torch.load(path, map_location=map_location, weights_only=weights_only)
+    except pickle.UnpicklingError as error:
+        if "Weights only load failed" not in str(error):
+            raise CorruptCheckpointError(_corrupt_message(path, error)) from error
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        raise UnsafeCheckpointError(
+            f"Refused to load {path.name}: it holds Python objects "
+            f"({found.group(1) if found else 'not tensors, numbers or strings'}), and unpickling "
+            "them could run any code the file's author chose. Save checkpoints as state_dicts "
+            "(helpers.checkpoints.full_checkpoint does). Only if you trust where the file came from, "
+            "load it with weights_only=False, or allow its types with "
+            "torch.serialization.add_safe_globals([...])."
+        ) from None
+    except (RuntimeError, EOFError, ValueError, OSError) as error:
+        raise CorruptCheckpointError(_corrupt_message(path, error)) from error
+
+
+def _corrupt_message(path: Path, error: Exception) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (f"{path.name} is truncated or is not a PyTorch checkpoint ({path.stat().st_size} bytes; "
+            f"PyTorch says: {reason}). A save that was cut short (a crash, a full disk, a Drive sync "
+            "still running) leaves such a file. Load an older checkpoint from the same folder instead; "
+            "CheckpointManager.resume does that for you.")
+
+
+def check_architecture(model: nn.Module, state_dict: dict[str, torch.Tensor], source: str = "the checkpoint") -> None:
+    """Raise :class:`ArchitectureMismatchError`, naming the differences, if ``state_dict`` does not fit ``model``.
+
+    Example:
+        >>> check_architecture(SmallCNN(), torch.load("resnet.pt")["model"])  # doctest: +SKIP
+        ArchitectureMismatchError: ... missing from the checkpoint: conv1.weight ...
+    """
+    expected = model.state_dict()
+    missing = [key for key in expected if key not in state_dict]
+    unexpected = [key for key in state_dict if key not in expected]
+    reshaped = [f"{key}: model {tuple(expected[key].shape)}, checkpoint {tuple(state_dict[key].shape)}"
+                for key in expected if key in state_dict and expected[key].shape != state_dict[key].shape]
+    if not (missing or unexpected or reshaped):
+        return
+
+    def listed(label: str, items: list[str]) -> str:
+        more = f" (and {len(items) - 5} more)" if len(items) > 5 else ""
+        return f"\n  {label}: {', '.join(items[:5])}{more}" if items else ""
+
+    raise ArchitectureMismatchError(
+        f"{source} was saved from another architecture than this {type(model).__name__}:"
+        + listed("missing from the checkpoint", missing) + listed("not in the model", unexpected)
+        + listed("different shapes", reshaped)
+        + "\nBuild the model the checkpoint was saved from (same class and sizes) before loading it."
+    )
+
+
+def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+            scheduler: object | None = None, loaders: Iterable[object] = ()) -> None:
+    """Put the states of a :func:`full_checkpoint` back into the objects of a new run."""
+    check_architecture(model, checkpoint["model"], f"The checkpoint of epoch {checkpoint.get('epoch')}")
+    model.load_state_dict(checkpoint["model"])
+    if optimizer is not None and checkpoint.get("optimizer") is not None:
+        optimizer.load_state_dict(checkpoint["optimizer"])
+    if scheduler is not None and checkpoint.get("scheduler") is not None:
+        scheduler.load_state_dict(checkpoint["scheduler"])
+    if "rng" in checkpoint:
+        _set_rng_state(checkpoint["rng"])
+    for generator, state in zip(data_generators(loaders), checkpoint.get("data_rng", [])):
+        generator.set_state(state)
+
+
+class CheckpointManager:
+    """A folder of checkpoints: ``epoch_0001.pt`` ... (the last ``keep_last``) and ``best.pt``.
+
+    Example:
+        >>> manager = CheckpointManager(default_checkpoint_dir() / "06_small_cnn", keep_last=2)  # doctest: +SKIP
+        >>> manager.save(full_checkpoint(model, optimizer, epoch=3), epoch=3, is_best=True)  # doctest: +SKIP
+        >>> [p.name for p in manager.epoch_files()]  # doctest: +SKIP
+        ['epoch_0002.pt', 'epoch_0003.pt']
+    """
+
+    def __init__(self, folder: str | os.PathLike, keep_last: int = 2, verbose: bool = True) -> None:
+        if keep_last < 1:
+            raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        self.folder = Path(folder)
+        self.keep_last = keep_last
+        self.verbose = verbose
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def best_path(self) -> Path:
+        return self.folder / BEST_FILE
+
+    def epoch_files(self) -> list[Path]:
+        """Return the epoch checkpoints in the folder, oldest first."""
+        files = [p for p in self.folder.iterdir() if EPOCH_FILE.match(p.name)]
+        return sorted(files, key=lambda p: int(EPOCH_FILE.match(p.name).group(1)))
+
+    def save(self, state: dict[str, Any], epoch: int, is_best: bool = False) -> Path:
+        """Save ``state`` as this epoch's checkpoint (and as ``best.pt``), then drop old epochs."""
+        path = save_atomically(state, self.folder / f"epoch_{epoch:04d}.pt")
+        if is_best:
+            save_atomically(state, self.best_path)
+        for old in self.epoch_files()[:-self.keep_last]:
+            old.unlink()
+        return path
+
+    def latest(self) -> dict[str, Any] | None:
+        """Return the newest checkpoint that loads, skipping damaged ones; ``None`` if there is none."""
+        for path in reversed(self.epoch_files()):
+            try:
+                return load_checkpoint(path)
+            except CorruptCheckpointError as error:
+                if self.verbose:
+                    print(f"skipping {path.name}: {error}")
+        return None
+
+    def best_model_state(self) -> dict[str, torch.Tensor] | None:
+        """Return the model weights saved in ``best.pt``, or ``None`` if there is none yet."""
+        return load_checkpoint(self.best_path)["model"] if self.best_path.is_file() else None
+
+    def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+               scheduler: object | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:
+        """Restore the newest checkpoint into the given objects and return it (``None``: start fresh)."""
+        checkpoint = self.latest()
+        if checkpoint is None:
+            return None
+        restore(checkpoint, model, optimizer, scheduler, loaders)
+        if self.verbose:
+            print(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
+        return checkpoint
+
+
+def default_checkpoint_dir(mount_drive: bool = False) -> Path:
+    """Return the folder for checkpoints here, creating it.
+
+    In order: the ``COURSE_CHECKPOINT_DIR`` environment variable; in Colab, the
+    course folder on Google Drive (mounted only when ``mount_drive=True``, since
+    mounting asks for permission; it survives a disconnect), else ``/content``;
+    ``/kaggle/working/checkpoints`` in Kaggle (kept with the notebook's output);
+    ``checkpoints/`` in a checkout (git-ignored); else ``~/.cache/pytorch-course``.
+
+    Example:
+        >>> default_checkpoint_dir().name
+        'checkpoints'
+    """
+    runtime = detect_runtime()
+    if os.environ.get(CHECKPOINT_DIR_ENV_VAR):
+        folder = Path(os.environ[CHECKPOINT_DIR_ENV_VAR]).expanduser()
+    elif runtime == "colab":
+        drive = COLAB_DRIVE_MOUNT_POINT / "MyDrive"
+        if mount_drive and not drive.is_dir():
+            from google.colab import drive as colab_drive
+
+            colab_drive.mount(str(COLAB_DRIVE_MOUNT_POINT))
+        if drive.is_dir():
+            folder = drive / DRIVE_COURSE_FOLDER / "checkpoints"
+        else:
+            folder = COLAB_DRIVE_MOUNT_POINT.parent / "checkpoints"
+            print("Checkpoints go to /content/checkpoints, which a disconnect erases; "
+                  "default_checkpoint_dir(mount_drive=True) keeps them on Google Drive.")
+    elif runtime == "kaggle":
+        folder = KAGGLE_WORKING_DIR / "checkpoints"
+    elif (course.CHECKOUT_ROOT / "pyproject.toml").exists():
+        folder = course.CHECKOUT_ROOT / "checkpoints"
+    else:
+        folder = Path.home() / ".cache" / "pytorch-course" / "checkpoints"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
