@@ -34,7 +34,8 @@ def train_transforms(size: int = 224, mean: tuple[float, ...] = IMAGENET_MEAN,
         v2.RandomRotation(30),
         v2.RandomResizedCrop(size, scale=CROP_SCALE, antialias=True),
         v2.RandomVerticalFlip(),
-        to_float_tensor(),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(mean, std),
     ])
 
@@ -49,7 +50,8 @@ def eval_transforms(size: int = 224, mean: tuple[float, ...] = IMAGENET_MEAN,
     return v2.Compose([
         v2.Resize(round(size * 255 / 224), antialias=True),
         v2.CenterCrop(size),
-        to_float_tensor(),
+        v2.ToImage(),
+        v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(mean, std),
     ])
 

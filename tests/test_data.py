@@ -57,3 +57,25 @@ def test_loaders_serve_normalised_batches_of_the_right_shape(cells):
 def test_missing_folder_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m helpers data synthetic"):
         image_folder(tmp_path / "nowhere")
+
+
+def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_split(tmp_path):
+    """Notebook 03's claim, at the size of the class preset: the random split rewards knowing the slide."""
+    import numpy as np
+    from PIL import Image
+
+    dataset = image_folder(make_synthetic_cells(tmp_path / "cells", per_class=600, seed=0))
+    colours = []
+    for path, _ in dataset.samples:
+        pixels = np.asarray(Image.open(path), dtype=np.float32)
+        colours.append(pixels[pixels.sum(axis=2) > 60].mean(axis=0))
+    colours, labels = np.stack(colours), np.array(dataset.targets)
+
+    def accuracy(split):
+        train, test = np.array(split.train), np.array(split.test)
+        distances = ((colours[test, None, :] - colours[None, train, :]) ** 2).sum(axis=2)
+        return (labels[train][distances.argmin(axis=1)] == labels[test]).mean()
+
+    random_accuracy = accuracy(random_split(len(dataset), seed=0))
+    patient_accuracy = accuracy(patient_split(dataset.samples, positive_class=0, seed=0))
+    assert random_accuracy > patient_accuracy + 0.05

@@ -1,0 +1,25 @@
+"""The promises of notebooks 02 and 03, checked on their smoke runs."""
+
+
+def test_02_eval_is_deterministic_train_is_random_and_v2_matches_classic(smoke_run):
+    records = smoke_run("02_transforms.ipynb").records
+    assert records["eval_pipeline_is_deterministic"] is True
+    assert records["train_pipeline_is_random"] is True
+    assert records["classic_vs_v2_eval_max_abs_diff"] < 1e-5
+
+
+def test_02_our_statistics_are_per_channel_fractions(smoke_run):
+    records = smoke_run("02_transforms.ipynb").records
+    assert len(records["our_channel_mean"]) == 3
+    assert all(0 < value < 1 for value in records["our_channel_mean"] + records["our_channel_std"])
+
+
+def test_03_patient_split_leaks_no_patient_and_random_split_does(smoke_run):
+    records = smoke_run("03_datasets_and_loaders.ipynb").records
+    assert records["patient_split_test_patients_seen_in_training"] == 0
+    assert records["random_split_test_patients_seen_in_training"] > 0
+
+
+def test_03_loader_throughput_is_measured_both_ways(smoke_run):
+    records = smoke_run("03_datasets_and_loaders.ipynb").records
+    assert records["loader_images_per_s_0_workers"] > 0 and records["loader_images_per_s_2_workers"] > 0
