@@ -1,6 +1,6 @@
 """The course's command line.
 
-    python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE] [--jobs N]
+    python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE ...] [--grid FILE] [--jobs N]
     python -m helpers doctor [--preset full]
     python -m helpers data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
     python -m helpers data nih --out DIR
@@ -50,18 +50,48 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     return chosen
 
 
-def command_run(args: argparse.Namespace) -> int:
-    from helpers.runner import run_notebooks, write_report
+def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Return (fixed parameters, grid) from ``-p NAME VALUE [VALUE ...]`` options and a YAML file.
 
-    parameters = {"PRESET": args.preset}
-    parameters.update({name: parse_value(value) for name, value in args.parameter})
+    A name with one value is fixed; a name with several values (or a list in
+    the YAML file) is a grid axis. Command-line values win over the file.
+
+    Example:
+        >>> split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None)
+        ({'SEED': 0}, {'EPOCHS': [1, 3]})
+    """
+    values: dict[str, Any] = {}
+    if grid_file:
+        loaded = yaml.safe_load(Path(grid_file).read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise SystemExit(f"{grid_file} must map parameter names to a value or a list of values.")
+        values.update(loaded)
+    for name, *texts in pairs:
+        if not texts:
+            raise SystemExit(f"-p {name} needs a value, e.g. -p {name} 3 (or several: -p {name} 1 3 5).")
+        parsed = [parse_value(text) for text in texts]
+        values[name] = parsed if len(parsed) > 1 else parsed[0]
+    fixed = {name: value for name, value in values.items() if not isinstance(value, list)}
+    grid = {name: value for name, value in values.items() if isinstance(value, list)}
+    return fixed, grid
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from helpers.report import write_report
+    from helpers.runner import plan_tasks, run_tasks
+
+    fixed, grid = split_parameters(args.parameter, args.grid)
+    fixed = {"PRESET": args.preset, **fixed}
     notebooks = resolve_notebooks(args.notebooks)
     out_dir = Path(args.out)
-    print(f"Running {len(notebooks)} notebook(s) with {parameters} into {out_dir}/")
-    runs = run_notebooks(notebooks, out_dir, parameters, jobs=args.jobs)
-    report = write_report(runs, out_dir, title=f"Course run, preset {args.preset}")
+    tasks = plan_tasks(notebooks, out_dir, fixed, grid)
+    print(f"Running {len(tasks)} notebook run(s) with {fixed}"
+          + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
+    runs = run_tasks(tasks, jobs=args.jobs)
+    report = write_report(runs, out_dir, title=f"Course run, preset {fixed['PRESET']}")
     for run in runs:
-        print(f"{'passed' if run.passed else 'FAILED':>7}  {run.seconds:6.1f} s  {run.notebook}")
+        status = "reused" if run.skipped else ("passed" if run.passed else "FAILED")
+        print(f"{status:>7}  {run.seconds:6.1f} s  {Path(run.output).relative_to(out_dir)}")
         if not run.passed:
             print(run.failure_text())
     print(f"Report: {report} and {report.with_suffix('.html')}")
@@ -112,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
     run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
-    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
-                     metavar=("NAME", "VALUE"), help="set a notebook parameter, e.g. -p EPOCHS 3")
+    run.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME VALUE",
+                     help="set a notebook parameter (-p EPOCHS 3); several values make a grid (-p EPOCHS 1 3 5)")
+    run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
     run.add_argument("--jobs", type=int, default=1, help="notebooks executed at the same time")
     run.set_defaults(handler=command_run)
 

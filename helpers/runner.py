@@ -1,14 +1,16 @@
-"""The headless runner: execute notebooks with papermill and write a report.
+"""The headless runner: execute notebooks with papermill, one run per parameter combination.
 
 ``python -m helpers run --preset class --out runs/class`` executes every
-notebook into ``runs/class/`` and writes ``report.md`` and ``report.html``
-beside them: status, duration and recorded figures per notebook, and the
-failing cell when one failed.
+notebook into ``runs/class/``; :mod:`helpers.report` then writes the report.
+Instructors can give several values for a parameter (``-p EPOCHS 1 3 5``) or a
+YAML grid file; every combination becomes one run, ``--jobs`` of them at a
+time. A run whose executed notebook already exists and finished is skipped
+when the same command is run again, and a failing run never stops the others.
 """
 
 from __future__ import annotations
 
-import html
+import itertools
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -19,11 +21,21 @@ from typing import Any
 from tqdm.auto import tqdm
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
 
 
 def strip_ansi(text: str) -> str:
     """Remove terminal colour codes, e.g. from IPython tracebacks."""
     return ANSI_ESCAPE.sub("", text)
+
+
+@dataclass(frozen=True)
+class RunTask:
+    """One notebook to execute, with its parameters and where the executed copy goes."""
+
+    notebook: Path
+    output: Path
+    parameters: dict[str, Any]
 
 
 @dataclass
@@ -38,10 +50,46 @@ class NotebookRun:
     records: dict[str, Any] = field(default_factory=dict)
     failed_cell: str = ""
     error: str = ""
+    skipped: bool = False
+    """True when an earlier run's finished notebook was reused."""
 
     def failure_text(self) -> str:
         """Return the failing cell's source and the exception, as plain text."""
         return f"--- failing cell ---\n{self.failed_cell}\n--- error ---\n{self.error}"
+
+
+def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Return every combination of the values in ``grid``, in a stable order.
+
+    Example:
+        >>> expand_grid({"EPOCHS": [1, 3], "SEED": [0]})
+        [{'EPOCHS': 1, 'SEED': 0}, {'EPOCHS': 3, 'SEED': 0}]
+    """
+    names = list(grid)
+    return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
+
+
+def combination_label(combination: dict[str, Any]) -> str:
+    """Return a file-name-safe label such as ``EPOCHS=3,SEED=0`` (empty for no combination)."""
+    text = ",".join(f"{name}={value}" for name, value in combination.items())
+    return UNSAFE_FILE_CHARACTERS.sub("_", text)
+
+
+def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
+               grid: dict[str, list[Any]]) -> list[RunTask]:
+    """Return one task per notebook and grid combination.
+
+    Without a grid, ``out_dir/NN_name.ipynb``; with one,
+    ``out_dir/NN_name/EPOCHS=3,SEED=0.ipynb`` for each combination.
+    """
+    combinations = expand_grid(grid) if grid else [{}]
+    tasks = []
+    for notebook in notebooks:
+        for combination in combinations:
+            label = combination_label(combination)
+            output = out_dir / notebook.stem / f"{label}.ipynb" if label else out_dir / notebook.name
+            tasks.append(RunTask(notebook, output, {**fixed, **combination}))
+    return tasks
 
 
 def _error_of(exc: Exception) -> tuple[str, str]:
@@ -52,6 +100,34 @@ def _error_of(exc: Exception) -> tuple[str, str]:
         trace = strip_ansi("\n".join(exc.traceback[-6:]))
         return exc.source, f"{exc.ename}: {strip_ansi(exc.evalue)}\n{trace}"
     return "", f"{type(exc).__name__}: {strip_ansi(str(exc))}"
+
+
+def finished_run(task: RunTask) -> NotebookRun | None:
+    """Return the run recorded in ``task.output`` if it can be reused, else ``None``.
+
+    It can when it finished without error, with the same parameters, from a
+    notebook whose code has not changed since.
+    """
+    import nbformat
+
+    from helpers.executor import code_hash
+    from helpers.records import read_records
+
+    if not task.output.exists():
+        return None
+    try:
+        executed = nbformat.read(task.output, as_version=4)
+    except Exception:  # a half-written notebook from an interrupted run is simply run again
+        return None
+    papermill = executed.metadata.get("papermill", {})
+    if papermill.get("exception") or papermill.get("parameters") != task.parameters or not papermill.get("end_time"):
+        return None
+    executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    if code_hash(executed) != code_hash(nbformat.read(task.notebook, as_version=4)):
+        return None
+    return NotebookRun(task.notebook.name, str(task.output), task.parameters, passed=True,
+                       seconds=float(papermill.get("duration") or 0.0), records=read_records(executed),
+                       skipped=True)
 
 
 def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
@@ -81,70 +157,24 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
                        seconds=seconds, records=records, failed_cell=failed_cell, error=error)
 
 
-def run_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[str, Any],
-                  jobs: int = 1) -> list[NotebookRun]:
-    """Execute notebooks (``jobs`` at a time) into ``out_dir``; return runs in input order."""
-    tasks = [(nb, out_dir / nb.name, parameters) for nb in notebooks]
+def _run_task(task: RunTask) -> NotebookRun:
+    return finished_run(task) or run_notebook(task.notebook, task.output, task.parameters)
+
+
+def run_tasks(tasks: list[RunTask], jobs: int = 1) -> list[NotebookRun]:
+    """Execute the tasks, ``jobs`` at a time, reusing finished ones; return runs in task order."""
     if jobs <= 1:
-        runs = []
-        for nb, output, params in tqdm(tasks, desc="notebooks", unit="nb"):
-            runs.append(run_notebook(nb, output, params, progress_bar=False))
-        return runs
+        return [_run_task(task) for task in tqdm(tasks, desc="notebooks", unit="nb")]
     results: dict[str, NotebookRun] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_notebook, *task) for task in tasks]
+        futures = [pool.submit(_run_task, task) for task in tasks]
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
             run = future.result()
             results[run.output] = run
-    return [results[str(output)] for _, output, _ in tasks]
+    return [results[str(task.output)] for task in tasks]
 
 
-def _figures_text(records: dict[str, Any]) -> str:
-    return ", ".join(f"{name} = {value:.4g}" if isinstance(value, float) else f"{name} = {value}"
-                     for name, value in records.items())
-
-
-def report_markdown(runs: list[NotebookRun], title: str) -> str:
-    """Return the run report as Markdown: one table row per notebook, then the failures."""
-    passed = sum(run.passed for run in runs)
-    lines = [f"# {title}", "", f"{passed} of {len(runs)} notebooks passed, "
-             f"{sum(run.seconds for run in runs):.0f} s in all.", "",
-             "| notebook | status | seconds | recorded figures |", "|---|---|---:|---|"]
-    for run in runs:
-        status = "passed" if run.passed else "**FAILED**"
-        lines.append(f"| {run.notebook} | {status} | {run.seconds:.1f} | "
-                     f"{_figures_text(run.records).replace('|', '/')} |")
-    for run in runs:
-        if not run.passed:
-            lines += ["", f"## {run.notebook} failed", "", "```", run.failure_text(), "```"]
-    return "\n".join(lines) + "\n"
-
-
-def report_html(runs: list[NotebookRun], title: str) -> str:
-    """Return the run report as a small standalone HTML page."""
-    rows = "".join(
-        f"<tr><td><a href='{html.escape(Path(run.output).name)}'>{html.escape(run.notebook)}</a></td>"
-        f"<td class='{'ok' if run.passed else 'fail'}'>{'passed' if run.passed else 'FAILED'}</td>"
-        f"<td>{run.seconds:.1f}</td><td>{html.escape(_figures_text(run.records))}</td></tr>"
-        for run in runs
-    )
-    failures = "".join(
-        f"<h2>{html.escape(run.notebook)} failed</h2><pre>{html.escape(run.failure_text())}</pre>"
-        for run in runs if not run.passed
-    )
-    style = ("body{font-family:sans-serif;max-width:70em;margin:2em auto}"
-             "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}"
-             ".ok{color:#070}.fail{color:#b00;font-weight:bold}pre{background:#f6f6f6;padding:1em}")
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{style}</style></head><body><h1>{html.escape(title)}</h1>"
-            "<table><tr><th>notebook</th><th>status</th><th>seconds</th><th>recorded figures</th></tr>"
-            f"{rows}</table>{failures}</body></html>\n")
-
-
-def write_report(runs: list[NotebookRun], out_dir: Path, title: str) -> Path:
-    """Write ``report.md`` and ``report.html`` into ``out_dir``; return the Markdown path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.html").write_text(report_html(runs, title), encoding="utf-8")
-    markdown = out_dir / "report.md"
-    markdown.write_text(report_markdown(runs, title), encoding="utf-8")
-    return markdown
+def run_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[str, Any],
+                  jobs: int = 1) -> list[NotebookRun]:
+    """Execute each notebook once with ``parameters`` into ``out_dir``; return the runs in order."""
+    return run_tasks(plan_tasks(notebooks, out_dir, parameters, {}), jobs)

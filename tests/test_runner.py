@@ -1,14 +1,15 @@
-"""The headless runner, on two tiny notebooks: one that passes and one that fails."""
+"""The headless runner and its report, on tiny notebooks: one that passes and one that fails."""
 
 import nbformat
 import pytest
 
-from helpers.cli import main, parse_value
-from helpers.runner import report_markdown, run_notebooks, strip_ansi
+from helpers.cli import main, parse_value, split_parameters
+from helpers.report import report_markdown
+from helpers.runner import expand_grid, plan_tasks, run_notebooks, run_tasks, strip_ansi
 
 
 def write_notebook(path, *sources):
-    cells = [nbformat.v4.new_code_cell('PRESET = None\nSTEPS = 1')]
+    cells = [nbformat.v4.new_code_cell("PRESET = None\nSTEPS = 1\nRATE = 0.5")]
     cells[0].metadata["tags"] = ["parameters"]
     cells += [nbformat.v4.new_code_cell(source) for source in sources]
     notebook = nbformat.v4.new_notebook(cells=cells)
@@ -20,37 +21,73 @@ def write_notebook(path, *sources):
 @pytest.fixture(scope="module")
 def tiny_notebooks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("notebooks")
-    good = write_notebook(folder / "good.ipynb",
-                          "from helpers.records import record\nrecord('steps_seen', STEPS * 2)")
-    bad = write_notebook(folder / "bad.ipynb", "x = 1", "1 / 0  # the failing cell")
+    good = write_notebook(folder / "good.ipynb", "from helpers.records import record\n"
+                          "record('score', STEPS * RATE)\nrecord('exercise:demo', True)")
+    bad = write_notebook(folder / "bad.ipynb", "x = 1", "assert STEPS != 2, 'two steps break it'  # the failing cell")
     return good, bad
 
 
 def test_runs_report_figures_and_the_failing_cell(tiny_notebooks, tmp_path):
     good, bad = tiny_notebooks
-    runs = run_notebooks([good, bad], tmp_path, {"PRESET": "smoke", "STEPS": 21}, jobs=2)
+    runs = run_notebooks([good, bad], tmp_path, {"PRESET": "smoke", "STEPS": 2}, jobs=2)
     assert [run.notebook for run in runs] == ["good.ipynb", "bad.ipynb"]
-    assert runs[0].passed and runs[0].records == {"steps_seen": 42}
+    assert runs[0].passed and runs[0].records["score"] == 1.0
     assert not runs[1].passed
-    assert "1 / 0  # the failing cell" in runs[1].failed_cell
-    assert runs[1].error.startswith("ZeroDivisionError")
+    assert "# the failing cell" in runs[1].failed_cell
+    assert runs[1].error.startswith("AssertionError: two steps break it")
     assert "\x1b[" not in runs[1].failure_text()
     report = report_markdown(runs, "t")
-    assert "1 of 2 notebooks passed" in report and "steps_seen = 42" in report
+    assert "1 of 2 runs passed" in report and "score = 1" in report and "| 1/1 |" in report
 
 
-def test_cli_writes_reports_and_fails_when_a_notebook_fails(tiny_notebooks, tmp_path, capsys):
+def test_a_grid_runs_every_combination_and_a_failure_stops_none(tiny_notebooks, tmp_path):
     good, bad = tiny_notebooks
-    assert main(["run", str(good), "--preset", "smoke", "--out", str(tmp_path), "-p", "STEPS", "5"]) == 0
-    assert "steps_seen = 10" in (tmp_path / "report.md").read_text()
-    assert (tmp_path / "good.ipynb").exists() and (tmp_path / "report.html").exists()
-    assert main(["run", str(bad), "--out", str(tmp_path / "bad")]) == 1
-    assert "ZeroDivisionError" in capsys.readouterr().out
+    tasks = plan_tasks([good, bad], tmp_path, {"PRESET": "smoke"}, {"STEPS": [1, 2], "RATE": [0.5, 1.0]})
+    assert len(tasks) == 8
+    assert tasks[0].output == tmp_path / "good" / "STEPS=1,RATE=0.5.ipynb"
+    runs = run_tasks(tasks, jobs=2)
+    assert [run.passed for run in runs] == [True] * 4 + [True, True, False, False]
+    assert sorted(run.records["score"] for run in runs[:4]) == [0.5, 1.0, 1.0, 2.0]
 
 
-def test_parameter_values_are_read_as_yaml():
+def test_finished_runs_are_reused_and_changed_ones_are_not(tiny_notebooks, tmp_path):
+    good, bad = tiny_notebooks
+    tasks = plan_tasks([good, bad], tmp_path, {"PRESET": "smoke"}, {"STEPS": [1, 2]})
+    first = run_tasks(tasks)
+    again = run_tasks(tasks)
+    assert [run.skipped for run in first] == [False] * 4
+    assert [run.skipped for run in again] == [True, True, True, False]  # the failed run runs again
+    assert again[0].records == first[0].records
+    more = plan_tasks([good], tmp_path, {"PRESET": "smoke"}, {"STEPS": [1, 3]})
+    assert [run.skipped for run in run_tasks(more)] == [True, False]
+
+
+def test_cli_grid_writes_the_comparison_table_and_plots(tiny_notebooks, tmp_path, capsys):
+    good, _ = tiny_notebooks
+    grid_file = tmp_path / "grid.yaml"
+    grid_file.write_text("RATE: [0.5, 1.0]\nSTEPS: 4\n")
+    out = tmp_path / "out"
+    assert main(["run", str(good), "--preset", "smoke", "--out", str(out), "--grid", str(grid_file),
+                 "-p", "STEPS", "1", "2", "--jobs", "2"]) == 0
+    report = (out / "report.md").read_text()
+    assert "good.ipynb: comparison across 4 combinations" in report
+    assert "| RATE | STEPS | status | score |" in report
+    assert (out / "plot_good_score.png").exists() and "data:image/png" in (out / "report.html").read_text()
+
+
+def test_cli_fails_when_a_notebook_fails(tiny_notebooks, tmp_path, capsys):
+    _, bad = tiny_notebooks
+    assert main(["run", str(bad), "--out", str(tmp_path), "-p", "STEPS", "2"]) == 1
+    assert "two steps break it" in capsys.readouterr().out
+
+
+def test_parameters_split_into_fixed_values_and_grid_axes(tmp_path):
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5
     assert parse_value("true") is True and parse_value("smoke") == "smoke"
+    assert split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None) == ({"SEED": 0}, {"EPOCHS": [1, 3]})
+    with pytest.raises(SystemExit, match="needs a value"):
+        split_parameters([["EPOCHS"]], None)
+    assert expand_grid({"A": [1, 2], "B": ["x"]}) == [{"A": 1, "B": "x"}, {"A": 2, "B": "x"}]
 
 
 def test_strip_ansi():
