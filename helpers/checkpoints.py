@@ -181,23 +181,30 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as error:
-        if "Weights only load failed" not in str(error):
-            raise CorruptCheckpointError(_corrupt_message(path, error)) from error
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        found = re.search(r"GLOBAL (\S+)", str(error))
+        if found is None or not _looks_like_a_checkpoint(path):
+            raise CorruptCheckpointError(_corrupt_message(path, error)) from None
         raise UnsafeCheckpointError(
-            f"Refused to load {path.name}: it holds Python objects "
-            f"({found.group(1) if found else 'not tensors, numbers or strings'}), and unpickling "
-            "them could run any code the file's author chose. Save checkpoints as state_dicts "
-            "(helpers.checkpoints.full_checkpoint does). Only if you trust where the file came from, "
-            "load it with weights_only=False, or allow its types with "
+            f"Refused to load {path.name}: it holds Python objects ({found.group(1)}), and "
+            "unpickling them could run any code the file's author chose. Save checkpoints as "
+            "state_dicts (helpers.checkpoints.full_checkpoint does). Only if you trust where the file "
+            "came from, load it with weights_only=False, or allow its types with "
             "torch.serialization.add_safe_globals([...])."
         ) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
+    except Exception as error:  # torch.load reports damaged files with many exception types
+        if isinstance(error, RuntimeError) and "map_location" in str(error):
+            raise  # a GPU checkpoint on a CPU-only machine: PyTorch's message already says what to do
         raise CorruptCheckpointError(_corrupt_message(path, error)) from error
 
 
+def _looks_like_a_checkpoint(path: Path) -> bool:
+    """Whether ``path`` starts like ``torch.save`` output: a zip archive, or a pickle (older format)."""
+    with open(path, "rb") as file:
+        return file.read(2) in (b"PK", b"\x80\x02")
+
+
 def _corrupt_message(path: Path, error: Exception) -> str:
-    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    reason = f"{type(error).__name__}: {str(error).splitlines()[0]}" if str(error) else type(error).__name__
     return (f"{path.name} is truncated or is not a PyTorch checkpoint ({path.stat().st_size} bytes; "
             f"PyTorch says: {reason}). A save that was cut short (a crash, a full disk, a Drive sync "
             "still running) leaves such a file. Load an older checkpoint from the same folder instead; "

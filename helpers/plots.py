@@ -1,0 +1,68 @@
+"""Plots of training, as notebook 06 drew them: loss and accuracy curves, learning-rate schedules."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import matplotlib.pyplot as plt
+import torch
+
+from helpers.engine import History
+
+
+def plot_history(history: History, title: str = "") -> plt.Figure:
+    """Plot training against validation loss (left) and accuracy (right), one point per epoch.
+
+    Example:
+        >>> plot_history(fit(model, loaders.train, loaders.valid, loss_fn, optimizer, epochs=5))  # doctest: +SKIP
+    """
+    epochs = range(1, len(history) + 1)
+    figure, (loss_axes, accuracy_axes) = plt.subplots(1, 2, figsize=(8, 3))
+    loss_axes.plot(epochs, history.train_loss, "o-", label="train")
+    loss_axes.plot(epochs, history.valid_loss, "o-", label="valid")
+    if history.best_epoch:
+        loss_axes.axvline(history.best_epoch, color="gray", linestyle=":", label="best")
+    loss_axes.set(xlabel="epoch", ylabel="loss", title="Loss")
+    accuracy_axes.plot(epochs, history.train_accuracy, "o-", label="train")
+    accuracy_axes.plot(epochs, history.valid_accuracy, "o-", label="valid")
+    accuracy_axes.set(xlabel="epoch", ylabel="accuracy", title="Accuracy", ylim=(0, 1.02))
+    loss_axes.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return figure
+
+
+def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], object], steps: int,
+                   lr: float = 0.1) -> list[float]:
+    """Return the learning rate at each of ``steps`` optimizer steps under a scheduler stepped every step.
+
+    The scheduler drives a throwaway optimizer, so nothing trains: this shows the schedule alone.
+
+    Example:
+        >>> learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), 5)
+        [0.1, 0.1, 0.05, 0.05, 0.025]
+    """
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
+    scheduler = make_scheduler(optimizer)
+    rates = []
+    for _ in range(steps):
+        rates.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        scheduler.step()
+    return rates
+
+
+def plot_learning_rates(schedules: dict[str, list[float]], steps_per_epoch: int | None = None) -> plt.Figure:
+    """Plot learning rates per step, one line per schedule; dotted lines mark epochs."""
+    figure, axes = plt.subplots(figsize=(6, 3))
+    for name, rates in schedules.items():
+        axes.plot(rates, label=name)
+    if steps_per_epoch:
+        longest = max(len(rates) for rates in schedules.values())
+        for boundary in range(steps_per_epoch, longest, steps_per_epoch):
+            axes.axvline(boundary, color="gray", linestyle=":", linewidth=0.8)
+    axes.set(xlabel="optimizer step", ylabel="learning rate", title="Learning rate per step")
+    axes.legend()
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,129 @@
+"""The training loop: weighted metrics, no per-batch syncs, best model, schedulers, early stopping."""
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.engine import History, evaluate, fit, progress_bar, train_step
+from helpers.plots import learning_rates, plot_history, plot_learning_rates
+
+CPU = torch.device("cpu")
+
+
+def data(count=40, features=4, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    inputs = torch.randn(count, features, generator=generator)
+    return torch.utils.data.TensorDataset(inputs, (inputs[:, 0] > 0).long())
+
+
+def loader(dataset, batch_size=8, shuffle=False):
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                                       generator=torch.Generator().manual_seed(0))
+
+
+def test_metrics_are_weighted_by_batch_size_not_a_mean_of_batch_means():
+    dataset = data(count=9)
+    model = nn.Linear(4, 2)
+    loss, accuracy = evaluate(model, loader(dataset, batch_size=4), nn.CrossEntropyLoss(), CPU)  # 4 + 4 + 1
+    inputs, labels = dataset.tensors
+    with torch.no_grad():
+        logits = model(inputs)
+    assert loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
+    assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+
+
+def test_a_train_step_reads_the_device_once_per_epoch_not_once_per_batch(monkeypatch):
+    calls = []
+    original = torch.Tensor.item
+    monkeypatch.setattr(torch.Tensor, "item", lambda self: calls.append(1) or original(self))
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    counts = []
+    for batch_size in (16, 4):  # 4 batches, then 16 batches
+        calls.clear()
+        train_step(model, loader(data(count=64), batch_size=batch_size), nn.CrossEntropyLoss(), optimizer, CPU)
+        counts.append(len(calls))
+    assert counts[0] == counts[1] <= 3  # the loss, the accuracy, and the loader's shuffling seed
+
+
+def test_train_step_learns_and_sets_the_modes():
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    train, loss_fn = loader(data(), shuffle=True), nn.CrossEntropyLoss()
+    first_loss, _ = evaluate(model, train, loss_fn, CPU)
+    assert not model.training
+    for _ in range(10):
+        train_step(model, train, loss_fn, optimizer, CPU)
+    assert model.training
+    last_loss, last_accuracy = evaluate(model, train, loss_fn, CPU)
+    assert last_loss < first_loss / 2 and last_accuracy > 0.9
+
+
+def test_history_records_each_epoch_and_the_best():
+    history = History()
+    assert history.best_valid_loss == float("inf")
+    assert history.add(1.0, 0.5, 0.9, 0.5, 0.1) and history.add(0.8, 0.6, 0.7, 0.6, 0.1)
+    assert not history.add(0.6, 0.7, 0.8, 0.6, 0.1)
+    assert (history.best_epoch, history.best_valid_loss, history.epochs_since_best(), len(history)) == (2, 0.7, 1, 3)
+    assert History(**history.as_dict()) == history
+
+
+def test_fit_keeps_history_and_restores_the_best_weights():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 2))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+    train, valid = loader(data(count=16), shuffle=True), loader(data(count=64, seed=1))
+    history = fit(model, train, valid, nn.CrossEntropyLoss(), optimizer, epochs=6, device="cpu", progress=False)
+    assert len(history.train_loss) == len(history.valid_accuracy) == len(history.lr) == 6
+    best_loss, _ = evaluate(model, valid, nn.CrossEntropyLoss(), CPU)
+    assert best_loss == pytest.approx(history.best_valid_loss, rel=1e-6)
+
+
+def test_fit_steps_one_cycle_every_batch_and_plateau_with_the_validation_loss():
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    train, valid = loader(data(count=32)), loader(data(count=16))
+    one_cycle = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=3 * len(train))
+    fit(model, train, valid, nn.CrossEntropyLoss(), optimizer, epochs=3, device="cpu", scheduler=one_cycle,
+        progress=False)
+    assert one_cycle.last_epoch == 3 * len(train)
+
+    class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
+        seen = []
+
+        def step(self, metrics):
+            self.seen.append(metrics)
+            super().step(metrics)
+
+    plateau = RecordingPlateau(optimizer)
+    history = fit(model, train, valid, nn.CrossEntropyLoss(), optimizer, epochs=3, device="cpu", scheduler=plateau,
+                  progress=False)
+    assert plateau.seen == history.valid_loss
+
+
+def test_fit_stops_early_when_validation_stops_improving(capsys):
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    history = fit(model, loader(data()), loader(data(seed=1)), nn.CrossEntropyLoss(), optimizer, epochs=20,
+                  device="cpu", patience=2, progress=False)
+    assert len(history) == 3 and "early stop after epoch 3" in capsys.readouterr().out
+
+
+def test_progress_bars_are_plain_text_on_stdout_without_warnings(capsys):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in progress_bar(range(3), desc="epoch 1/1"):
+            pass
+    captured = capsys.readouterr()
+    assert "epoch 1/1: 100%" in captured.out and captured.err == ""
+
+
+def test_plots_draw_history_and_schedules():
+    history = History()
+    history.add(1.0, 0.5, 0.9, 0.5, 0.1)
+    assert len(plot_history(history, "run").axes) == 2
+    rates = learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), 5)
+    assert rates == [0.1, 0.1, 0.05, 0.05, 0.025]
+    assert len(plot_learning_rates({"StepLR": rates}, steps_per_epoch=2).axes[0].lines) == 3
