@@ -1,0 +1,194 @@
+"""Deployment, as notebook 10 taught it: export a model, load it back, check it still agrees.
+
+* :func:`export_program` and :func:`load_program`: ``torch.export``, the
+  successor of TorchScript, to a ``.pt2`` file and back, with a dynamic batch size.
+* :func:`export_onnx`, :func:`onnx_session` and :func:`run_onnx`: ONNX through
+  the dynamo exporter, run by onnxruntime (no PyTorch needed where it is deployed).
+* :func:`compile_or_fall_back`: ``torch.compile`` that reports instead of failing
+  when no compiler is available.
+* :func:`artefact_size_bytes`, :func:`seconds_to_load` and
+  :func:`max_abs_difference`: the figures that go in the table of artefacts.
+
+Everything here works for any ``nn.Module`` that takes one image batch (N, C, H, W).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+MAX_BATCH = 4096
+"""The largest batch the exported artefacts accept."""
+
+
+def _batch_of_at_least_two(example: torch.Tensor) -> torch.Tensor:
+    """``torch.export`` treats a size of 1 as fixed, so a dynamic batch needs an example of two or more."""
+    return torch.cat([example, example]) if example.shape[0] == 1 else example
+
+
+def _dynamic_batch() -> tuple[dict[int, torch.export.Dim]]:
+    """The dynamic shapes of a forward that takes one batch: dimension 0 may be any size."""
+    return ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
+
+
+def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
+                   dynamic_batch: bool = True) -> Path:
+    """Export ``model`` with ``torch.export`` for inputs like ``example`` and save it to ``path`` (``.pt2``).
+
+    The model is exported in ``eval()`` mode: Dropout off, BatchNorm on its
+    running statistics, as it will be used.
+
+    Example:
+        >>> export_program(model, torch.randn(2, 3, 64, 64), "artefacts/model.pt2")  # doctest: +SKIP
+        PosixPath('artefacts/model.pt2')
+    """
+    model.eval()
+    example = _batch_of_at_least_two(example) if dynamic_batch else example
+    program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.export.save(program, path)
+    return path
+
+
+def load_program(path: str | Path) -> nn.Module:
+    """Load a ``.pt2`` file :func:`export_program` wrote and return it as a callable module.
+
+    Example:
+        >>> load_program("artefacts/model.pt2")(torch.randn(5, 3, 64, 64)).shape  # doctest: +SKIP
+        torch.Size([5, 2])
+    """
+    return torch.export.load(Path(path)).module()
+
+
+def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynamic_batch: bool = True) -> Path:
+    """Export ``model`` to ONNX with the dynamo exporter; the input is named ``images``, the output ``logits``.
+
+    The weights are kept inside the one ``.onnx`` file (fine below 2 GB).
+
+    Example:
+        >>> export_onnx(model, torch.randn(2, 3, 64, 64), "artefacts/model.onnx")  # doctest: +SKIP
+        PosixPath('artefacts/model.onnx')
+    """
+    model.eval()
+    example = _batch_of_at_least_two(example) if dynamic_batch else example
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.onnx.export(model, (example,), path, dynamo=True, external_data=False, verbose=False,
+                      input_names=["images"], output_names=["logits"],
+                      dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+    return path
+
+
+def onnx_session(path: str | Path):
+    """Return an onnxruntime ``InferenceSession`` for the ``.onnx`` file at ``path``, on the CPU.
+
+    Example:
+        >>> [i.name for i in onnx_session("artefacts/model.onnx").get_inputs()]  # doctest: +SKIP
+        ['images']
+    """
+    import onnxruntime
+
+    return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def run_onnx(session, batch: torch.Tensor) -> np.ndarray:
+    """Run an onnxruntime session on a batch; return its first output as a NumPy array.
+
+    Example:
+        >>> run_onnx(onnx_session("artefacts/model.onnx"), torch.randn(5, 3, 64, 64)).shape  # doctest: +SKIP
+        (5, 2)
+    """
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: batch.detach().cpu().numpy()})[0]
+
+
+def max_abs_difference(first: torch.Tensor | np.ndarray, second: torch.Tensor | np.ndarray) -> float:
+    """Return the largest absolute difference between two arrays or tensors of the same shape.
+
+    Example:
+        >>> max_abs_difference(torch.tensor([1.0, 2.0]), np.array([1.0, 2.5]))
+        0.5
+    """
+    first = torch.as_tensor(np.asarray(first.detach().cpu() if isinstance(first, torch.Tensor) else first))
+    second = torch.as_tensor(np.asarray(second.detach().cpu() if isinstance(second, torch.Tensor) else second))
+    if first.shape != second.shape:
+        raise ValueError(f"cannot compare shapes {tuple(first.shape)} and {tuple(second.shape)}: the outputs "
+                         "should have the same shape; did the two models get the same batch?")
+    return float((first.double() - second.double()).abs().max())
+
+
+def artefact_size_bytes(path: str | Path) -> int:
+    """Return the bytes a saved model takes: the file, plus an ONNX external-data file beside it, if any.
+
+    Example:
+        >>> artefact_size_bytes("artefacts/model.onnx")  # doctest: +SKIP
+        41213
+    """
+    path = Path(path)
+    external = path.with_name(path.name + ".data")
+    return path.stat().st_size + (external.stat().st_size if external.exists() else 0)
+
+
+def seconds_to_load(load: Callable[[], object], repeats: int = 3) -> float:
+    """Return the fastest of ``repeats`` timed calls of ``load`` (a function that loads an artefact).
+
+    Example:
+        >>> seconds_to_load(lambda: torch.load("model.pt", weights_only=True)) < 1  # doctest: +SKIP
+        True
+    """
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        load()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """What :func:`compile_or_fall_back` did: the model to call, and how it was compiled."""
+
+    model: nn.Module
+    backend: str | None
+    """The backend that compiled the model, or ``None`` when it runs uncompiled."""
+    first_call_seconds: float
+    """The first call compiles, so it is much slower than the ones after it."""
+    note: str
+
+
+def compile_or_fall_back(model: nn.Module, example: torch.Tensor,
+                         backends: tuple[str, ...] = ("inductor", "aot_eager")) -> Compiled:
+    """``torch.compile`` ``model`` with the first backend that works on ``example``.
+
+    ``inductor`` (the default backend) generates C++ on a CPU and needs a C++
+    compiler; ``aot_eager`` only captures the graph and runs it with PyTorch's
+    own kernels. If none works, the model runs uncompiled and ``note`` says why.
+
+    Example:
+        >>> compiled = compile_or_fall_back(model, torch.randn(2, 3, 64, 64))  # doctest: +SKIP
+        >>> compiled.backend  # doctest: +SKIP
+        'inductor'
+    """
+    reasons = []
+    for backend in backends:
+        torch._dynamo.reset()  # forget graphs compiled by an earlier backend
+        started = time.perf_counter()
+        try:
+            candidate = torch.compile(model, backend=backend)
+            with torch.no_grad():
+                candidate(example)  # compilation happens on the first call
+        except Exception as error:  # a missing compiler surfaces as one of many exception types
+            reasons.append(f"{backend}: {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}")
+            continue
+        seconds = time.perf_counter() - started
+        skipped = f" ({'; '.join(reasons)})" if reasons else ""
+        return Compiled(candidate, backend, seconds, f"compiled with backend {backend!r}{skipped}")
+    return Compiled(model, None, 0.0, "torch.compile is unavailable here, so the model runs uncompiled: "
+                    + "; ".join(reasons))

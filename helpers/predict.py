@@ -1,0 +1,310 @@
+"""Prediction, as notebook 09 built it: any image in, class names and probabilities out.
+
+* :func:`load_image` opens a file (or takes a PIL image) and returns it as an
+  upright 8-bit RGB image, whatever its mode: grayscale, RGBA, palette, 16-bit,
+  EXIF-rotated. It refuses decompression bombs and files that are not images
+  with errors that say what was expected, what was found and what to do.
+* :func:`to_model_batch` turns a path, a PIL image, a NumPy array or a tensor,
+  one or many, into the (N, C, H, W) batch a model takes.
+* :func:`predict` and :func:`predict_batch` run the model in ``eval()`` mode
+  under ``torch.no_grad()`` and return :class:`Prediction` objects.
+* :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set.
+
+Float tensors count as model-ready (already transformed and normalised, as a
+loader gives them); everything else is an image and goes through ``transform``.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import nn
+
+ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+"""Images with more pixels are refused (PIL's own decompression-bomb limit, about 89 million)."""
+MAX_SIDE = 2048
+"""Larger images are shrunk to this longer side before the transform: same prediction, far less work."""
+BACKGROUND = (0, 0, 0)
+"""Transparent pixels become black, the background of the malaria cell images."""
+SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+
+
+class PredictionInputError(ValueError):
+    """An input :func:`predict` cannot use; the message says what was expected and what to do."""
+
+
+class ImageTooLargeError(PredictionInputError):
+    """An image with more pixels than the limit: possibly a decompression bomb."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's answer for one image: the most likely class and every class's probability.
+
+    Example:
+        >>> Prediction("Parasitized", 0.93, {"Parasitized": 0.93, "Uninfected": 0.07}).label
+        'Parasitized'
+    """
+
+    label: str
+    probability: float
+    probabilities: dict[str, float]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.probability:.1%})"
+
+
+def _too_large_message(name: str, size: tuple[int, int], limit: int) -> str:
+    return (f"{name} is {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, more than the limit of {limit:,}. "
+            "A file this large may be a decompression bomb (a small file that expands to gigabytes of pixels). "
+            "If you trust it, shrink or crop it first with an image tool, or pass a larger max_pixels "
+            "(PIL itself refuses more than twice Image.MAX_IMAGE_PIXELS).")
+
+
+def _open_image(path: Path, max_pixels: int) -> Image.Image:
+    """Open ``path`` with PIL, turning its errors into ones that say what to do."""
+    if not path.is_file():
+        raise FileNotFoundError(f"No file at {path}: check the path (relative paths start from the folder "
+                                "the notebook runs in).")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageTooLargeError(
+            f"{path.name} is too large to open safely. PIL says: {error} A decompression bomb is a small file "
+            "that expands to gigabytes of pixels. If you trust the file, shrink or crop it first with an image "
+            "tool.") from None
+    except UnidentifiedImageError:
+        start = path.read_bytes()[:8]
+        raise PredictionInputError(
+            f"{path.name} is not an image PIL can read (its first bytes are {start!r}). Expected a PNG, "
+            "JPEG, TIFF, BMP or another image file: check that the file is an image and was fully "
+            "downloaded.") from None
+    if image.width * image.height > max_pixels:
+        raise ImageTooLargeError(_too_large_message(path.name, image.size, max_pixels))
+    return image
+
+
+def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
+    """Scale 16-bit (or 32-bit integer) grayscale to 0..255: PIL's convert('L') would clip it instead."""
+    values = np.asarray(image, dtype=np.float64)
+    full_scale = 65535.0 if image.mode in SIXTEEN_BIT_MODES or values.max() > 255 else 255.0
+    return Image.fromarray(np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Return ``image`` as upright 8-bit RGB: EXIF rotation applied, transparency on black.
+
+    Example:
+        >>> to_rgb(Image.new("LA", (2, 2))).mode
+        'RGB'
+    """
+    image = ImageOps.exif_transpose(image)  # phones store a rotation flag instead of rotating the pixels
+    if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":
+        image = _sixteen_bit_to_8(image)
+    elif image.mode == "F":
+        values = np.asarray(image, dtype=np.float64)
+        values = values * 255.0 if values.max() <= 1.0 else values
+        image = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), mode="L")
+    if image.mode == "P" or image.mode == "PA":
+        image = image.convert("RGBA")  # a palette image may hide transparency in its palette
+    if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        background = Image.new("RGB", image.size, BACKGROUND)
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PIXELS,
+               max_side: int = MAX_SIDE) -> Image.Image:
+    """Return the image at ``source`` (a path or a PIL image) as upright 8-bit RGB.
+
+    Images longer than ``max_side`` are shrunk (keeping their aspect ratio);
+    images with more than ``max_pixels`` pixels are refused before they are decoded.
+
+    Raises:
+        FileNotFoundError: there is no such file.
+        PredictionInputError: the file is not an image.
+        ImageTooLargeError: the image has more than ``max_pixels`` pixels.
+
+    Example:
+        >>> load_image("cell.png").mode  # doctest: +SKIP
+        'RGB'
+    """
+    if isinstance(source, Image.Image):
+        image, name = source, "the image"
+        if image.width * image.height > max_pixels:
+            raise ImageTooLargeError(_too_large_message(name, image.size, max_pixels))
+    else:
+        image = _open_image(Path(source), max_pixels)
+    if max(image.size) > max_side:
+        image.draft("RGB", (max_side, max_side))  # JPEG decodes at a fraction of full size: fast and frugal
+    image = to_rgb(image)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side))
+    return image
+
+
+def _array_to_images(array: np.ndarray) -> list[Image.Image]:
+    """Turn a (H, W), (H, W, C) or (N, H, W, C) array into RGB images."""
+    if array.ndim == 4:
+        return [image for item in array for image in _array_to_images(item)]
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
+        raise PredictionInputError(
+            f"got a NumPy array of shape {array.shape}, which looks channels-first (C, H, W). Arrays are "
+            "read as images, channels last (H, W, C), as PIL and matplotlib use them: pass "
+            "array.transpose(1, 2, 0), or pass a tensor of shape (C, H, W) instead.")
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (1, 3, 4)):
+        raise PredictionInputError(
+            f"got a NumPy array of shape {array.shape}. Expected an image: (H, W) grayscale, (H, W, 3) RGB "
+            "or (H, W, 4) RGBA, or a batch of them (N, H, W, C).")
+    if array.dtype == np.uint8:
+        pixels = array
+    elif np.issubdtype(array.dtype, np.floating) and array.size and 0.0 <= array.min() and array.max() <= 1.0:
+        pixels = (array * 255.0 + 0.5).astype(np.uint8)
+    elif array.dtype == np.uint16:
+        pixels = (array / 257.0 + 0.5).astype(np.uint8)
+    else:
+        found = f"{array.min()}..{array.max()}" if array.size else "no values"
+        raise PredictionInputError(
+            f"got a NumPy array of dtype {array.dtype} with values {found}. Expected uint8 (0..255), uint16 "
+            "(0..65535) or floats in [0, 1]: convert it, for example with (array / array.max()).")
+    if pixels.ndim == 3 and pixels.shape[-1] == 1:
+        pixels = pixels[..., 0]
+    return [to_rgb(Image.fromarray(np.ascontiguousarray(pixels)))]
+
+
+def _tensor_to_batch(tensor: torch.Tensor, transform: Callable | None) -> torch.Tensor:
+    """A float tensor is model-ready: (C, H, W) or (N, C, H, W). A uint8 tensor is an image."""
+    if tensor.dtype == torch.uint8:
+        images = tensor if tensor.ndim == 4 else tensor.unsqueeze(0)
+        if images.ndim != 4 or images.shape[1] not in (1, 3, 4):
+            raise PredictionInputError(f"got a uint8 tensor of shape {tuple(tensor.shape)}. Expected an image "
+                                       "(C, H, W) as torchvision.io.read_image gives, or a batch (N, C, H, W).")
+        arrays = images.permute(0, 2, 3, 1).cpu().numpy()
+        return _images_to_batch([image for array in arrays for image in _array_to_images(array)], transform)
+    if not tensor.is_floating_point():
+        raise PredictionInputError(f"got a tensor of dtype {tensor.dtype}. Expected a float tensor that is "
+                                   "already transformed (as a data loader gives it), or a uint8 image tensor.")
+    if tensor.ndim == 3:
+        return tensor.unsqueeze(0)  # a batch of one
+    if tensor.ndim == 4:
+        return tensor
+    raise PredictionInputError(
+        f"got a float tensor of shape {tuple(tensor.shape)}. Expected one transformed image (C, H, W) or a "
+        "batch (N, C, H, W); a single image needs its channel dimension, e.g. tensor.unsqueeze(0) for grayscale.")
+
+
+def _images_to_batch(images: list[Image.Image], transform: Callable | None) -> torch.Tensor:
+    if transform is None:
+        raise PredictionInputError("images need a transform to become tensors: pass the evaluation transform "
+                                   "the model was trained with, e.g. transform=eval_transforms(64).")
+    return torch.stack([transform(image) for image in images])
+
+
+def to_model_batch(source: ImageSource | Sequence[ImageSource], transform: Callable | None = None,
+                   max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """Return ``source`` (one input, or a list of them) as a float batch (N, C, H, W).
+
+    Example:
+        >>> to_model_batch(torch.zeros(3, 64, 64)).shape
+        torch.Size([1, 3, 64, 64])
+    """
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise PredictionInputError("got an empty list: pass at least one image.")
+        return torch.cat([to_model_batch(item, transform, max_pixels) for item in source])
+    if isinstance(source, torch.Tensor):
+        return _tensor_to_batch(source, transform)
+    if isinstance(source, np.ndarray):
+        return _images_to_batch(_array_to_images(source), transform)
+    if isinstance(source, (str, os.PathLike, Image.Image)):
+        return _images_to_batch([load_image(source, max_pixels)], transform)
+    raise PredictionInputError(
+        f"got a {type(source).__name__}. Expected a file path, a PIL image, a NumPy array, a tensor, or a "
+        "list of them.")
+
+
+def predict_batch(model: nn.Module, source: ImageSource | Sequence[ImageSource], classes: Sequence[str],
+                  transform: Callable | None = None, device: torch.device | str | None = None) -> list[Prediction]:
+    """Return one :class:`Prediction` per image in ``source``.
+
+    The model runs in ``eval()`` mode (Dropout off, BatchNorm on its running
+    statistics) under ``torch.no_grad()``; its training mode is restored afterwards.
+
+    Example:
+        >>> predict_batch(model, ["a.png", "b.png"], loaders.classes, eval_transforms(64))  # doctest: +SKIP
+        [Prediction(label='Parasitized', ...), Prediction(label='Uninfected', ...)]
+    """
+    if device is None:
+        device = next(model.parameters()).device
+    batch = to_model_batch(source, transform).to(device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            logits = model(batch)
+    finally:
+        model.train(was_training)
+    if logits.ndim != 2 or logits.shape[1] != len(classes):
+        raise PredictionInputError(f"the model gave outputs of shape {tuple(logits.shape)} for {len(classes)} "
+                                   f"classes {list(classes)}: pass the class names the model was trained on.")
+    probabilities = logits.float().softmax(dim=1).cpu()
+    best = probabilities.argmax(dim=1)
+    return [Prediction(label=classes[int(index)], probability=float(row[index]),
+                       probabilities={name: float(value) for name, value in zip(classes, row)})
+            for row, index in zip(probabilities, best)]
+
+
+def predict(model: nn.Module, source: ImageSource, classes: Sequence[str], transform: Callable | None = None,
+            device: torch.device | str | None = None) -> Prediction:
+    """Return the :class:`Prediction` for one image (a path, PIL image, array or tensor).
+
+    Example:
+        >>> print(predict(model, "cell.png", loaders.classes, eval_transforms(64)))  # doctest: +SKIP
+        Parasitized (93.1%)
+    """
+    predictions = predict_batch(model, source, classes, transform, device)
+    if len(predictions) != 1:
+        raise PredictionInputError(f"got {len(predictions)} images; predict takes one. Use predict_batch "
+                                   "for several.")
+    return predictions[0]
+
+
+def confusion_matrix(true_labels: torch.Tensor, predicted_labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Return the (num_classes, num_classes) counts: row = true class, column = predicted class.
+
+    Example:
+        >>> confusion_matrix(torch.tensor([0, 0, 1]), torch.tensor([0, 1, 1]), 2)
+        tensor([[1, 1],
+                [0, 1]])
+    """
+    pairs = true_labels.long().cpu() * num_classes + predicted_labels.long().cpu()
+    return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def precision_recall(matrix: torch.Tensor) -> tuple[list[float], list[float]]:
+    """Return per-class precision (column-wise) and recall (row-wise) of a confusion matrix.
+
+    Precision: of the images predicted as a class, the fraction that are.
+    Recall: of the images of a class, the fraction found. A class never predicted
+    (or never present) gets 0.0 rather than a division by zero.
+
+    Example:
+        >>> precision_recall(torch.tensor([[8, 2], [1, 9]]))
+        ([0.8888888888888888, 0.8181818181818182], [0.8, 0.9])
+    """
+    matrix = matrix.double()
+    correct = matrix.diagonal()
+    precision = (correct / matrix.sum(dim=0).clamp(min=1)).tolist()
+    recall = (correct / matrix.sum(dim=1).clamp(min=1)).tolist()
+    return precision, recall

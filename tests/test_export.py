@@ -1,0 +1,65 @@
+"""helpers.export: exported artefacts load back and agree with the model they came from."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from helpers.export import (artefact_size_bytes, compile_or_fall_back, export_onnx, export_program, load_program,
+                            max_abs_difference, onnx_session, run_onnx, seconds_to_load)
+
+ONNX_TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.Dropout(0.3),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2)).eval()
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return torch.randn(5, 3, 16, 16, generator=torch.Generator().manual_seed(1))
+
+
+def test_exported_program_round_trip_with_any_batch_size(model, batch, tmp_path):
+    path = export_program(model, batch[:1], tmp_path / "model.pt2")  # an example of one still gives a dynamic batch
+    loaded = load_program(path)
+    with torch.no_grad():
+        assert max_abs_difference(loaded(batch), model(batch)) < 1e-6
+        assert loaded(batch[:1]).shape == (1, 2)
+    assert artefact_size_bytes(path) > 0
+    assert seconds_to_load(lambda: load_program(path), repeats=1) > 0
+
+
+def test_onnx_matches_pytorch_within_tolerance(model, batch, tmp_path):
+    path = export_onnx(model, batch[:2], tmp_path / "model.onnx")
+    session = onnx_session(path)
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    with torch.no_grad():
+        expected = model(batch)
+    outputs = run_onnx(session, batch)
+    assert isinstance(outputs, np.ndarray) and outputs.shape == (5, 2)
+    assert max_abs_difference(outputs, expected) < ONNX_TOLERANCE
+    assert not (tmp_path / "model.onnx.data").exists()  # the weights are inside the one file
+    assert artefact_size_bytes(path) == path.stat().st_size
+
+
+def test_max_abs_difference_refuses_different_shapes():
+    assert max_abs_difference(np.array([1.0, -2.0]), torch.tensor([1.0, 2.0])) == 4.0
+    with pytest.raises(ValueError, match="same shape"):
+        max_abs_difference(np.zeros(3), np.zeros(4))
+
+
+def test_compile_falls_back_to_the_next_backend(model, batch):
+    compiled = compile_or_fall_back(model, batch, backends=("no_such_backend", "aot_eager"))
+    assert compiled.backend == "aot_eager" and "no_such_backend" in compiled.note
+    with torch.no_grad():
+        assert max_abs_difference(compiled.model(batch), model(batch)) < 1e-6
+
+
+def test_compile_runs_uncompiled_when_nothing_works(model, batch):
+    compiled = compile_or_fall_back(model, batch, backends=("no_such_backend",))
+    assert compiled.backend is None and compiled.model is model
+    assert "runs uncompiled" in compiled.note
