@@ -4,6 +4,7 @@
     python -m helpers doctor [--preset full]
     python -m helpers data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
     python -m helpers data nih --out DIR
+    python -m helpers student-edition --out DIR     # notebooks with the solutions taken out
     python -m helpers execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
 """
 
@@ -124,6 +125,14 @@ def command_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_student_edition(args: argparse.Namespace) -> int:
+    from helpers.student_edition import write_student_edition
+
+    written = write_student_edition(resolve_notebooks(args.notebooks), Path(args.out))
+    print(f"wrote the student edition of {len(written)} notebook(s) into {args.out}/")
+    return 0
+
+
 def command_execute(args: argparse.Namespace) -> int:
     from helpers.executor import execute_in_place
 
@@ -160,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--size", type=int, default=None,
                       help="synthetic image side in px (default: varied, 40 to 200 px like the NIH crops)")
     data.set_defaults(handler=command_data)
+
+    student = commands.add_parser("student-edition", help="write the notebooks with solutions taken out")
+    student.add_argument("notebooks", nargs="*")
+    student.add_argument("--out", required=True, help="folder for the student notebooks")
+    student.set_defaults(handler=command_student_edition)
 
     execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
     execute.add_argument("notebooks", nargs="*")

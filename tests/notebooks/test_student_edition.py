@@ -1,0 +1,54 @@
+"""The student edition: no solution survives, and every notebook still runs to the end."""
+
+import json
+
+import nbformat
+import pytest
+
+from helpers import course
+from helpers.runner import plan_tasks, run_tasks
+from helpers.student_edition import answer_names, stub_source, write_student_edition
+
+NOTEBOOKS = course.notebook_paths()
+
+
+def test_answer_names_and_stub():
+    assert answer_names("x = torch.tensor(2.0)\nanswer_gradient = x.grad") == ["answer_gradient"]
+    assert answer_names("model = nn.Linear(2, 1)") == ["model"]
+    assert stub_source("answer_a = 1\nanswer_b: int = 2").endswith("answer_a = None\nanswer_b = None")
+
+
+def solution_lines(path):
+    """Yield the lines that only the solution cells have (not lines the lesson shows anyway)."""
+    notebook = nbformat.read(path, as_version=4)
+    lesson = "\n".join(c.source for c in notebook.cells if "solution" not in c.metadata.get("tags", []))
+    for cell in notebook.cells:
+        if "solution" in cell.metadata.get("tags", []):
+            for line in cell.source.splitlines():
+                line = line.strip()
+                if len(line) > 12 and not line.startswith("#") and line not in lesson:
+                    yield line
+
+
+@pytest.fixture(scope="module")
+def student_runs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("student")
+    written = write_student_edition(NOTEBOOKS, folder / "notebooks")
+    return written, run_tasks(plan_tasks(written, folder / "runs", {"PRESET": "smoke"}, {}))
+
+
+def test_no_solution_text_survives(student_runs):
+    written, _ = student_runs
+    for original, student in zip(NOTEBOOKS, written):
+        text = json.dumps(nbformat.read(student, as_version=4))
+        leaked = [line for line in solution_lines(original) if json.dumps(line)[1:-1] in text]
+        assert not leaked, f"{student.name} still shows solution lines: {leaked}"
+        assert "correct!" not in text, f"{student.name} still shows a passed check"
+
+
+def test_student_edition_runs_to_the_end_with_hints(student_runs):
+    _, runs = student_runs
+    for run in runs:
+        assert run.passed, f"student edition of {run.notebook} failed\n{run.failure_text()}"
+        verdicts = [value for name, value in run.records.items() if name.startswith("exercise:")]
+        assert len(verdicts) >= 3 and not any(verdicts), f"{run.notebook}: unanswered checks must not pass"
