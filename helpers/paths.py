@@ -9,6 +9,8 @@ from helpers import course
 from helpers.environment import detect_runtime
 
 DATA_DIR_ENV_VAR = "COURSE_DATA_DIR"
+COLAB_DATA_DIR = Path("/content/data")
+KAGGLE_DATA_DIR = Path("/kaggle/working/data")
 
 
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
@@ -27,9 +29,9 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     if chosen:
         folder = Path(chosen).expanduser()
     elif detect_runtime() == "colab":
-        folder = Path("/content/data")
+        folder = COLAB_DATA_DIR
     elif detect_runtime() == "kaggle":
-        folder = Path("/kaggle/working/data")
+        folder = KAGGLE_DATA_DIR
     elif (course.CHECKOUT_ROOT / "pyproject.toml").exists():
         folder = course.CHECKOUT_ROOT / "data"
     else:
