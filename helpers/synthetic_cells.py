@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 CLASSES = ("Parasitized", "Uninfected")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 CELLS_PER_SLIDE = 8
 INFECTED_SLIDE_SHARE = 0.6
 LABEL_NOISE = 0.01
@@ -125,11 +125,11 @@ def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bo
         dots = np.maximum(dots, strength * blob)
 
     # Mix three colours per pixel: the stained cell body, the chromatin dots and the black background.
-    stain_weight = (cell * shade * (1 - dots))[..., None]
-    chromatin_weight = (cell * dots)[..., None]
-    image = stain_weight * slide.stain + chromatin_weight * CHROMATIN + BACKGROUND_LEVEL
-    image += rng.random((size, size, 3), dtype=np.float32) * GRAIN  # a little sensor noise
-    return np.clip(image, 0, 255, out=image).astype(np.uint8)
+    # Channels come first while mixing: NumPy is much faster looping over rows than over 3 channels.
+    stain_weight, chromatin_weight = cell * shade * (1 - dots), cell * dots
+    image = (stain_weight * slide.stain[:, None, None] + chromatin_weight * CHROMATIN[:, None, None]
+             + BACKGROUND_LEVEL + rng.random((3, size, size), dtype=np.float32) * GRAIN)
+    return np.clip(image, 0, 255, out=image).astype(np.uint8).transpose(1, 2, 0)
 
 
 def png_bytes(image: np.ndarray) -> bytes:
