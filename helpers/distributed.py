@@ -245,13 +245,18 @@ def torchrun_command(nproc: int, config: RunConfig, port: int, checkpoint: Path 
     return command
 
 
-def loopback_environment() -> dict[str, str]:
-    """Return this process's environment for torchrun: loopback only, one thread per process.
+def loopback_interface() -> str:
+    """Return the name of this machine's loopback network interface (``lo`` on Linux, ``lo0`` on macOS).
 
-    gloo otherwise picks the network interface of the machine's host name.
+    gloo otherwise picks the interface of the machine's host name, which may face a network.
     """
+    return next((name for _, name in socket.if_nameindex() if name.startswith("lo")), "lo")
+
+
+def loopback_environment() -> dict[str, str]:
+    """Return this process's environment for torchrun: loopback only, one thread per process."""
     environment = dict(os.environ)
-    loopback = next((name for _, name in socket.if_nameindex() if name.startswith("lo")), "lo")
+    loopback = loopback_interface()
     package_parent = str(Path(__file__).resolve().parent.parent)  # so `-m helpers.distributed` imports
     environment.update(GLOO_SOCKET_IFNAME=loopback, OMP_NUM_THREADS="1", MASTER_ADDR=LOOPBACK_ADDRESS,
                        PYTHONPATH=os.pathsep.join(filter(None, [package_parent, environment.get("PYTHONPATH")])))
