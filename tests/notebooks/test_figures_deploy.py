@@ -1,0 +1,60 @@
+"""The promises of notebooks 07, 09 and 10, checked on their smoke runs."""
+
+
+def test_07_device_mismatch_is_shown_live(smoke_run):
+    records = smoke_run("07_cuda_and_devices.ipynb").records
+    assert records["device_mismatch_error_raised"] is True
+    assert records["batch_224_megabytes"] == 64 * 3 * 224 * 224 * 4 / 2**20
+
+
+def test_07_timings_and_autocast_are_measured(smoke_run):
+    records = smoke_run("07_cuda_and_devices.ipynb").records
+    assert records["cpu_matmul_gflops"] > 0 and records["cpu_training_step_ms"] > 0
+    assert records["autocast_speedup"] > 0
+    assert 0 < records["autocast_relative_difference"] < 0.02  # 16-bit rounding: small, never zero
+    assert records["autocast_cnn_max_logit_difference"] < 0.1
+    assert records["autocast_cnn_same_prediction_fraction"] >= 0.9
+
+
+def test_09_eval_mode_is_deterministic_and_train_mode_is_not(smoke_run):
+    records = smoke_run("09_prediction.ipynb").records
+    assert records["train_mode_outputs_differ"] is True
+    assert records["eval_mode_max_difference"] == 0
+
+
+def test_09_prediction_steps_agree(smoke_run):
+    records = smoke_run("09_prediction.ipynb").records
+    assert records["softmax_sums_to_one"] is True
+    assert records["cheat_sheet_and_argmax_agree"] is True
+    assert records["predict_input_kinds_agree"] is True
+
+
+def test_09_metrics_come_from_the_confusion_matrix(smoke_run):
+    records = smoke_run("09_prediction.ipynb").records
+    matrix = records["confusion_matrix"]
+    assert sum(map(sum, matrix)) == records["test_images"] > 0
+    assert abs(records["test_accuracy"] - (matrix[0][0] + matrix[1][1]) / records["test_images"]) < 1e-6
+    for value in records["precision"] + records["recall"]:
+        assert 0 <= value <= 1
+
+
+def test_10_tracing_freezes_the_branch_scripting_and_export_keep_it(smoke_run):
+    records = smoke_run("10_deployment.ipynb").records
+    assert records["tracer_warning_shown"] is True
+    assert records["traced_gate_is_wrong"] is True
+    assert records["scripted_gate_is_right"] is True
+    assert records["exported_cond_gate_is_right"] is True
+
+
+def test_10_artefacts_agree_with_pytorch(smoke_run):
+    records = smoke_run("10_deployment.ipynb").records
+    assert records["export_max_abs_difference"] < 1e-5
+    assert records["compile_max_abs_difference"] < 1e-4
+    assert records["onnx_max_abs_difference"] < records["onnx_tolerance"] == 1e-4
+
+
+def test_10_every_artefact_is_measured(smoke_run):
+    records = smoke_run("10_deployment.ipynb").records
+    names = {"model_state_dict.pt", "model_torchscript.pt", "model.pt2", "model.onnx"}
+    assert set(records["artefact_size_bytes"]) == names == set(records["artefact_load_ms"])
+    assert all(size > 0 for size in records["artefact_size_bytes"].values())
