@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,16 +77,21 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)
     started = time.perf_counter()
-    previous = os.environ.get("COURSE_PRESET")
-    os.environ["COURSE_PRESET"] = preset
-    try:
-        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-    finally:
-        if previous is None:
-            os.environ.pop("COURSE_PRESET")
-        else:
-            os.environ["COURSE_PRESET"] = previous
+    # The kernel inherits these: the preset, and an empty checkpoint folder so that
+    # committed outputs show a full training, never one resumed from an earlier run.
+    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
+        overrides = {"COURSE_PRESET": preset, "COURSE_CHECKPOINT_DIR": checkpoints}
+        previous = {name: os.environ.get(name) for name in overrides}
+        os.environ.update(overrides)
+        try:
+            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        finally:
+            for name, value in previous.items():
+                if value is None:
+                    os.environ.pop(name)
+                else:
+                    os.environ[name] = value
     clean_metadata(notebook)
     notebook.metadata[STAMP_KEY] = {"code_sha256": code_hash(notebook), "preset": preset,
                                     "torch": torch.__version__.split("+")[0]}
