@@ -11,6 +11,7 @@ when the same command is run again, and a failing run never stops the others.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -21,6 +22,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
 
 
@@ -145,12 +147,19 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     failed_cell, error = "", ""
+    # Unless told otherwise, each run keeps its checkpoints beside its output, so a run
+    # resumes its own training when repeated and never a learner's.
+    previous = os.environ.get(CHECKPOINT_DIR_ENV_VAR)
+    os.environ.setdefault(CHECKPOINT_DIR_ENV_VAR, str(output.with_suffix("")) + "_checkpoints")
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                    kernel_name="python3", cwd=str(notebook.parent),
                                    progress_bar=progress_bar, log_output=False)
     except Exception as exc:  # any failure is reported, never lost
         failed_cell, error = _error_of(exc)
+    finally:
+        if previous is None:
+            os.environ.pop(CHECKPOINT_DIR_ENV_VAR)
     seconds = time.perf_counter() - started
     records = read_records(nbformat.read(output, as_version=4)) if output.exists() else {}
     return NotebookRun(notebook.name, str(output), parameters, passed=not error,
