@@ -204,7 +204,8 @@ def _looks_like_a_checkpoint(path: Path) -> bool:
 
 
 def _corrupt_message(path: Path, error: Exception) -> str:
-    reason = f"{type(error).__name__}: {str(error).splitlines()[0]}" if str(error) else type(error).__name__
+    first_sentence = str(error).split(". ")[0].splitlines()[0] if str(error) else ""
+    reason = f"{type(error).__name__}: {first_sentence}" if first_sentence else type(error).__name__
     return (f"{path.name} is truncated or is not a PyTorch checkpoint ({path.stat().st_size} bytes; "
             f"PyTorch says: {reason}). A save that was cut short (a crash, a full disk, a Drive sync "
             "still running) leaves such a file. Load an older checkpoint from the same folder instead; "

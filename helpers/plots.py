@@ -7,7 +7,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import torch
 
-from helpers.engine import History
+from helpers.engine import PER_BATCH_SCHEDULERS, History
 
 
 def plot_history(history: History, title: str = "") -> plt.Figure:
@@ -33,23 +33,30 @@ def plot_history(history: History, title: str = "") -> plt.Figure:
     return figure
 
 
-def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], object], steps: int,
-                   lr: float = 0.1) -> list[float]:
-    """Return the learning rate at each of ``steps`` optimizer steps under a scheduler stepped every step.
+def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], object], epochs: int,
+                   steps_per_epoch: int, lr: float = 0.1) -> list[float]:
+    """Return the learning rate at every optimizer step of ``epochs`` epochs under a scheduler.
 
-    The scheduler drives a throwaway optimizer, so nothing trains: this shows the schedule alone.
+    The scheduler drives a throwaway optimizer, so nothing trains: this shows the
+    schedule alone. It steps as ``fit`` does: after every batch for OneCycleLR and
+    CyclicLR, after every epoch for the others.
 
     Example:
-        >>> learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), 5)
-        [0.1, 0.1, 0.05, 0.05, 0.025]
+        >>> learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), 2, 2)
+        [0.1, 0.1, 0.05, 0.05]
     """
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=lr)
     scheduler = make_scheduler(optimizer)
+    per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     rates = []
-    for _ in range(steps):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        scheduler.step()
+    for _ in range(epochs):
+        for _ in range(steps_per_epoch):
+            rates.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            if per_batch:
+                scheduler.step()
+        if not per_batch:
+            scheduler.step()
     return rates
 
 

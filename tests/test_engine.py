@@ -124,6 +124,8 @@ def test_plots_draw_history_and_schedules():
     history = History()
     history.add(1.0, 0.5, 0.9, 0.5, 0.1)
     assert len(plot_history(history, "run").axes) == 2
-    rates = learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=2, gamma=0.5), 5)
-    assert rates == [0.1, 0.1, 0.05, 0.05, 0.025]
+    rates = learning_rates(lambda opt: torch.optim.lr_scheduler.StepLR(opt, step_size=1, gamma=0.5), 2, 2)
+    assert rates == [0.1, 0.1, 0.05, 0.05]
+    one_cycle = learning_rates(lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=20), 4, 5)
+    assert len(one_cycle) == 20 and max(one_cycle) == pytest.approx(0.1) and one_cycle[0] < 0.01
     assert len(plot_learning_rates({"StepLR": rates}, steps_per_epoch=2).axes[0].lines) == 3
