@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -30,6 +31,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
+from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
@@ -162,6 +164,12 @@ def train_single_process(config: RunConfig, world_size: int = 2) -> tuple[nn.Mod
     return model, losses
 
 
+def say(line: str) -> None:
+    """Print ``line`` in one write, so that lines from several processes never break into each other."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def device_for_this_process(device_type: str) -> torch.device:
     """Return this process's device: its own GPU (``LOCAL_RANK``) for ``cuda``, else the CPU."""
     if device_type != "cuda":
@@ -181,17 +189,17 @@ def train_ddp(config: RunConfig, device: torch.device, checkpoint: Path | None) 
     sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(ddp_model.parameters(), lr=config.learning_rate)
-    print(f"rank {rank} of {world_size}: {len(sampler)} samples, {len(loader)} batches of "
-          f"{config.batch_size} per epoch, on {device.type}", flush=True)
+    say(f"rank {rank} of {world_size}: {len(sampler)} samples, {len(loader)} batches of "
+        f"{config.batch_size} per epoch, on {device.type}")
     losses = train_epochs(ddp_model, loader, sampler, optimizer, config.epochs, device)
     if is_main_process():
         global_batch = effective_batch_size(config.batch_size, world_size)
         for epoch, loss in enumerate(losses, start=1):
-            print(f"epoch {epoch}/{config.epochs}: loss {loss:.4f} (global batch {global_batch})", flush=True)
+            say(f"epoch {epoch}/{config.epochs}: loss {loss:.4f} (global batch {global_batch})")
         if checkpoint is not None:
             # ddp_model.module is the plain model: its state_dict loads without DDP.
             torch.save({name: t.cpu() for name, t in ddp_model.module.state_dict().items()}, checkpoint)
-            print(f"rank 0 saved the final weights to {checkpoint.name}", flush=True)
+            say(f"rank 0 saved the final weights to {checkpoint.name}")
     return losses
 
 
@@ -208,6 +216,7 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[RunConfig, str, Path
     return RunConfig(**arguments), device, checkpoint
 
 
+@record  # a failing process's traceback goes into torchrun's summary, not only "exitcode: 1"
 def main(argv: list[str] | None = None) -> None:
     """Run one process of a torchrun job: join the group, train, leave the group."""
     config, device_type, checkpoint = parse_arguments(argv)
@@ -263,21 +272,45 @@ def loopback_environment() -> dict[str, str]:
     return environment
 
 
+def run_until_done(command: list[str], timeout: float) -> tuple[int, str, str]:
+    """Run ``command`` and return its exit code, stdout and stderr; stop it and all it started on timeout."""
+    # A session of its own, so that a timeout can stop torchrun and the workers it started together.
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          env=loopback_environment(), start_new_session=True) as process:
+        try:
+            printed, errors = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            if hasattr(os, "killpg"):  # POSIX: the whole session
+                os.killpg(process.pid, signal.SIGKILL)
+            else:
+                process.kill()
+            process.communicate()
+            raise TimeoutError(f"torchrun ran for more than {timeout:g} s and was stopped; "
+                               "give it a larger timeout or a smaller run (fewer samples or epochs).") from None
+    return process.returncode, printed, errors
+
+
 def launch_torchrun(nproc: int, config: RunConfig, checkpoint: Path | None = None, device: str = "cpu",
-                    timeout: float = 300) -> str:
+                    timeout: float = 300, attempts: int = 3) -> str:
     """Run :func:`main` in ``nproc`` processes with torchrun and return what they printed.
+
+    The free port is only probed, so another program may take it first; then
+    torchrun fails with EADDRINUSE and we try again on another port.
 
     Example:
         >>> print(launch_torchrun(2, RunConfig(epochs=1)))  # doctest: +SKIP
         rank 0 of 2: 256 samples, 16 batches of 16 per epoch, on cpu
         ...
     """
-    command = torchrun_command(nproc, config, free_loopback_port(), checkpoint, device)
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=loopback_environment())
-    if result.returncode != 0:
-        raise RuntimeError(f"torchrun exited with code {result.returncode}; expected 0. The last lines it "
-                           f"wrote:\n{result.stderr[-2000:]}\nRun the command in a terminal to see everything.")
-    return result.stdout
+    for _ in range(attempts):
+        command = torchrun_command(nproc, config, free_loopback_port(), checkpoint, device)
+        exit_code, printed, errors = run_until_done(command, timeout)
+        if exit_code == 0:
+            return printed
+        if "EADDRINUSE" not in errors:
+            break
+    raise RuntimeError(f"torchrun exited with code {exit_code}; expected 0. The last lines it wrote:\n"
+                       f"{errors[-3000:]}\nRun the command in a terminal to see everything.")
 
 
 def hogwild_worker(model: nn.Module, dataset: TensorDataset, steps: int, batch_size: int,

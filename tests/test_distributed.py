@@ -1,5 +1,8 @@
 """helpers.distributed: DDP with 2 processes on CPU matches one process with the same global batch."""
 
+import socket
+
+import pytest
 import torch
 import torch.distributed as dist
 from torch.utils.data import DistributedSampler
@@ -88,3 +91,23 @@ def test_hogwild_workers_train_the_shared_model():
     before = distributed.mean_squared_error(model, dataset)
     distributed.train_hogwild(model, dataset, processes=2, steps=60)
     assert distributed.mean_squared_error(model, dataset) < before / 2
+
+
+def test_a_run_past_its_timeout_is_stopped_with_a_clear_error():
+    with pytest.raises(TimeoutError, match="more than 0.5 s"):
+        distributed.launch_torchrun(2, RunConfig(epochs=1), timeout=0.5)
+
+
+def test_a_failing_run_says_what_torchrun_wrote():
+    with pytest.raises(RuntimeError, match="(?s)torchrun exited with code 1.*batch_size"):
+        distributed.launch_torchrun(2, RunConfig(batch_size=0, epochs=1), timeout=180)
+
+
+def test_a_port_taken_in_the_meantime_is_retried_on_another(monkeypatch):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1], distributed.free_loopback_port()])
+        monkeypatch.setattr(distributed, "free_loopback_port", lambda: next(ports))
+        printed = distributed.launch_torchrun(2, RunConfig(samples=64, epochs=1), timeout=180)
+    assert "epoch 1/1" in printed
