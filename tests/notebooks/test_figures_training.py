@@ -1,0 +1,51 @@
+"""The promises of notebooks 06 (the training loop) and 08 (checkpoints), checked on their smoke runs."""
+
+import math
+
+
+def test_06_train_and_eval_modes_change_dropout_and_batchnorm(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert 0.45 < records["dropout_train_zero_fraction"] < 0.55  # p = 0.5
+    assert abs(records["dropout_train_mean"] - 1.0) < 0.05  # survivors scaled by 1 / (1 - p)
+    assert records["dropout_eval_max_change"] == 0.0
+    assert abs(records["batchnorm_train_output_mean"]) < 1e-5  # normalised with the batch's statistics
+    assert records["batchnorm_train_vs_eval_max_diff"] > 1.0  # eval uses the running statistics
+
+
+def test_06_no_grad_keeps_nothing_for_backward(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["no_grad_bytes_kept"] == 0 < records["grad_bytes_kept"]
+
+
+def test_06_a_forgotten_zero_grad_doubles_the_gradient(smoke_run):
+    assert abs(smoke_run("06_the_training_loop.ipynb").records["forgotten_zero_grad_ratio"] - 2.0) < 1e-4
+
+
+def test_06_the_loops_train_and_the_schedule_is_followed(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    for name in ("loop_first_train_loss", "loop_last_train_loss", "loop_best_valid_loss", "fit_last_train_loss"):
+        assert math.isfinite(records[name]) and records[name] < 2.0
+    assert records["loop_last_train_loss"] <= records["loop_first_train_loss"]
+    assert records["one_cycle_steps_taken"] == records["one_cycle_steps_planned"]  # stepped every batch
+    assert 0.049 < records["one_cycle_peak_lr"] <= 0.05 + 1e-9
+
+
+def test_06_a_tiny_training_set_is_memorised_while_validation_lags(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["overfit_train_accuracy"] == 1.0
+    assert records["overfit_valid_accuracy"] < 0.9
+
+
+def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
+    records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
+    assert records["resume_same_history"] is True
+    if records["resume_device"] == "cpu":
+        assert records["resume_max_abs_weight_diff"] == 0.0
+    else:
+        assert records["resume_max_abs_weight_diff"] < 1e-4
+
+
+def test_08_map_location_and_weights_only(smoke_run):
+    records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
+    assert records["map_location_device"] == "cpu"
+    assert records["unsafe_checkpoint_refused"] is True
