@@ -44,8 +44,8 @@ def loaders(samples: int, batch_size: int) -> tuple[torch.utils.data.DataLoader,
     return train, valid
 
 
-def hand_loop(model, train, valid, loss_fn, optimizer, epochs, device) -> None:
-    """Notebook 06's loop: train, then validate, every epoch; metrics weighted by batch size."""
+def hand_loop(model, train, valid, loss_fn, optimizer, epochs, device) -> tuple[float, float, float, float]:
+    """Notebook 06's loop: train, then validate, every epoch; return the last epoch's metrics."""
     model.to(device)
     for _ in range(epochs):
         model.train()
@@ -71,6 +71,7 @@ def hand_loop(model, train, valid, loss_fn, optimizer, epochs, device) -> None:
                 correct += (logits.argmax(1) == labels).sum()
                 seen += labels.size(0)
         valid_loss, valid_accuracy = loss_sum.item() / seen, correct.item() / seen
+    return train_loss, train_accuracy, valid_loss, valid_accuracy
 
 
 def timed(run_fit: bool, args: argparse.Namespace, device: torch.device) -> tuple[float, float]:
