@@ -49,4 +49,4 @@ def second_epoch_indices(answer: object) -> Verdict:
         return False, "that is epoch 0's order: call sampler.set_epoch(1) before reading the indices."
     if answer == sampler_indices(8, world_size=2, rank=0, epoch=1):
         return False, "those are rank 0's indices; make the sampler with rank=1."
-    return False, "make DistributedSampler(range(8), num_replicas=2, rank=1, shuffle=True, seed=0), call set_epoch(1), then list(sampler)."
+    return False, "make the sampler for rank 1 of 2 processes with shuffle=True and seed=0, and call set_epoch(1) before listing it."
