@@ -225,6 +225,7 @@ def main(argv: list[str] | None = None) -> None:
     dist.init_process_group(backend=backend_for(device))
     try:
         train_ddp(config, device, checkpoint)
+        dist.barrier()  # leave together: a process that exits while the others still talk can crash them
     finally:
         dist.destroy_process_group()
 
