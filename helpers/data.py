@@ -121,16 +121,18 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
     rng = np.random.default_rng(seed)
     parts: dict[str, list[int]] = {"valid": [], "test": [], "train": []}
     for group in (sorted(infected), sorted(set(by_patient) - infected)):
-        total, taken = sum(len(by_patient[p]) for p in group), 0
-        for patient in rng.permutation(group).tolist():
-            if taken < valid_fraction * total:
+        total, taken = sum(len(by_patient[p]) for p in group), {"valid": 0, "test": 0, "train": 0}
+        for order, patient in enumerate(rng.permutation(group).tolist()):
+            # the first two patients of each group go to validation and test, so that even
+            # a small data set has both classes in every part
+            if order == 0 or (order > 1 and taken["valid"] < valid_fraction * total):
                 part = "valid"
-            elif taken < (valid_fraction + test_fraction) * total:
+            elif order == 1 or taken["test"] < test_fraction * total:
                 part = "test"
             else:
                 part = "train"
             parts[part] += by_patient[patient]
-            taken += len(by_patient[patient])
+            taken[part] += len(by_patient[patient])
     return Split(train=sorted(parts["train"]), valid=sorted(parts["valid"]), test=sorted(parts["test"]))
 
 

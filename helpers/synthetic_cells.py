@@ -33,11 +33,12 @@ from pathlib import Path
 import numpy as np
 
 CLASSES = ("Parasitized", "Uninfected")
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 CELLS_PER_SLIDE = 8
 INFECTED_SLIDE_SHARE = 0.6
 LABEL_NOISE = 0.01
 UNINFECTED_SPECK_SHARE = 0.35
+HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
 CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
 BACKGROUND_LEVEL = 6.0
 GRAIN = 8.0
@@ -167,11 +168,17 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
     total = 2 * spec.per_class
     slides = make_slides(max(2, math.ceil(total / CELLS_PER_SLIDE)), spec.seed)
     infected = [slide for slide in slides if slide.infected]
+    healthy = [slide for slide in slides if not slide.infected]
     for index in indices:
         rng = np.random.default_rng([spec.seed, 1, index])
         parasitized = index < spec.per_class
-        # parasites come from infected patients; healthy-looking cells from any patient
-        slide = infected[rng.integers(len(infected))] if parasitized else slides[rng.integers(len(slides))]
+        # parasites come from infected patients; healthy-looking cells mostly from healthy ones
+        if parasitized:
+            slide = infected[rng.integers(len(infected))]
+        elif healthy and rng.uniform() < HEALTHY_SLIDE_SHARE_OF_UNINFECTED:
+            slide = healthy[rng.integers(len(healthy))]
+        else:
+            slide = slides[rng.integers(len(slides))]
         image = draw_cell(rng, slide, _image_size(rng, spec.image_size), parasitized)
         label_is_wrong = rng.uniform() < LABEL_NOISE
         folder = CLASSES[int(parasitized == label_is_wrong)]

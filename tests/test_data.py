@@ -33,7 +33,7 @@ def test_patient_split_keeps_each_patient_in_one_part(cells):
                 or patients["valid"] & patients["test"])
     for name in ("train", "valid", "test"):  # every part has both classes
         assert {samples[i][1] for i in getattr(split, name)} == {0, 1}
-    assert 0.6 < len(split.train) / len(samples) < 0.8
+    assert 0.5 < len(split.train) / len(samples) < 0.8  # whole patients make the parts coarse
 
 
 def test_random_split_mixes_patients_across_parts(cells):
@@ -76,6 +76,7 @@ def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_s
         distances = ((colours[test, None, :] - colours[None, train, :]) ** 2).sum(axis=2)
         return (labels[train][distances.argmin(axis=1)] == labels[test]).mean()
 
-    random_accuracy = accuracy(random_split(len(dataset), seed=0))
-    patient_accuracy = accuracy(patient_split(dataset.samples, positive_class=0, seed=0))
-    assert random_accuracy > patient_accuracy + 0.05
+    by_patient = patient_split(dataset.samples, positive_class=0, seed=0)
+    assert 0.65 < len(by_patient.train) / len(dataset) < 0.75
+    random_accuracy, patient_accuracy = accuracy(random_split(len(dataset), seed=0)), accuracy(by_patient)
+    assert random_accuracy > patient_accuracy + 0.1
