@@ -84,7 +84,7 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
         previous = {name: os.environ.get(name) for name in overrides}
         os.environ.update(overrides)
         try:
-            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3",
+            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
                            resources={"metadata": {"path": str(path.parent)}}).execute()
         finally:
             for name, value in previous.items():
