@@ -1,0 +1,56 @@
+"""The promises of notebooks 04 and 05, checked on their smoke runs."""
+
+import nbformat
+
+NOTEBOOK_04 = "04_sequential_models_and_cnns.ipynb"
+NOTEBOOK_05 = "05_transfer_learning.ipynb"
+
+
+def test_04_layers_compute_what_the_prose_says(smoke_run):
+    records = smoke_run(NOTEBOOK_04).records
+    assert records["classifier_parameters"] == 2048 * 512 + 512 + 512 * 2 + 2
+    assert records["linear_vs_matmul_max_abs_diff"] < 1e-4
+    assert records["nll_vs_cross_entropy_abs_diff"] < 1e-6
+    assert records["subclass_vs_sequential_max_abs_diff"] < 1e-6
+
+
+def test_04_cnn_shapes_follow_the_arithmetic(smoke_run):
+    records = smoke_run(NOTEBOOK_04).records
+    assert records["output_size_arithmetic_matches"] is True
+    assert records["cnn_parameters"] == 62_658
+    assert records["maxpool_kept_fraction"] == 0.25
+    assert records["maxpool_ignores_shift_within_window"] is True
+
+
+def test_05_reads_torchvisions_published_figures(smoke_run):
+    records = smoke_run(NOTEBOOK_05).records
+    assert records["resnet18_published_top1"] == 69.758
+    assert records["resnet50_published_top1"] == 80.858
+
+
+def test_05_freezing_leaves_only_the_new_head_to_train(smoke_run):
+    records = smoke_run(NOTEBOOK_05).records
+    assert records["resnet18_trainable_parameters"] == 512 * 2 + 2
+    assert records["resnet18_frozen_parameters"] == 11_689_512 - 513_000
+    assert records["resnet50_cheatsheet_head_trainable_parameters"] == 1_050_114
+    assert records["frozen_weights_unchanged_after_step"] is True
+
+
+def test_05_never_presents_random_weights_as_pretrained(smoke_run):
+    run = smoke_run(NOTEBOOK_05)
+    printed = "".join(output.get("text", "") for cell in nbformat.read(run.output, as_version=4).cells
+                      for output in cell.get("outputs", []))
+    if run.records["imagenet_weights_loaded"]:
+        assert "Loaded ResNet-18 with ImageNet weights" in printed
+    else:  # offline, as in CI: the notebook says so, and why
+        assert "WeightsUnavailableError" in printed and "ImageNet weights are NOT available here" in printed
+        assert "Loaded ResNet-18 with ImageNet weights" not in printed
+
+
+def test_05_pretrained_features_beat_random_ones_with_few_labels(smoke_run):
+    records = smoke_run(NOTEBOOK_05).records
+    assert 20 <= records["labelled_per_class"] <= 50
+    assert records["target_test_images"] >= 40
+    assert records["pretrained_feature_accuracy"] >= 0.9
+    assert records["transfer_gain"] >= 0.1
+    assert records["pretrained_feature_accuracy"] - records["random_feature_accuracy"] == records["transfer_gain"]
