@@ -243,7 +243,7 @@ def load_imagenet_model(name: str, weights: str | torchvision.models.WeightsEnum
     return torchvision.models.get_model(name, weights=member)
 
 
-def published_metrics(name: str) -> dict[str, float]:
+def published_metrics(name: str) -> dict[str, float | str]:
     """Return the ImageNet-1K top-1 and top-5 accuracy, parameters and file size torchvision publishes for ``name``.
 
     These are the figures of torchvision's model documentation, read from the
@@ -287,7 +287,8 @@ def draw_shape(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
     if SHAPE_CLASSES[label] in ("dark spots", "dark rings", "bright spots"):
         for _ in range(rng.integers(1, 4)):
             r, t = rng.uniform(0, 0.6), rng.uniform(0, 2 * math.pi)
-            distance = np.sqrt((u - r * a * math.cos(t)) ** 2 + (v - r * b * math.sin(t)) ** 2) / rng.uniform(0.06, 0.15)
+            mark_x, mark_y, mark_radius = r * a * math.cos(t), r * b * math.sin(t), rng.uniform(0.06, 0.15)
+            distance = np.sqrt((u - mark_x) ** 2 + (v - mark_y) ** 2) / mark_radius
             blob = (np.clip(1.6 - 4 * abs(distance - 0.8), 0, 1) if SHAPE_CLASSES[label] == "dark rings"
                     else np.clip(1.5 - distance, 0, 1))
             marks = np.maximum(marks, rng.uniform(0.7, 1.0) * blob)

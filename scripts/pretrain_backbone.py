@@ -30,7 +30,8 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from helpers.models import BACKBONE_FILE, SHAPE_CLASSES, SMALL_CNN_CHANNELS, make_shapes, make_small_backbone  # noqa: E402
+from helpers.models import (BACKBONE_FILE, SHAPE_CLASSES, SMALL_CNN_CHANNELS, make_shapes,  # noqa: E402
+                            make_small_backbone)
 
 SOURCE_TASK = ("Synthetic shapes (discs and squares of random colours on dark backgrounds), labelled by the "
                "marks they carry: " + ", ".join(SHAPE_CLASSES) + "; faint specks appear on any class")

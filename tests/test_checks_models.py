@@ -24,7 +24,8 @@ def test_digits_classifier():
     check = model_checks.digits_classifier.judge
     assert check(digits()) == (True, "")
     assert check(None) == (False, UNANSWERED_HINT)
-    assert "OrderedDict" in check(nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10), nn.LogSoftmax(1)))[1]
+    unnamed = nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10), nn.LogSoftmax(dim=1))
+    assert "OrderedDict" in check(unnamed)[1]
     assert "nn.Linear(128, 10)" in check(digits(fc2=nn.Linear(128, 2)))[1]
     assert "LogSoftmax" in check(digits(output=nn.Softmax(dim=1)))[1]
     assert "LogSoftmax(dim=1)" in check(digits(output=nn.LogSoftmax(dim=0)))[1]

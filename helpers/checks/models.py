@@ -30,7 +30,8 @@ def digits_classifier(answer: object) -> Verdict:
     with torch.no_grad():
         log_probabilities = answer(torch.randn(5, 784))
     if not torch.allclose(log_probabilities.exp().sum(dim=1), torch.ones(5), atol=1e-5):
-        return False, "the outputs of each image should be log-probabilities over the 10 classes: use LogSoftmax(dim=1)."
+        return False, ("each image's outputs should be log-probabilities over the 10 classes: "
+                       "use LogSoftmax(dim=1).")
     return True, ""
 
 

@@ -20,7 +20,8 @@ def frozen_with_new_head(answer: object, num_classes: int = 2) -> Verdict:
         return False, f"replace fc with nn.Linear(model.fc.in_features, {num_classes}); found {answer.fc}."
     if not all(p.requires_grad for p in answer.fc.parameters()):
         return False, "the new fc is frozen too: freeze the backbone first, then replace fc (a new layer trains)."
-    trainable_backbone = [name for name, p in answer.named_parameters() if p.requires_grad and not name.startswith("fc.")]
+    trainable_backbone = [name for name, p in answer.named_parameters()
+                          if p.requires_grad and not name.startswith("fc.")]
     if trainable_backbone:
         return False, (f"{len(trainable_backbone)} backbone tensors still train (such as {trainable_backbone[0]}); "
                        "set requires_grad = False on every parameter before replacing fc.")
