@@ -40,8 +40,8 @@ def flag_with_threshold(answer: object, scores: torch.Tensor, threshold: float) 
         return False, "expected a boolean tensor, such as scores >= 0.2."
     if answer.shape != scores.shape:
         return False, f"expected one flag per test cell, shape {tuple(scores.shape)}, got {tuple(answer.shape)}."
+    if torch.equal(answer, scores >= threshold):
+        return True, ""
     if torch.equal(answer, scores >= 0.5):
         return False, "that is the default threshold 0.5; lower it to 0.2 to flag more cells."
-    if not torch.equal(answer, scores >= threshold):
-        return False, "flag a cell when its probability of Parasitized is at least 0.2."
-    return True, ""
+    return False, "flag a cell when its probability of Parasitized is at least 0.2."

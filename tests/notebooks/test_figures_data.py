@@ -23,3 +23,13 @@ def test_03_patient_split_leaks_no_patient_and_random_split_does(smoke_run):
 def test_03_loader_throughput_is_measured_both_ways(smoke_run):
     records = smoke_run("03_datasets_and_loaders.ipynb").records
     assert records["loader_images_per_s_0_workers"] > 0 and records["loader_images_per_s_2_workers"] > 0
+
+
+def test_03_class_preset_shows_the_leak_in_its_committed_outputs():
+    import nbformat
+
+    from helpers import course
+    from helpers.records import read_records
+
+    records = read_records(nbformat.read(course.NOTEBOOKS_DIR / "03_datasets_and_loaders.ipynb", as_version=4))
+    assert records["colour_nn_accuracy_random_split"] > records["colour_nn_accuracy_patient_split"] + 0.1
