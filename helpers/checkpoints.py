@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers import __version__, course
+from helpers import __version__
 from helpers.environment import detect_runtime
+from helpers.paths import local_course_folder
 
 CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
@@ -346,9 +347,7 @@ def default_checkpoint_dir(mount_drive: bool = False) -> Path:
                   "default_checkpoint_dir(mount_drive=True) keeps them on Google Drive.")
     elif runtime == "kaggle":
         folder = KAGGLE_WORKING_DIR / "checkpoints"
-    elif (course.CHECKOUT_ROOT / "pyproject.toml").exists():
-        folder = course.CHECKOUT_ROOT / "checkpoints"
     else:
-        folder = Path.home() / ".cache" / "pytorch-course" / "checkpoints"
+        folder = local_course_folder("checkpoints")
     folder.mkdir(parents=True, exist_ok=True)
     return folder

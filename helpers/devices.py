@@ -46,7 +46,7 @@ def choose_device(setting: str | torch.device | None = "auto") -> torch.device:
             raise RuntimeError(f"DEVICE is {str(device)!r} but this machine has {torch.cuda.device_count()} "
                                f"GPU(s), numbered from 0. Use 'cuda:0' or DEVICE = None.")
     if device.type == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError(f"DEVICE is 'mps' but Apple's Metal backend is not available here (it needs a Mac "
+        raise RuntimeError("DEVICE is 'mps' but Apple's Metal backend is not available here (it needs a Mac "
                            "with Apple silicon and macOS 12.3 or newer). Use DEVICE = None.")
     return device
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.std import tqdm
 
-from helpers.environment import best_device_name
+from helpers.devices import choose_device
 
 Item = TypeVar("Item")
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
@@ -67,9 +67,7 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
         >>> resolve_device("cpu")
         device(type='cpu')
     """
-    if device is None or device == "auto":
-        return torch.device(best_device_name())
-    return torch.device(device)
+    return choose_device(device)
 
 
 def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,

@@ -32,9 +32,19 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         folder = COLAB_DATA_DIR
     elif detect_runtime() == "kaggle":
         folder = KAGGLE_DATA_DIR
-    elif (course.CHECKOUT_ROOT / "pyproject.toml").exists():
-        folder = course.CHECKOUT_ROOT / "data"
     else:
-        folder = Path.home() / ".cache" / "pytorch-course" / "data"
+        folder = local_course_folder("data")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def local_course_folder(name: str) -> Path:
+    """Return ``<checkout>/<name>`` in a checkout of the course, else ``~/.cache/pytorch-course/<name>``.
+
+    Example:
+        >>> local_course_folder("checkpoints").name
+        'checkpoints'
+    """
+    if (course.CHECKOUT_ROOT / "pyproject.toml").exists():
+        return course.CHECKOUT_ROOT / name
+    return Path.home() / ".cache" / "pytorch-course" / name
