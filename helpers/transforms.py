@@ -17,11 +17,6 @@ CROP_SCALE = (0.6, 1.0)
 """RandomResizedCrop keeps at least 60% of the cell: the default 8% can cut the parasite out."""
 
 
-def to_float_tensor() -> v2.Compose:
-    """Return v2's equivalent of ``ToTensor()``: PIL (H, W, C) uint8 to (C, H, W) float in [0, 1]."""
-    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
-
-
 def train_transforms(size: int = 224, mean: tuple[float, ...] = IMAGENET_MEAN,
                      std: tuple[float, ...] = IMAGENET_STD) -> v2.Compose:
     """Return the cheat sheet's training pipeline for ``size`` x ``size`` images.

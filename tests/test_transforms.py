@@ -4,7 +4,12 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from helpers.transforms import (IMAGENET_MEAN, IMAGENET_STD, channel_stats, denormalize, eval_transforms,
-                                to_float_tensor, train_transforms)
+                                train_transforms)
+
+
+def to_float_tensor():
+    """v2's spelling of ToTensor(), as the pipelines use it."""
+    return v2.Compose([v2.ToImage(), v2.ToDtype(torch.float32, scale=True)])
 
 
 def cell_image(size=90):
