@@ -2,14 +2,24 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# The oldest torch and torchvision pyproject.toml claims, in an environment of their own.
+OLDEST_VENV := .venv-oldest
+OLDEST_BIN := $(OLDEST_VENV)/bin
 
-.PHONY: course test venv lab doctor notebooks clean
+.PHONY: course test test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
 
 course: venv  ## execute the whole course headless (class preset) into runs/class, with a report
 	$(BIN)/python -m helpers run --preset class --out runs/class
 
-test: venv  ## run the whole test suite (unit, hygiene, nbval and smoke runs of every notebook)
+test: test-pinned test-oldest  ## the whole test suite on the tested versions, then on the oldest ones claimed
+
+test-pinned: venv  ## unit, hygiene, nbval and smoke runs of every notebook, on the versions in constraints.txt
 	$(BIN)/python -m pytest
+
+# nbval is left out here: the committed outputs it compares were made with the pinned versions,
+# and the smoke runs under tests/ execute every notebook anyway.
+test-oldest: venv-oldest  ## unit tests and smoke runs of every notebook, on the versions in constraints-oldest.txt
+	$(OLDEST_BIN)/python -m pytest tests
 
 venv: $(VENV)/.installed
 
@@ -17,6 +27,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install -c constraints.txt -e ".[dev]"
+	touch $@
+
+venv-oldest: $(OLDEST_VENV)/.installed
+
+$(OLDEST_VENV)/.installed: pyproject.toml constraints-oldest.txt
+	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_BIN)/python -m pip install --quiet --upgrade pip
+	$(OLDEST_BIN)/python -m pip install -c constraints-oldest.txt -e ".[dev]"
 	touch $@
 
 lab: venv  ## open the course in JupyterLab

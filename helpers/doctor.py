@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 MIN_PYTHON = (3, 10)
+MIN_TORCH = (2, 7)  # pyproject.toml's lower bounds, tested by `make test-oldest`
+MIN_TORCHVISION = (0, 22)
 MIN_FREE_DISK_GB = 2.0
 GPU_HINT = ("no GPU: fine for the smoke and class presets. For the full preset, in Colab choose "
             "Runtime > Change runtime type > T4 GPU; in Kaggle, Settings > Accelerator > GPU.")
@@ -39,15 +41,32 @@ def check_python() -> Check:
                  f"the course needs Python {'.'.join(map(str, MIN_PYTHON))} or newer.")
 
 
+def major_minor(version: str) -> tuple[int, int]:
+    """Return the first two numbers of a version string.
+
+    >>> major_minor("2.7.0+cu126")
+    (2, 7)
+    """
+    major, minor = version.split(".")[:2]
+    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+
+
+def too_old_hint(package: str, minimum: tuple[int, int]) -> str:
+    wanted = ".".join(map(str, minimum))
+    return (f"the course needs {package} {wanted} or newer: locally, `make venv` installs the tested "
+            "versions; in Colab or Kaggle, use a current runtime (Runtime > Disconnect and delete runtime).")
+
+
 def check_torch() -> Check:
     try:
         import torch
 
         (torch.ones(2, 2) @ torch.ones(2, 2)).sum().item()
-        return Check("torch", True, torch.__version__)
     except Exception as exc:
         return Check("torch", False, f"{type(exc).__name__}: {exc}",
                      "install it with `make venv` (local) or restart the Colab/Kaggle runtime.")
+    return Check("torch", major_minor(torch.__version__) >= MIN_TORCH, torch.__version__,
+                 too_old_hint("torch", MIN_TORCH))
 
 
 def check_torchvision() -> Check:
@@ -57,11 +76,12 @@ def check_torchvision() -> Check:
 
         boxes = torch.tensor([[0.0, 0.0, 1.0, 1.0]])
         torchvision.ops.nms(boxes, torch.tensor([1.0]), 0.5)  # fails when it does not match torch
-        return Check("torchvision", True, torchvision.__version__)
     except Exception as exc:
         return Check("torchvision", False, f"{type(exc).__name__}: {exc}",
                      "torchvision must be built for the installed torch: reinstall both from "
                      "constraints.txt (`make venv`), or restart the Colab runtime.")
+    return Check("torchvision", major_minor(torchvision.__version__) >= MIN_TORCHVISION,
+                 torchvision.__version__, too_old_hint("torchvision", MIN_TORCHVISION))
 
 
 def check_course_package() -> Check:

@@ -1,3 +1,5 @@
+import pytest
+
 from helpers import doctor
 
 
@@ -21,3 +23,21 @@ def test_full_preset_without_gpu_fails_with_the_colab_hint(monkeypatch):
     monkeypatch.setattr(helpers.environment, "best_device_name", lambda: "cpu")
     assert not doctor.check_device("full").ok
     assert doctor.check_device("class").ok
+
+
+@pytest.mark.parametrize("version, expected", [("2.7.0", (2, 7)), ("2.14.1+cu130", (2, 14)),
+                                               ("0.22.0+cpu", (0, 22)), ("2.10.0a0", (2, 10)),
+                                               ("2.11.0.dev20260101", (2, 11))])
+def test_major_minor_reads_release_and_local_versions(version, expected):
+    assert doctor.major_minor(version) == expected
+
+
+def test_a_torch_older_than_the_course_supports_fails_with_a_hint(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch, "__version__", "2.6.0+cu124")
+    check = doctor.check_torch()
+    assert not check.ok and check.found == "2.6.0+cu124"
+    assert "needs torch 2.7 or newer" in check.line()
+    monkeypatch.setattr(torch, "__version__", "2.7.0")
+    assert doctor.check_torch().ok

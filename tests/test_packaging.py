@@ -6,6 +6,9 @@ from pathlib import Path
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.version import Version
+
+from helpers import doctor
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}
@@ -21,9 +24,43 @@ def test_runtime_dependencies_are_lower_bounds_only():
         assert specifiers == {">="}, f"{line}: use a lower bound so Colab's torch is never replaced"
 
 
+def pins(name):
+    return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / name).read_text(), re.M))
+
+
+def lower_bounds():
+    bounds = {}
+    for line in pyproject()["project"]["dependencies"]:
+        requirement = Requirement(line)
+        [specifier] = requirement.specifier
+        bounds[requirement.name] = Version(specifier.version)
+    return bounds
+
+
 def test_constraints_pin_the_tested_torch():
-    pins = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / "constraints.txt").read_text(), re.M))
-    assert pins["torch"] == "2.14.1" and pins["torchvision"] == "0.29.1"
+    tested = pins("constraints.txt")
+    assert tested["torch"] == "2.14.1" and tested["torchvision"] == "0.29.1"
+
+
+def test_oldest_constraints_pin_the_lower_bounds_of_torch_and_torchvision():
+    oldest, bounds = pins("constraints-oldest.txt"), lower_bounds()
+    assert Version(oldest["torch"]) == bounds["torch"]
+    assert Version(oldest["torchvision"]) == bounds["torchvision"]
+
+
+def test_doctor_knows_the_same_lower_bounds():
+    bounds = lower_bounds()
+    assert doctor.MIN_TORCH == bounds["torch"].release[:2]
+    assert doctor.MIN_TORCHVISION == bounds["torchvision"].release[:2]
+
+
+def test_oldest_constraints_differ_only_in_torch_and_what_torch_brings():
+    def is_torchs_own(name):
+        return name in {"torch", "torchvision", "triton"} or name.startswith(("nvidia-", "cuda-"))
+
+    tested = {k: v for k, v in pins("constraints.txt").items() if not is_torchs_own(k)}
+    oldest = {k: v for k, v in pins("constraints-oldest.txt").items() if not is_torchs_own(k)}
+    assert oldest == tested
 
 
 def test_environment_yml_lists_the_same_packages_as_pyproject():
@@ -47,3 +84,9 @@ def test_ci_runs_the_readme_test_command():
     test_command = re.search(r"^make test$", readme, re.M)
     assert test_command, "the README's quick start must show `make test`"
     assert re.search(r"^make test$", ci, re.M)
+
+
+def test_make_test_covers_the_pinned_and_the_oldest_versions():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^test: test-pinned test-oldest\b", makefile, re.M)
+    assert "-c constraints-oldest.txt" in makefile
