@@ -80,8 +80,9 @@ def setup_cell_source() -> str:
 
     It installs nothing in a local checkout (``helpers`` is importable there),
     installs the course package at the pinned tag in Colab and Kaggle, and never
-    touches the runtime's torch: the package asks for lower bounds only, which
-    the preinstalled torch already meets.
+    touches the runtime's torch: the package asks for lower bounds only, and pip
+    is told to keep the installed torch and torchvision, so a runtime older than
+    the course supports fails loudly instead of downloading a new torch.
     """
     return f'''# Setup: runs unchanged in a local checkout, Google Colab and Kaggle.
 import importlib.util, subprocess, sys
@@ -90,8 +91,11 @@ from pathlib import Path
 if importlib.util.find_spec("helpers") is None and Path("../helpers/__init__.py").exists():
     sys.path.insert(0, str(Path("..").resolve()))  # a checkout opened with another kernel
 if importlib.util.find_spec("helpers") is None:  # Colab or Kaggle: install the course package
+    from importlib.metadata import version  # pip must keep the runtime's own torch and torchvision
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                    "{install_spec()}"], check=True)
+                    "{install_spec()}",
+                    f"torch=={{version('torch')}}", f"torchvision=={{version('torchvision')}}"],
+                   check=True)
     importlib.invalidate_caches()
 
 import helpers.environment
