@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Every dependency at the lower bound pyproject.toml claims, in an environment of its own.
 OLDEST_VENV := .venv-oldest
+# constraints-oldest.txt is resolved for the oldest Python the course supports.
+OLDEST_PYTHON ?= python3.11
 OLDEST_BIN := $(OLDEST_VENV)/bin
 
 .PHONY: course test test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
@@ -19,8 +21,14 @@ test-pinned: venv  ## unit, hygiene, nbval and smoke runs of every notebook, on 
 # nbval is left out here: the committed outputs it compares were made with the pinned versions, and
 # the smoke runs under tests/ execute every notebook anyway. So is the student edition, which only
 # rewrites notebook text.
-test-oldest: venv-oldest  ## unit tests and smoke runs of every notebook, on the versions in constraints-oldest.txt
-	$(OLDEST_BIN)/python -m pytest tests --ignore=tests/notebooks/test_student_edition.py
+test-oldest:  ## unit tests and smoke runs of every notebook, on the versions in constraints-oldest.txt
+	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
+		$(MAKE) --no-print-directory venv-oldest && \
+		$(OLDEST_BIN)/python -m pytest tests --ignore=tests/notebooks/test_student_edition.py; \
+	else \
+		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
+		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \
+	fi
 
 venv: $(VENV)/.installed
 
@@ -33,7 +41,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 venv-oldest: $(OLDEST_VENV)/.installed
 
 $(OLDEST_VENV)/.installed: pyproject.toml constraints-oldest.txt
-	$(PYTHON) -m venv $(OLDEST_VENV)
+	$(OLDEST_PYTHON) -m venv $(OLDEST_VENV)
 	$(OLDEST_BIN)/python -m pip install --quiet --upgrade pip
 	$(OLDEST_BIN)/python -m pip install -c constraints-oldest.txt -e ".[dev]"
 	touch $@

@@ -13,7 +13,7 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
-MIN_PYTHON = (3, 10)
+MIN_PYTHON = (3, 11)  # 3.10 reached its end of life in October 2026
 MIN_TORCH = (2, 7)  # pyproject.toml's lower bounds, tested by `make test-oldest`
 MIN_TORCHVISION = (0, 22)
 MIN_FREE_DISK_GB = 2.0

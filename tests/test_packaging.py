@@ -1,9 +1,9 @@
 """The install story: pyproject, constraints, environment.yml, README and CI agree."""
 
 import re
+import tomllib
 from pathlib import Path
 
-import pytest
 import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -11,7 +11,6 @@ from packaging.version import Version
 
 from helpers import doctor
 
-tomllib = pytest.importorskip("tomllib", reason="reading pyproject.toml needs Python 3.11")
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}
 
