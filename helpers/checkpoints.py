@@ -31,9 +31,8 @@ from torch import nn
 
 from helpers import __version__
 from helpers.environment import detect_runtime
-from helpers.paths import local_course_folder
+from helpers.paths import CHECKPOINT_DIR_ENV_VAR, local_course_folder
 
-CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_COURSE_FOLDER = "pytorch-course"
 """The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""

@@ -17,6 +17,8 @@ from pathlib import Path
 import nbformat
 
 from helpers import course
+from helpers.paths import CHECKPOINT_DIR_ENV_VAR
+from helpers.presets import PRESET_ENV_VAR
 
 STAMP_KEY = "pytorch_course"
 
@@ -80,7 +82,7 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
     # The kernel inherits these: the preset, and an empty checkpoint folder so that
     # committed outputs show a full training, never one resumed from an earlier run.
     with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        overrides = {"COURSE_PRESET": preset, "COURSE_CHECKPOINT_DIR": checkpoints}
+        overrides = {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: checkpoints}
         previous = {name: os.environ.get(name) for name in overrides}
         os.environ.update(overrides)
         try:

@@ -6,8 +6,8 @@
   the dynamo exporter, run by onnxruntime (no PyTorch needed where it is deployed).
 * :func:`compile_or_fall_back`: ``torch.compile`` that reports instead of failing
   when no compiler is available.
-* :func:`artefact_size_bytes`, :func:`seconds_to_load` and
-  :func:`max_abs_difference`: the figures that go in the table of artefacts.
+* :func:`artefact_size_bytes` and :func:`max_abs_difference`: figures for the
+  table of artefacts (load times come from notebook 07's ``seconds_per_call``).
 
 Everything here works for any ``nn.Module`` that takes one image batch (N, C, H, W).
 """
@@ -134,21 +134,6 @@ def artefact_size_bytes(path: str | Path) -> int:
     path = Path(path)
     external = path.with_name(path.name + ".data")
     return path.stat().st_size + (external.stat().st_size if external.exists() else 0)
-
-
-def seconds_to_load(load: Callable[[], object], repeats: int = 3) -> float:
-    """Return the fastest of ``repeats`` timed calls of ``load`` (a function that loads an artefact).
-
-    Example:
-        >>> seconds_to_load(lambda: torch.load("model.pt", weights_only=True)) < 1  # doctest: +SKIP
-        True
-    """
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        load()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 @dataclass(frozen=True)

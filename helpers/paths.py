@@ -9,6 +9,7 @@ from helpers import course
 from helpers.environment import detect_runtime
 
 DATA_DIR_ENV_VAR = "COURSE_DATA_DIR"
+CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 COLAB_DATA_DIR = Path("/content/data")
 KAGGLE_DATA_DIR = Path("/kaggle/working/data")
 

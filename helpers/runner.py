@@ -21,8 +21,9 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from helpers.paths import CHECKPOINT_DIR_ENV_VAR
+
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
 
 

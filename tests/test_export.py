@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
+from helpers.devices import seconds_per_call
 from helpers.export import (artefact_size_bytes, compile_or_fall_back, export_onnx, export_program, load_program,
-                            max_abs_difference, onnx_session, run_onnx, seconds_to_load)
+                            max_abs_difference, onnx_session, run_onnx)
 
 ONNX_TOLERANCE = 1e-4
 
@@ -30,7 +31,7 @@ def test_exported_program_round_trip_with_any_batch_size(model, batch, tmp_path)
         assert max_abs_difference(loaded(batch), model(batch)) < 1e-6
         assert loaded(batch[:1]).shape == (1, 2)
     assert artefact_size_bytes(path) > 0
-    assert seconds_to_load(lambda: load_program(path), repeats=1) > 0
+    assert seconds_per_call(lambda: load_program(path), repeats=1) > 0
 
 
 def test_onnx_matches_pytorch_within_tolerance(model, batch, tmp_path):
