@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -164,3 +165,30 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
 
     return Loaders(train=loader(train_data, parts.train, 0), valid=loader(eval_data, parts.valid, 1),
                    test=loader(eval_data, parts.test, 2), classes=train_data.classes, split=parts)
+
+
+def class_balance(labels: Sequence[int] | torch.Tensor, classes: Sequence[str]) -> dict[str, float]:
+    """Return the share of each class among ``labels`` (class indices), by class name.
+
+    Example:
+        >>> class_balance([0, 1, 1, 1], ["Parasitized", "Uninfected"])
+        {'Parasitized': 0.25, 'Uninfected': 0.75}
+    """
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long).flatten(), minlength=len(classes))
+    if len(counts) > len(classes) or counts.sum() == 0:
+        raise ValueError(f"labels must be class indices 0 to {len(classes) - 1} for {list(classes)}, "
+                         f"and at least one; got {counts.sum().item()} labels, largest {len(counts) - 1}")
+    return {name: count / counts.sum().item() for name, count in zip(classes, counts.tolist())}
+
+
+def majority_baseline(labels: Sequence[int] | torch.Tensor) -> float:
+    """Return the accuracy of always answering the most common class: the score a model must beat.
+
+    Example:
+        >>> majority_baseline([0, 1, 1, 1])
+        0.75
+    """
+    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long).flatten())
+    if counts.sum() == 0:
+        raise ValueError("majority_baseline needs at least one label")
+    return counts.max().item() / counts.sum().item()

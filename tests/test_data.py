@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from helpers.data import image_folder, make_loaders, patient_of, patient_split, random_split
+from helpers.data import (class_balance, image_folder, majority_baseline, make_loaders, patient_of, patient_split,
+                          random_split)
 from helpers.synthetic_cells import make_synthetic_cells
 
 
@@ -80,3 +81,16 @@ def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_s
     assert 0.65 < len(by_patient.train) / len(dataset) < 0.75
     random_accuracy, patient_accuracy = accuracy(random_split(len(dataset), seed=0)), accuracy(by_patient)
     assert random_accuracy > patient_accuracy + 0.1
+
+
+def test_class_balance_and_majority_baseline():
+    labels = torch.tensor([0, 1, 1, 1, 0, 1, 1, 1])
+    assert class_balance(labels, ["Parasitized", "Uninfected"]) == {"Parasitized": 0.25, "Uninfected": 0.75}
+    assert class_balance([1, 1], ["Parasitized", "Uninfected"]) == {"Parasitized": 0.0, "Uninfected": 1.0}
+    assert majority_baseline(labels) == 0.75
+    assert majority_baseline([2, 0, 2]) == pytest.approx(2 / 3)
+    assert majority_baseline(labels) == max(class_balance(labels, ["Parasitized", "Uninfected"]).values())
+    with pytest.raises(ValueError, match="class indices 0 to 1"):
+        class_balance([0, 2], ["Parasitized", "Uninfected"])
+    with pytest.raises(ValueError, match="at least one"):
+        majority_baseline([])
