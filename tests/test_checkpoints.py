@@ -20,6 +20,7 @@ from helpers.checkpoints import (
     CorruptCheckpointError,
     UnsafeCheckpointError,
     check_architecture,
+    configuration_id,
     default_checkpoint_dir,
     full_checkpoint,
     load_checkpoint,
@@ -243,3 +244,13 @@ def test_kaggle_and_local_folders(monkeypatch, tmp_path):
     assert default_checkpoint_dir() == tmp_path / "kaggle" / "working" / "checkpoints"
     monkeypatch.setenv(checkpoints.CHECKPOINT_DIR_ENV_VAR, str(tmp_path / "mine"))
     assert default_checkpoint_dir() == tmp_path / "mine"
+
+
+def test_configuration_id_changes_with_any_setting_and_not_with_key_order():
+    run = {"preset": "class", "learning_rate": 0.003, "image_size": 64, "use_real_data": False, "model": "cnn"}
+    same = configuration_id(dict(reversed(list(run.items()))))
+    assert configuration_id(run) == same and len(same) == 10
+    changed = [configuration_id({**run, key: value}) for key, value in
+               [("preset", "full"), ("learning_rate", 0.001), ("image_size", 224), ("use_real_data", True),
+                ("model", "transfer")]]
+    assert len(set(changed) | {same}) == 6
