@@ -142,8 +142,9 @@ def memory_readout(device: torch.device | str) -> dict[str, float]:
     """Return the accelerator memory PyTorch uses on ``device``, in MiB; empty for a CPU.
 
     On CUDA: ``allocated`` (held by live tensors), ``reserved`` (kept by PyTorch's
-    caching allocator, what ``nvidia-smi`` shows) and ``peak_allocated`` since the
-    last ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
+    caching allocator; ``nvidia-smi`` shows more, since it also counts the CUDA
+    context and other processes) and ``peak_allocated`` since the last
+    ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
 
     Example:
         >>> memory_readout("cpu")
