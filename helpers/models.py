@@ -4,6 +4,7 @@
   an ``OrderedDict`` (fc1, ReLU, Dropout, fc2, LogSoftmax).
 * :func:`make_small_cnn` is notebook 04's small CNN (Conv2d, ReLU and MaxPool2d
   blocks, adaptive pooling, then the classifier); it takes any image size.
+* :class:`CellCNN` is notebook 08's CNN with BatchNorm and Dropout, which 09 and 10 load.
 * :func:`build_transfer_model` loads a torchvision ResNet, freezes it and gives
   it a new ``fc`` head; :func:`count_parameters` counts what will train.
 * :func:`load_imagenet_model` loads torchvision's ImageNet weights through the
@@ -162,6 +163,30 @@ def freeze(model: nn.Module) -> nn.Module:
     for parameter in model.parameters():
         parameter.requires_grad = False
     return model
+
+
+class CellCNN(nn.Module):
+    """Notebook 08's CNN, which notebooks 09 and 10 load: three convolution blocks with BatchNorm, then Dropout
+    and a linear layer that returns logits (train it with ``nn.CrossEntropyLoss``).
+
+    BatchNorm gives it running statistics and Dropout randomness: the state a checkpoint must carry.
+
+    Example:
+        >>> CellCNN()(torch.zeros(4, 3, 64, 64)).shape
+        torch.Size([4, 2])
+    """
+
+    def __init__(self, num_classes: int = 2, width: int = 16):
+        super().__init__()
+        blocks = []
+        for in_channels, out_channels in [(3, width), (width, 2 * width), (2 * width, 4 * width)]:
+            blocks += [nn.Conv2d(in_channels, out_channels, 3, padding=1), nn.BatchNorm2d(out_channels),
+                       nn.ReLU(), nn.MaxPool2d(2)]
+        self.features = nn.Sequential(*blocks[:-1], nn.AdaptiveAvgPool2d(1))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.3), nn.Linear(4 * width, num_classes))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(images))
 
 
 def build_transfer_model(name: str = "resnet18", num_classes: int = 2,
