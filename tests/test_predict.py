@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers.predict import (ImageTooLargeError, accuracy_interval, Prediction, PredictionInputError, confusion_matrix, load_image,
-                             precision_recall, predict, predict_batch, to_model_batch)
+from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, accuracy_interval, confusion_matrix,
+                             load_image, precision_recall, predict, predict_batch, to_model_batch)
 from helpers.transforms import eval_transforms
 
 CLASSES = ["Parasitized", "Uninfected"]
