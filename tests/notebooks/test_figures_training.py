@@ -27,7 +27,24 @@ def test_06_the_loops_train_and_the_schedule_is_followed(smoke_run):
         assert math.isfinite(records[name]) and records[name] < 2.0
     assert records["loop_last_train_loss"] <= records["loop_first_train_loss"]
     assert records["one_cycle_steps_taken"] == records["one_cycle_steps_planned"]  # stepped every batch
-    assert 0.049 < records["one_cycle_peak_lr"] <= 0.05 + 1e-9
+    assert 0.0029 < records["one_cycle_peak_lr"] <= 0.003 + 1e-9  # max_lr = 3 x the preset's 0.001
+
+
+def test_06_the_baseline_is_the_validation_splits_most_common_class(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    balance = records["valid_class_balance"]
+    assert set(balance) == {"Parasitized", "Uninfected"} and abs(sum(balance.values()) - 1.0) < 1e-9
+    assert records["valid_majority_baseline"] == max(balance.values())
+
+
+def test_06_five_steps_on_one_batch_lower_its_loss(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["one_batch_last_loss"] < records["one_batch_first_loss"]
+
+
+def test_06_two_accumulated_halves_give_the_whole_batchs_gradient(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["accumulated_vs_whole_batch_gradient_max_diff"] < 1e-6
 
 
 def test_06_a_tiny_training_set_is_memorised_while_validation_lags(smoke_run):
