@@ -2,14 +2,14 @@
 
 import nbformat
 
-from helpers import course
-from helpers.executor import STAMP_KEY
-from helpers.records import read_records
+from helpers.course import facts
+from helpers.course.records import read_records
+from helpers.tools.executor import STAMP_KEY
 
 
 def committed_class_records(name: str) -> dict:
     """The figures of the committed notebook, which the executor ran in the class preset."""
-    notebook = nbformat.read(course.NOTEBOOKS_DIR / name, as_version=4)
+    notebook = nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4)
     assert notebook.metadata[STAMP_KEY]["preset"] == "class"
     return read_records(notebook)
 
