@@ -50,6 +50,8 @@ MANIFEST_NAME = "synthetic.json"
 MAX_PER_CLASS = 50_000
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
 IMAGES_PER_TASK = 100
+GENERATED_NAME = re.compile(r"^C\d+P\d+thinF_IMG_\d{8}_\d{6}_cell_\d+\.png$")
+"""The names :func:`_file_name` gives; any other file in a class folder is someone else's."""
 SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
 """Files a file browser drops into any folder it shows: they do not make a folder someone else's."""
 _parent_pid: int | None = None
@@ -244,9 +246,9 @@ def _is_course_manifest(path: Path) -> bool:
 def check_replaceable(root: Path) -> None:
     """Raise :class:`NotACourseFolderError` unless ``root`` is absent, empty or a data set this module made.
 
-    A folder it made holds ``synthetic.json``, the class folders and PNG files
-    in them, and nothing else: anything more (a thesis, a checkout, a
-    learner's own images) is kept, and the command refuses.
+    A folder it made holds ``synthetic.json``, the class folders and exactly
+    the PNG files it wrote in them, and nothing else: anything more (a thesis,
+    a checkout, a learner's own images) is kept, and the command refuses.
     """
     if not root.exists():
         return
@@ -258,11 +260,18 @@ def check_replaceable(root: Path) -> None:
         return
     foreign = [entry.name for entry in entries if entry.name not in (*CLASSES, MANIFEST_NAME, *SYSTEM_FILES)
                or (entry.name in CLASSES and not entry.is_dir())]
+    images = 0
     for folder in (root / name for name in CLASSES if (root / name).is_dir()):
-        foreign += [f"{folder.name}/{entry.name}" for entry in sorted(folder.iterdir())
-                    if entry.name not in SYSTEM_FILES and (entry.suffix != ".png" or not entry.is_file())]
+        for entry in sorted(folder.iterdir()):
+            if GENERATED_NAME.match(entry.name) and entry.is_file():
+                images += 1
+            elif entry.name not in SYSTEM_FILES:
+                foreign.append(f"{folder.name}/{entry.name}")
     if not foreign and _is_course_manifest(root / MANIFEST_NAME):
-        return
+        made = json.loads((root / MANIFEST_NAME).read_text())["per_class"]
+        if images == 2 * made:  # an image added by hand, with a name like ours, changes the count
+            return
+        foreign.append(f"{images} images where the generator wrote {2 * made}")
     shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
     raise NotACourseFolderError(
         f"{root} is not empty and the course did not make it"
