@@ -188,10 +188,12 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL (\S+)", str(error))
-        if found is None or not _looks_like_a_checkpoint(path):
+        unsupported = re.search(r"Unsupported operand (\d+)", str(error)) and _starts_like_a_pickle(path)
+        if (found is None and not unsupported) or not _looks_like_a_checkpoint(path):
             raise CorruptCheckpointError(_corrupt_message(path, error)) from None
+        held = f"Python objects ({found.group(1)})" if found else "pickle instructions torch.save never writes"
         raise UnsafeCheckpointError(
-            f"Refused to load {path.name}: not a plain checkpoint. It holds Python objects ({found.group(1)}), and "
+            f"Refused to load {path.name}: not a plain checkpoint. It holds {held}, and "
             "unpickling them could run any code the file's author chose. Save checkpoints as "
             "state_dicts (helpers.checkpoints.full_checkpoint does). Only if you trust where the file "
             "came from, load it with weights_only=False, or allow its types with "
@@ -220,11 +222,17 @@ def check_map_location(map_location: object) -> None:
                          "\"mps\", a torch.device, or None.") from None
 
 
-def _looks_like_a_checkpoint(path: Path) -> bool:
-    """Whether ``path`` starts like ``torch.save`` output: a zip archive, or a pickle (any protocol from 2)."""
+def _starts_like_a_pickle(path: Path) -> bool:
+    """Whether ``path`` starts with a pickle header, protocol 2 to 5."""
     with open(path, "rb") as file:
         start = file.read(2)
-    return start == b"PK" or (len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5)
+    return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5
+
+
+def _looks_like_a_checkpoint(path: Path) -> bool:
+    """Whether ``path`` starts like ``torch.save`` output: a zip archive, or a pickle (older format)."""
+    with open(path, "rb") as file:
+        return file.read(2) == b"PK" or _starts_like_a_pickle(path)
 
 
 def _corrupt_message(path: Path, error: Exception) -> str:
