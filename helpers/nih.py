@@ -106,6 +106,10 @@ def stream_to_file(url: str, target: Path, deadline_s: float = DOWNLOAD_DEADLINE
     started = time.monotonic()
     try:
         response = urllib.request.urlopen(url, timeout=stall_timeout_s)
+    except urllib.error.HTTPError as error:
+        raise DataDownloadError(f"The server of {url} answered {error.code} {error.reason}: the file is not there "
+                                f"now. Download {ZIP_NAME} in a browser from the NIH page and put it in "
+                                f"{target.parent}/.") from None
     except (urllib.error.URLError, OSError) as error:
         raise DataDownloadError(_offline_message(url, target.parent, getattr(error, "reason", error))) from None
     digest, received = hashlib.sha256(), 0
