@@ -220,7 +220,13 @@ def command_student_edition(args: argparse.Namespace) -> int:
 def command_execute(args: argparse.Namespace) -> int:
     from helpers.executor import execute_in_place
 
-    for path in resolve_notebooks(args.notebooks):
+    notebooks = resolve_notebooks(args.notebooks)
+    outside = [path for path in notebooks if path.resolve().parent != course.NOTEBOOKS_DIR.resolve()]
+    if outside:
+        raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
+                           f"{course.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
+                           "`python -m helpers run PATH --out FOLDER`.")
+    for path in notebooks:
         seconds = execute_in_place(path, preset=args.preset)
         print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
     return 0

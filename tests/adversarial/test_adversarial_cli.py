@@ -1,5 +1,6 @@
 """Bad input to every command-line path: one clear message, a non-zero exit, no traceback, nothing run."""
 
+import ast
 import os
 from pathlib import Path
 
@@ -197,3 +198,26 @@ def test_doctor_reports_a_bad_data_folder_instead_of_crashing(cli, tmp_path, mon
     assert status == 1 and "Traceback" not in out + err
     assert "[FAIL] data folder" in out and "COURSE_DATA_DIR" in out
     assert out.count("\n") >= 8  # every check still printed its line
+
+
+def test_execute_never_rewrites_a_notebook_outside_the_course(cli, tiny_notebook):
+    before = tiny_notebook.read_bytes()
+    assert_clear_refusal(*cli(["execute", tiny_notebook]), "only takes the course's own")
+    assert tiny_notebook.read_bytes() == before
+
+
+def test_hostile_string_values_reach_the_notebook_as_plain_text(cli, tmp_path):
+    import nbformat
+
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    notebook = write_tiny_notebook(folder / "echo.ipynb", body="print(repr(TAG))")
+    values = ["x\"); open('INJECTED_CODE_RAN', 'w'); (\"", "a\\nimport os; os.system('touch INJECTED_CODE_RAN')",
+              "x'''; open('INJECTED_CODE_RAN', 'w'); '''"]
+    status, out, err = cli(["run", notebook, "--out", tmp_path / "out", "-p", "TAG", *values])
+    assert status == 0, out + err
+    for executed in sorted((tmp_path / "out" / "echo").glob("*.ipynb")):
+        printed = nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"].strip()
+        values.remove(ast.literal_eval(printed))  # the repr the notebook printed is one of the values, unchanged
+    assert values == []
+    assert not (folder / SENTINEL_NAME).exists() and not (tmp_path / SENTINEL_NAME).exists()
