@@ -7,7 +7,7 @@ mid-work) and asserts what must happen: a clear error, or the input handled.
 import nbformat
 import pytest
 
-from helpers.cli import main
+from helpers.tools.cli import main
 
 SENTINEL_NAME = "INJECTED_CODE_RAN"
 

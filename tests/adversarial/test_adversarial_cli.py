@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
-from helpers import course
+from helpers.course import facts
 
 
 @pytest.mark.parametrize("name", ["99", "13_missing", "0", "notebook.ipynb", "../../etc/passwd"])
@@ -97,9 +97,9 @@ def test_out_pointing_at_the_notebooks_folder_is_refused(cli, tiny_notebook):
 
 
 def test_out_pointing_at_the_course_notebooks_is_refused(cli):
-    before = {p.name: p.stat().st_mtime_ns for p in course.notebook_paths()}
-    assert_clear_refusal(*cli(["run", "00", "--out", course.NOTEBOOKS_DIR]), "overwrite")
-    assert {p.name: p.stat().st_mtime_ns for p in course.notebook_paths()} == before
+    before = {p.name: p.stat().st_mtime_ns for p in facts.notebook_paths()}
+    assert_clear_refusal(*cli(["run", "00", "--out", facts.NOTEBOOKS_DIR]), "overwrite")
+    assert {p.name: p.stat().st_mtime_ns for p in facts.notebook_paths()} == before
 
 
 @pytest.mark.parametrize("existing", ["tiny.ipynb", "report.md"])
@@ -168,7 +168,7 @@ def test_student_edition_never_overwrites_notebooks_it_did_not_write(cli, tmp_pa
     out = tmp_path / "student"
     sources = [tiny_notebook]
     if setup == "course notebooks":
-        out, sources = course.NOTEBOOKS_DIR, ["00"]
+        out, sources = facts.NOTEBOOKS_DIR, ["00"]
     elif setup == "foreign notebook":
         out.mkdir()
         write_tiny_notebook(out / "tiny.ipynb", body="print('my own work')")

@@ -11,8 +11,8 @@ from torch import nn
 from conftest import write_tiny_notebook
 from helpers.data import UnreadableImagesError, image_folder, make_loaders, patient_split
 from helpers.predict import PredictionInputError, load_image, predict, to_model_batch
-from helpers.runner import ParameterError, plan_tasks
-from helpers.synthetic_cells import NotACourseFolderError, make_synthetic_cells, png_bytes
+from helpers.tools.runner import ParameterError, plan_tasks
+from helpers.synthetic import NotACourseFolderError, make_synthetic_cells, png_bytes
 
 
 def cell_png(value=128, size=8):

@@ -20,10 +20,10 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import course
+from helpers.course import facts
 from helpers.checkpoints import CheckpointManager, full_checkpoint, load_checkpoint
 from helpers.nih import DataDownloadError, download_zip
-from helpers.synthetic_cells import make_synthetic_cells
+from helpers.synthetic import make_synthetic_cells
 
 PAYLOAD = os.urandom(200_000)
 PAYLOAD_SHA256 = hashlib.sha256(PAYLOAD).hexdigest()
@@ -107,7 +107,7 @@ def test_a_hand_downloaded_zip_with_the_wrong_checksum_is_reported_with_both_and
 DOWNLOADER = textwrap.dedent("""
     import signal, sys
     from pathlib import Path
-    from helpers.cli import _terminate
+    from helpers.tools.cli import _terminate
     from helpers.nih import download_zip
 
     signal.signal(signal.SIGTERM, _terminate)  # as python -m helpers does
@@ -118,7 +118,7 @@ DOWNLOADER = textwrap.dedent("""
 
 def start_download(tmp_path, server):
     child = subprocess.Popen([sys.executable, "-c", DOWNLOADER, str(tmp_path / "downloads"), server.url, PAYLOAD_SHA256],
-                             cwd=course.CHECKOUT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             cwd=facts.CHECKOUT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert child.stdout.readline() == "starting\n"
     deadline = time.monotonic() + 20
     while not any(name.endswith(".part") for name in files_in(tmp_path / "downloads")):
@@ -186,7 +186,7 @@ def test_a_training_killed_at_any_moment_resumes_with_the_right_best_weights(tmp
 
 GENERATOR = textwrap.dedent("""
     import sys
-    from helpers.synthetic_cells import make_synthetic_cells
+    from helpers.synthetic import make_synthetic_cells
 
     make_synthetic_cells(sys.argv[1], per_class=20_000, seed=0, image_size=48, workers=2)
 """)
@@ -197,7 +197,7 @@ def partial_folders(parent):
 
 
 def start_generator(tmp_path, command):
-    child = subprocess.Popen(command, cwd=course.CHECKOUT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(command, cwd=facts.CHECKOUT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not (partial_folders(tmp_path) and sum(1 for _ in partial_folders(tmp_path)[0].rglob("*.png")) > 50):
         assert time.monotonic() < deadline and child.poll() is None

@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import yaml
 
-from helpers import course, presets
+from helpers.course import facts, presets
 from helpers.nih import DataDownloadError
 
 REPORT_TITLE = "Course run"
@@ -72,17 +72,17 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     A name may be a path, a file name or a number prefix such as ``01``.
     """
     if not names:
-        return course.notebook_paths()
+        return facts.notebook_paths()
     chosen = []
     for name in names:
         path = Path(name)
         if path.suffix == ".ipynb" and path.is_file():
             chosen.append(path.resolve())
             continue
-        matches = [p for p in course.notebook_paths() if name and p.name.startswith(name)]
+        matches = [p for p in facts.notebook_paths() if name and p.name.startswith(name)]
         if len(matches) != 1:
             raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
-                               f"a path to a .ipynb file, or one of: {', '.join(p.name for p in course.notebook_paths())}")
+                               f"a path to a .ipynb file, or one of: {', '.join(p.name for p in facts.notebook_paths())}")
         chosen.append(matches[0])
     return list(dict.fromkeys(chosen))
 
@@ -162,14 +162,14 @@ def check_run_outputs(tasks: list, out_dir: Path) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from helpers.report import write_report
-    from helpers.runner import plan_tasks, run_tasks
+    from helpers.tools.report import write_report
+    from helpers.tools.runner import plan_tasks, run_tasks
 
     fixed, grid = split_parameters(args.parameter, args.grid)
     fixed = {"PRESET": args.preset, **fixed}
     notebooks = resolve_notebooks(args.notebooks)
     out_dir = Path(args.out)
-    check_out_folder(out_dir, [course.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
+    check_out_folder(out_dir, [facts.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
     tasks = plan_tasks(notebooks, out_dir, fixed, grid)
     check_run_outputs(tasks, out_dir)
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
@@ -186,7 +186,7 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_doctor(args: argparse.Namespace) -> int:
-    from helpers.doctor import run_doctor
+    from helpers.tools.doctor import run_doctor
 
     return 0 if run_doctor(args.preset) else 1
 
@@ -194,7 +194,7 @@ def command_doctor(args: argparse.Namespace) -> int:
 def command_data(args: argparse.Namespace) -> int:
     check_out_folder(Path(args.out))
     if args.source == "synthetic":
-        from helpers.synthetic_cells import make_synthetic_cells
+        from helpers.synthetic import make_synthetic_cells
 
         root = make_synthetic_cells(args.out, per_class=args.per_class, seed=args.seed,
                                     image_size=args.size, workers=args.workers)
@@ -209,7 +209,7 @@ def command_data(args: argparse.Namespace) -> int:
 
 
 def command_student_edition(args: argparse.Namespace) -> int:
-    from helpers.student_edition import write_student_edition
+    from helpers.tools.student_edition import write_student_edition
 
     check_out_folder(Path(args.out))
     written = write_student_edition(resolve_notebooks(args.notebooks), Path(args.out))
@@ -218,13 +218,13 @@ def command_student_edition(args: argparse.Namespace) -> int:
 
 
 def command_execute(args: argparse.Namespace) -> int:
-    from helpers.executor import execute_in_place
+    from helpers.tools.executor import execute_in_place
 
     notebooks = resolve_notebooks(args.notebooks)
-    outside = [path for path in notebooks if path.resolve().parent != course.NOTEBOOKS_DIR.resolve()]
+    outside = [path for path in notebooks if path.resolve().parent != facts.NOTEBOOKS_DIR.resolve()]
     if outside:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
-                           f"{course.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
+                           f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
     for path in notebooks:
         seconds = execute_in_place(path, preset=args.preset)
@@ -240,11 +240,10 @@ class CourseArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from helpers.runner import MAX_JOBS
-    from helpers.synthetic_cells import MAX_IMAGE_SIZE, MAX_PER_CLASS, MIN_IMAGE_SIZE
+    from helpers.tools.runner import MAX_JOBS
 
     parser = CourseArgumentParser(prog="python -m helpers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="execute notebooks headless and write a report")
@@ -265,11 +264,11 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="make synthetic cell images or download the NIH data")
     data.add_argument("source", choices=["synthetic", "nih"])
     data.add_argument("--out", required=True, help="folder for the images")
-    data.add_argument("--per-class", type=whole_number(1, MAX_PER_CLASS, "--per-class"), default=600,
-                      help=f"synthetic images per class (1 to {MAX_PER_CLASS})")
+    data.add_argument("--per-class", type=whole_number(1, what="--per-class"), default=600,
+                      help="synthetic images per class (at most 50000)")
     data.add_argument("--seed", type=whole_number(0, what="--seed"), default=0)
-    data.add_argument("--size", type=whole_number(MIN_IMAGE_SIZE, MAX_IMAGE_SIZE, "--size"), default=None,
-                      help="synthetic image side in px (default: varied, 40 to 200 px like the NIH crops)")
+    data.add_argument("--size", type=whole_number(1, what="--size"), default=None,
+                      help="synthetic image side in px, 16 to 1024 (default: varied, 40 to 200 px like the NIH crops)")
     data.add_argument("--workers", type=whole_number(1, MAX_JOBS, "--workers"), default=None,
                       help="processes drawing synthetic images (default: one per CPU core)")
     data.set_defaults(handler=command_data)
