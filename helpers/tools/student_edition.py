@@ -95,8 +95,10 @@ def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
     foreign = [path.name for path in sorted(out_dir.glob("*.ipynb")) if not _is_student_edition(path)]
     if foreign:
         raise StudentEditionError(f"{out_dir} already holds notebooks the student edition did not write "
-                                  f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}): they would be "
-                                  "overwritten. Choose a new or empty folder, e.g. --out student.")
+                                  f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}). It writes only "
+                                  "into a new folder or one holding its own earlier output, so that no notebook of "
+                                  "yours is overwritten or mixed up with stubs. Choose a new or empty folder, e.g. "
+                                  "--out student.")
 
 
 def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
