@@ -398,7 +398,8 @@ class CheckpointManager:
         if self.best_path.is_file():
             try:
                 best = load_checkpoint(self.best_path)
-                if isinstance(best, dict) and "model" in best and best.get("epoch") in (None, expected or best.get("epoch")):
+                usable = isinstance(best, dict) and "model" in best
+                if usable and (expected is None or best.get("epoch") in (None, expected)):
                     return best["model"]
             except CheckpointError as error:
                 self._say(f"best.pt cannot be used: {error}")

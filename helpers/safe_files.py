@@ -37,7 +37,8 @@ def remove_stale_temporaries(folder: Path, pattern: re.Pattern[str]) -> list[Pat
     """Remove the entries of ``folder`` matching ``pattern`` whose writer (group ``pid``) is dead.
 
     Example:
-        >>> remove_stale_temporaries(Path("checkpoints"), re.compile(r"^\\..+\\.(?P<pid>\\d+)\\.tmp$"))  # doctest: +SKIP
+        >>> pattern = re.compile(r"^\\..+\\.(?P<pid>\\d+)\\.tmp$")
+        >>> remove_stale_temporaries(Path("checkpoints"), pattern)  # doctest: +SKIP
         [PosixPath('checkpoints/.epoch_0003.pt.4242.tmp')]
     """
     if not folder.is_dir():

@@ -81,8 +81,9 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
             continue
         matches = [p for p in facts.notebook_paths() if name and p.name.startswith(name)]
         if len(matches) != 1:
+            names = ", ".join(p.name for p in facts.notebook_paths())
             raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
-                               f"a path to a .ipynb file, or one of: {', '.join(p.name for p in facts.notebook_paths())}")
+                               f"a path to a .ipynb file, or one of: {names}")
         chosen.append(matches[0])
     return list(dict.fromkeys(chosen))
 
