@@ -1,12 +1,11 @@
 """Bad input to every command-line path: one clear message, a non-zero exit, no traceback, nothing run."""
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
+from hostile import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
 from helpers.course import facts
 
 
