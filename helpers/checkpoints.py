@@ -12,17 +12,21 @@
   errors into ones that say what happened and what to do.
 * :class:`CheckpointManager` keeps the last N epochs and the best one in a folder
   and resumes from the newest checkpoint that loads.
+* :func:`configuration_id` names a run's folder by what defines the run, so a
+  changed configuration starts fresh instead of resuming another run's weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import random
 import re
 import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -436,3 +440,21 @@ class CheckpointManager:
         self.resumed_best_epoch = (checkpoint.get("history") or {}).get("best_epoch") or None
         self._say(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
         return checkpoint
+
+
+def configuration_id(configuration: Mapping[str, object]) -> str:
+    """Return a short hash of what defines a run (preset, learning rate, image size, model kind...).
+
+    Name a run's checkpoint folder with it: a run with another configuration then
+    gets another folder and starts fresh, instead of resuming weights trained
+    for something else. The order of the keys does not matter.
+
+    Example:
+        >>> configuration_id({"preset": "class", "learning_rate": 0.003})
+        '97c72ce1d7'
+        >>> configuration_id({"learning_rate": 0.003, "preset": "class"})
+        '97c72ce1d7'
+    """
+    text = json.dumps(dict(configuration), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+

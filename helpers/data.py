@@ -6,12 +6,17 @@
 * :func:`make_loaders` builds the cheat sheet's three loaders, done right:
   separate ``ImageFolder`` data sets with their own transforms over the same
   indices, each served by a ``SubsetRandomSampler``.
+* :func:`class_balance` and :func:`majority_baseline` say what share of a split
+  each class has, and so the accuracy of always answering the most common class:
+  the figure every accuracy is compared with.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -266,6 +271,48 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
             f"train on. Use more images (synthetic data: at least {MIN_PATIENT_SPLIT_PER_CLASS} per class) "
             "or split='random'.")
     return split
+
+
+def label_counts(labels: Sequence[int] | torch.Tensor) -> Counter[int]:
+    """Count how often each label occurs; ``labels`` is a sequence of ints or a tensor.
+
+    Example:
+        >>> label_counts(torch.tensor([0, 1, 1]))
+        Counter({1: 2, 0: 1})
+    """
+    values = labels.flatten().tolist() if isinstance(labels, torch.Tensor) else list(labels)
+    if not values:
+        raise ValueError("No labels given: a class balance needs at least one label.")
+    return Counter(int(value) for value in values)
+
+
+def class_balance(labels: Sequence[int] | torch.Tensor, classes: Sequence[str]) -> dict[str, float]:
+    """Return the share of each class among ``labels`` (label ``i`` is ``classes[i]``).
+
+    Example:
+        >>> class_balance([0, 1, 1, 1], ["Parasitized", "Uninfected"])
+        {'Parasitized': 0.25, 'Uninfected': 0.75}
+    """
+    counts = label_counts(labels)
+    unknown = sorted(label for label in counts if not 0 <= label < len(classes))
+    if unknown:
+        raise ValueError(f"Labels {unknown} have no class: expected labels 0 to {len(classes) - 1} "
+                         f"for the classes {list(classes)}.")
+    total = sum(counts.values())
+    return {name: counts[index] / total for index, name in enumerate(classes)}
+
+
+def majority_baseline(labels: Sequence[int] | torch.Tensor) -> float:
+    """Return the share of the most common label: the accuracy of always answering that class.
+
+    A model is only useful above this figure.
+
+    Example:
+        >>> majority_baseline([0, 1, 1, 1])
+        0.75
+    """
+    counts = label_counts(labels)
+    return max(counts.values()) / sum(counts.values())
 
 
 def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str = "patient",

@@ -8,7 +8,8 @@
   one or many, into the (N, C, H, W) batch a model takes.
 * :func:`predict` and :func:`predict_batch` run the model in ``eval()`` mode
   under ``torch.no_grad()`` and return :class:`Prediction` objects.
-* :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set.
+* :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set;
+  :func:`accuracy_interval` says how uncertain an accuracy on few images is.
 
 Float tensors count as model-ready (already transformed and normalised, as a
 loader gives them); everything else is an image and goes through ``transform``.
@@ -16,7 +17,9 @@ loader gives them); everything else is an image and goes through ``transform``.
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -351,3 +354,27 @@ def precision_recall(matrix: torch.Tensor) -> tuple[list[float], list[float]]:
     precision = (correct / matrix.sum(dim=0).clamp(min=1)).tolist()
     recall = (correct / matrix.sum(dim=1).clamp(min=1)).tolist()
     return precision, recall
+
+
+def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Return the Wilson score interval for an accuracy of ``correct`` out of ``total`` test images.
+
+    A test set is a sample: another 128 images of the same kind would give another score. The
+    interval holds the true accuracy with the given confidence; unlike "p +/- 2 standard errors"
+    it stays within [0, 1] and is honest near 100%.
+
+    Example:
+        >>> low, high = accuracy_interval(126, 128)
+        >>> f"{low:.3f} to {high:.3f}"
+        '0.945 to 0.996'
+    """
+    if total < 1 or not 0 <= correct <= total:
+        raise ValueError(f"need 0 <= correct <= total and total >= 1, got correct={correct}, total={total}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (such as 0.95), got {confidence}")
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    share = correct / total
+    denominator = 1 + z**2 / total
+    centre = (share + z**2 / (2 * total)) / denominator
+    half_width = z * math.sqrt(share * (1 - share) / total + z**2 / (4 * total**2)) / denominator
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)
