@@ -173,6 +173,10 @@ def command_run(args: argparse.Namespace) -> int:
     check_out_folder(out_dir, [facts.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
     tasks = plan_tasks(notebooks, out_dir, fixed, grid)
     check_run_outputs(tasks, out_dir)
+    for task in {task.notebook.name: task for task in tasks}.values():
+        not_taken = sorted((set(fixed) | set(grid)) - set(task.parameters))
+        if not_taken:
+            print(f"note: {task.notebook.name} does not declare {', '.join(not_taken)}: it runs without them.")
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
     runs = run_tasks(tasks, jobs=args.jobs)

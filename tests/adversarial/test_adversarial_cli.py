@@ -42,7 +42,7 @@ GRID_FILES = {
     "a mapping with an int key": ("TAG: {1: 2}\n", "not a plain literal"),
     "a billion laughs": ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
                          "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
-                         "TAG: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "at most 1,000"),
+                         "TAG: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "no parameter a"),
     "a billion laughs in one value": ("TAG: {a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: &b [*a, *a, *a, *a, *a, *a, *a, *a],"
                                       " c: &c [*b, *b, *b, *b, *b, *b, *b, *b], d: &d [*c, *c, *c, *c, *c, *c, *c, *c],"
                                       " e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n", "values at most"),
@@ -242,3 +242,15 @@ def test_a_notebook_without_a_parameters_cell_still_takes_the_preset(cli, tmp_pa
     assert status == 0, out + err
     status, out, err = cli(["run", notebook, "--out", tmp_path / "out2", "-p", "EPOCHS", "3"])
     assert_clear_refusal(status, out, err, "declares none")
+
+
+def test_a_parameter_some_notebooks_lack_skips_them_and_does_not_multiply_their_runs(cli, tmp_path):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    with_seed = write_tiny_notebook(folder / "a_seeded.ipynb", parameters="PRESET = None\nSEED = 0", body="print(SEED)")
+    without = write_tiny_notebook(folder / "b_plain.ipynb", parameters="PRESET = None", body="print('plain')")
+    status, out, err = cli(["run", with_seed, without, "--preset", "smoke", "--out", tmp_path / "out", "-p", "SEED", "1", "2"])
+    assert status == 0, out + err
+    assert "b_plain.ipynb does not declare SEED" in out
+    assert sorted(p.name for p in (tmp_path / "out" / "a_seeded").glob("*.ipynb")) == ["SEED=1.ipynb", "SEED=2.ipynb"]
+    assert (tmp_path / "out" / "b_plain.ipynb").is_file()

@@ -216,7 +216,7 @@ def test_the_same_notebook_twice_runs_once_and_two_namesakes_are_refused(tmp_pat
         plan_tasks([tiny_notebook, write_tiny_notebook(other / "tiny.ipynb")], tmp_path, {}, {})
 
 
-@pytest.mark.parametrize("parameters", [{"STEPS": object()}, {"STEPS": {3: 4}}, {"NOT_DECLARED": 1},
+@pytest.mark.parametrize("parameters", [{"STEPS": object()}, {"STEPS": {3: 4}}, {"NOT_DECLARED": 1}, {"for": 1},
                                         {"STEPS\nimport os": 1}, {"STEPS": float("nan")}])
 def test_the_runner_itself_refuses_undeclared_names_and_non_literals(tmp_path, tiny_notebook, parameters):
     with pytest.raises(ParameterError):
