@@ -33,3 +33,12 @@ def test_03_class_preset_shows_the_leak_in_its_committed_outputs():
 
     records = read_records(nbformat.read(course.NOTEBOOKS_DIR / "03_datasets_and_loaders.ipynb", as_version=4))
     assert records["colour_nn_accuracy_random_split"] > records["colour_nn_accuracy_patient_split"] + 0.1
+    # "beats the baseline on the random split ... on the patient split it does not beat it"
+    assert records["colour_nn_accuracy_random_split"] > records["test_majority_baseline_random_split"]
+    assert records["colour_nn_accuracy_patient_split"] <= records["test_majority_baseline_patient_split"]
+
+
+def test_03_each_colour_only_score_has_its_test_sets_baseline(smoke_run):
+    records = smoke_run("03_datasets_and_loaders.ipynb").records
+    for split in ("random", "patient"):
+        assert 0.5 <= records[f"test_majority_baseline_{split}_split"] <= 1.0

@@ -66,3 +66,16 @@ def test_08_map_location_and_weights_only(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["map_location_device"] == "cpu"
     assert records["unsafe_checkpoint_refused"] is True
+
+
+def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outputs():
+    import nbformat
+
+    from helpers import course
+    from helpers.records import read_records
+
+    records = read_records(nbformat.read(course.NOTEBOOKS_DIR / "06_the_training_loop.ipynb", as_version=4))
+    baseline = records["valid_majority_baseline"]
+    assert records["loop_best_valid_accuracy"] >= baseline + 0.3
+    assert records["fit_best_valid_accuracy"] >= baseline + 0.3
+    assert records["overfit_train_accuracy"] == 1.0
