@@ -29,10 +29,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from helpers.data import Loaders, majority_baseline, make_loaders, prepare_cell_images
+from helpers.course.prepare import prepare_cell_images
+from helpers.course.presets import Settings, resolve_settings
+from helpers.data import Loaders, majority_baseline, make_loaders
 from helpers.engine import evaluate, fit, train_step
 from helpers.models import make_small_cnn
-from helpers.presets import Settings, resolve_settings
 
 REQUIRED_MARGIN = 0.30
 """How far above the majority baseline every model's best validation accuracy must end."""

@@ -3,7 +3,7 @@ import torch
 
 from helpers.data import (class_balance, image_folder, majority_baseline, make_loaders, patient_of, patient_split,
                           random_split)
-from helpers.synthetic_cells import make_synthetic_cells
+from helpers.synthetic import make_synthetic_cells
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,13 @@ import sys
 import pytest
 import torch
 
-from helpers import course
-from helpers.data import make_loaders, prepare_cell_images
+from helpers.course import facts
+from helpers.course.prepare import prepare_cell_images
+from helpers.course.presets import PRESETS, resolve_settings
+from helpers.data import make_loaders
 from helpers.models import SMALL_CNN_LEARNING_RATE
-from helpers.presets import PRESETS, resolve_settings
 
-spec = importlib.util.spec_from_file_location("seed_sweep", course.CHECKOUT_ROOT / "benchmarks" / "seed_sweep.py")
+spec = importlib.util.spec_from_file_location("seed_sweep", facts.CHECKOUT_ROOT / "benchmarks" / "seed_sweep.py")
 seed_sweep = importlib.util.module_from_spec(spec)
 sys.modules["seed_sweep"] = seed_sweep  # dataclasses look their module up there
 spec.loader.exec_module(seed_sweep)

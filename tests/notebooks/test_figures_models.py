@@ -64,10 +64,10 @@ def test_04_the_cnn_is_trained_and_measured_against_the_baseline(smoke_run):
 
 
 def committed_records(name):
-    from helpers import course
-    from helpers.records import read_records
+    from helpers.course import facts
+    from helpers.course.records import read_records
 
-    return read_records(nbformat.read(course.NOTEBOOKS_DIR / name, as_version=4))
+    return read_records(nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4))
 
 
 def test_04_class_preset_cnn_learns_far_beyond_the_baseline_in_its_committed_outputs():

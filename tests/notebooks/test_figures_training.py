@@ -71,10 +71,10 @@ def test_08_map_location_and_weights_only(smoke_run):
 def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outputs():
     import nbformat
 
-    from helpers import course
-    from helpers.records import read_records
+    from helpers.course import facts
+    from helpers.course.records import read_records
 
-    records = read_records(nbformat.read(course.NOTEBOOKS_DIR / "06_the_training_loop.ipynb", as_version=4))
+    records = read_records(nbformat.read(facts.NOTEBOOKS_DIR / "06_the_training_loop.ipynb", as_version=4))
     baseline = records["valid_majority_baseline"]
     assert records["loop_best_valid_accuracy"] >= baseline + 0.3
     assert records["fit_best_valid_accuracy"] >= baseline + 0.3

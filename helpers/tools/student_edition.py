@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.executor import STAMP_KEY
+from helpers.tools.executor import STAMP_KEY
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 

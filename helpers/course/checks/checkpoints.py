@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 REQUIRED_KEYS = ("model", "optimizer", "epoch")
 

@@ -5,7 +5,7 @@ unanswered exercises still runs to the end. It also records its verdict as
 ``exercise:<name>``, so the tests can see that every reference solution passes.
 
 Example:
-    >>> from helpers.checks import tensors as check
+    >>> from helpers.course.checks import tensors as check
     >>> check.matrix_product(A @ B, A, B)  # doctest: +SKIP
     ✅ matrix_product: correct!
     >>> check.matrix_product.judge(A * 2, A, B)  # the verdict alone, for tests  # doctest: +SKIP
@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 from typing import Callable
 
-from helpers.records import record
+from helpers.course.records import record
 
 Verdict = tuple[bool, str]
 """What a check's body returns: whether the answer is right, and a hint when it is not."""

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,

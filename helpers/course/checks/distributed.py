@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch.utils.data import DistributedSampler
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 @exercise_check

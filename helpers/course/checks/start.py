@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.utils.data
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 @exercise_check

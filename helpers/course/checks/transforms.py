@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 @exercise_check

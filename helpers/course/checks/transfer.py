@@ -8,7 +8,7 @@ import torch
 import torchvision
 from torch import nn
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 @exercise_check

@@ -7,7 +7,7 @@ import numbers
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 DIGITS_LAYERS = {"fc1": (784, 128), "fc2": (128, 10)}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, exercise_check
 
 
 def _not_a_tensor(answer: object) -> str:
