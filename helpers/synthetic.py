@@ -27,6 +27,7 @@ import math
 import os
 import shutil
 import struct
+import sys
 import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -36,12 +37,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 GENERATOR_VERSION = 3
 CELLS_PER_SLIDE = 8
+IMAGES_PER_TASK = 50
+"""Images drawn per task of the process pool: small enough for a progress bar to move."""
 INFECTED_SLIDE_SHARE = 0.6
 LABEL_NOISE = 0.01
 UNINFECTED_SPECK_SHARE = 0.35
@@ -195,7 +199,8 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
 
 
 def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
-                         image_size: int | None = None, workers: int | None = None) -> Path:
+                         image_size: int | None = None, workers: int | None = None,
+                         progress: bool = False) -> Path:
     """Write synthetic cell images to ``root/Parasitized`` and ``root/Uninfected``; return ``root``.
 
     Calling it again with the same arguments reuses the images; other
@@ -203,6 +208,7 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     so an interrupted run never leaves half a data set behind. ``workers``
     processes share the drawing (default: one per CPU core); every image has
     its own seeded generator, so the result does not depend on them.
+    ``progress=True`` shows a text progress bar while images are drawn (none when they are reused).
 
     Example:
         >>> root = make_synthetic_cells("data/synthetic", per_class=50, seed=0, image_size=64)
@@ -219,12 +225,18 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     for folder in CLASSES:
         (partial / folder).mkdir()
     total, workers = 2 * per_class, workers or os.cpu_count() or 1
-    if workers == 1 or total < 200:
-        _write_images(partial, spec, range(total))
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            chunks = [range(start, total, workers) for start in range(workers)]
-            list(pool.map(_write_images, [partial] * workers, [spec] * workers, chunks))
+    batches = [range(start, min(start + IMAGES_PER_TASK, total)) for start in range(0, total, IMAGES_PER_TASK)]
+    with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img", disable=not progress,
+              file=sys.stdout, ncols=110, mininterval=0.5) as bar:
+        if workers == 1 or total < 200:
+            for batch in batches:
+                _write_images(partial, spec, batch)
+                bar.update(len(batch))
+        else:
+            with ProcessPoolExecutor(workers) as pool:
+                done = pool.map(_write_images, [partial] * len(batches), [spec] * len(batches), batches)
+                for batch, _ in zip(batches, done):
+                    bar.update(len(batch))
     (partial / "synthetic.json").write_text(json.dumps(asdict(spec)))
     if manifest.exists() and json.loads(manifest.read_text()) == asdict(spec):
         shutil.rmtree(partial)  # another process made the same images meanwhile
