@@ -133,14 +133,16 @@ def _part_notebook(executed: nbformat.NotebookNode, cells: list[nbformat.Noteboo
     return part
 
 
-async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Path,
-                             parameters: dict[str, Any]) -> SmokeRun:
-    """Execute a lesson and its student edition in one kernel; write both executed notebooks to ``out_dir``."""
+async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Path, parameters: dict[str, Any],
+                             environment: dict[str, str]) -> SmokeRun:
+    """Execute a lesson and its student edition in one kernel; write both executed notebooks to ``out_dir``.
+
+    The kernel gets ``environment``, with a checkpoint folder of its own: a run never resumes another's training.
+    """
     lesson = nbformat.read(lesson_path, as_version=4)
     student = nbformat.read(student_path, as_version=4)
     notebook, student_start, lesson_start = combined_notebook(lesson, student, parameters)
-    # The kernel gets a checkpoint folder of its own, so a run never resumes another one's training.
-    env = {**os.environ, CHECKPOINT_DIR_ENV_VAR: str(out_dir / f"{lesson_path.stem}_checkpoints")}
+    env = {**environment, CHECKPOINT_DIR_ENV_VAR: str(out_dir / f"{lesson_path.stem}_checkpoints")}
     started = time.perf_counter()
     try:
         failures = await _execute_parts(notebook, [0, student_start, lesson_start], lesson_path.parent, env)
@@ -165,11 +167,14 @@ def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[s
                         jobs: int = 2) -> dict[str, SmokeRun]:
     """Execute each notebook once (lesson and student edition), ``jobs`` at a time; return runs by file name.
 
+    The kernels get the environment variables as they are when this is called.
+
     Example:
         >>> runs = run_smoke_notebooks(notebook_paths(), Path("/tmp/smoke"), {"PRESET": "smoke"})  # doctest: +SKIP
         >>> runs["01_tensors_and_autograd.ipynb"].lesson.records["fitted_slope"]  # doctest: +SKIP
         2.98
     """
+    environment = dict(os.environ)
     students = write_student_edition(notebooks, out_dir / "student_edition")
 
     async def run_all() -> list[SmokeRun]:
@@ -177,7 +182,7 @@ def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[s
 
         async def run_one(lesson_path: Path, student_path: Path) -> SmokeRun:
             async with slots:
-                return await run_smoke_notebook(lesson_path, student_path, out_dir, parameters)
+                return await run_smoke_notebook(lesson_path, student_path, out_dir, parameters, environment)
 
         return await asyncio.gather(*(run_one(n, s) for n, s in zip(notebooks, students)))
 

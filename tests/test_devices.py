@@ -1,5 +1,7 @@
 """helpers.devices: choosing, moving, timing, mixed precision and memory, on whatever this machine has."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -37,7 +39,7 @@ def test_to_device_moves_nested_batches_and_keeps_other_values():
 
 def test_seconds_per_call_is_the_median_of_the_timed_calls(monkeypatch):
     clock = [0.0]
-    monkeypatch.setattr(devices.time, "perf_counter", lambda: clock[0])
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
     durations = iter([100.0, 100.0, 9.0, 1.0, 2.0])  # two slow warm-up calls, then the timed ones
 
     def call_taking_the_next_duration():
@@ -50,7 +52,7 @@ def test_seconds_per_call_is_the_median_of_the_timed_calls(monkeypatch):
 
 def test_seconds_per_call_waits_for_the_device_before_each_clock_reading(monkeypatch):
     events = []
-    monkeypatch.setattr(devices.time, "perf_counter", lambda: events.append("clock") or 0.0)
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=lambda: events.append("clock") or 0.0))
     monkeypatch.setattr(devices, "synchronize", lambda device: events.append(f"wait {device}"))
     seconds_per_call(lambda: events.append("call"), device="cuda", repeats=2, warmup=1)
     timed = ["clock", "call", "wait cuda", "clock"]

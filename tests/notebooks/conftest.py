@@ -3,8 +3,11 @@
 ``smoke_run("01_tensors_and_autograd.ipynb")`` gives the lesson's
 :class:`~helpers.runner.NotebookRun` (solutions included), ``student_run(name)``
 its student edition's: both come from one kernel (see :mod:`helpers.smoke_runs`).
-The first request executes every notebook the session's tests ask for, several
-at a time; later requests only read. The durations are printed at the end.
+
+As soon as the tests are collected, the notebooks they ask for start running in
+a background thread, several at a time (each kernel is a process of its own),
+while the other tests run; the tests that read notebook runs are moved to the
+end. The durations are printed at the end of the session.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -25,9 +30,40 @@ SMOKE_PARAMETERS = {"PRESET": "smoke"}
 RUN_FIXTURES = {"smoke_run", "student_run"}
 NOTEBOOK_NAME = re.compile(r"\d\d_\w+\.ipynb")
 
-_runs: dict[str, SmokeRun] = {}
-_planned: set[str] = set()
-_wall_seconds: list[float] = []
+
+class BackgroundRuns:
+    """Smoke runs of some notebooks, executed in a thread from the moment this is made."""
+
+    def __init__(self, names: list[str], out_dir: Path) -> None:
+        self.names, self.out_dir = names, out_dir
+        self.runs: dict[str, SmokeRun] = {}
+        self.error: BaseException | None = None
+        self.wall_seconds = 0.0
+        self.thread = threading.Thread(target=self._run, name="notebook smoke runs", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.runs = run_smoke_notebooks([course.NOTEBOOKS_DIR / name for name in self.names], self.out_dir,
+                                            SMOKE_PARAMETERS, jobs=os.cpu_count() or 1)
+        except BaseException as exc:  # handed to the test that asks for a run
+            self.error = exc
+        self.wall_seconds = time.perf_counter() - started
+
+    def result(self) -> dict[str, SmokeRun]:
+        """Wait until every run has finished; return them by notebook name."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.runs
+
+
+_background: list[BackgroundRuns] = []
+
+
+def uses_notebook_runs(item: pytest.Item) -> bool:
+    return bool(RUN_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 def notebooks_named_by(item: pytest.Item) -> set[str]:
@@ -40,54 +76,61 @@ def notebooks_named_by(item: pytest.Item) -> set[str]:
     return named or known
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that read notebook runs last, so the runs overlap with the other tests."""
+    items.sort(key=uses_notebook_runs)
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
-    for item in session.items:  # the tests that will run, after -k and other filters
-        if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
-            _planned.update(notebooks_named_by(item))
+    """Start the smoke runs of every notebook the selected tests ask for (after -k and other filters)."""
+    if session.config.option.collectonly:
+        return
+    names = set()
+    for item in session.items:
+        if uses_notebook_runs(item):
+            names |= notebooks_named_by(item)
+    if names:
+        out_dir = Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))
+        _background.append(BackgroundRuns(sorted(names), out_dir))
+
+
+def smoke_runs_of(name: str) -> SmokeRun:
+    """Return the notebook's run: from the background runs, or run now if no selected test named it."""
+    for background in _background:
+        if name in background.names:
+            return background.result()[name]
+    _background.append(BackgroundRuns([name], Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))))
+    return _background[-1].result()[name]
 
 
 @pytest.fixture(scope="session")
-def _smoke_runs(tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("smoke")
-
-    def run(name: str) -> SmokeRun:
-        if name not in _runs:
-            pending = sorted((_planned | {name}) - set(_runs))
-            started = time.perf_counter()
-            _runs.update(run_smoke_notebooks([course.NOTEBOOKS_DIR / n for n in pending], out_dir,
-                                             SMOKE_PARAMETERS, jobs=os.cpu_count() or 1))
-            _wall_seconds.append(time.perf_counter() - started)
-        return _runs[name]
-
-    return run
-
-
-@pytest.fixture(scope="session")
-def smoke_run(_smoke_runs):
+def smoke_run():
     """Return a function: notebook file name -> the lesson's smoke run (with its reference solutions)."""
 
     def lesson(name: str) -> NotebookRun:
-        return _smoke_runs(name).lesson
+        return smoke_runs_of(name).lesson
 
     return lesson
 
 
 @pytest.fixture(scope="session")
-def student_run(_smoke_runs):
+def student_run():
     """Return a function: notebook file name -> its student edition's smoke run (solutions stubbed)."""
 
     def student(name: str) -> NotebookRun:
-        return _smoke_runs(name).student
+        return smoke_runs_of(name).student
 
     return student
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _runs:
+    finished = [background for background in _background if not background.thread.is_alive()]
+    if not finished:
         return
     terminalreporter.section("notebook smoke runs (lesson and student edition in one kernel each)")
-    for run in _runs.values():
-        status = "passed" if run.lesson.passed and run.student.passed else "FAILED"
-        terminalreporter.write_line(f"{run.lesson.seconds:6.1f} s  {status:<7} {run.lesson.notebook}")
-    terminalreporter.write_line(f"{sum(r.lesson.seconds for r in _runs.values()):6.1f} s  summed")
-    terminalreporter.write_line(f"{sum(_wall_seconds):6.1f} s  wall, {os.cpu_count()} at a time")
+    for background in finished:
+        for run in background.runs.values():
+            status = "passed" if run.lesson.passed and run.student.passed else "FAILED"
+            terminalreporter.write_line(f"{run.lesson.seconds:6.1f} s  {status:<7} {run.lesson.notebook}")
+        terminalreporter.write_line(f"{background.wall_seconds:6.1f} s  wall for {len(background.runs)} notebooks, "
+                                    f"{os.cpu_count()} at a time, beside the other tests; in {background.out_dir}")
