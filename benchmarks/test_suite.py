@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results.md"
 SECTION = "## Test suite"
+"""This script's section of results.md; benchmarks/run_benchmarks.py keeps it when it rewrites the rest."""
 REPEATS = 3
 
 KERNEL_WITH_TORCH = """
