@@ -44,9 +44,9 @@ print(json.dumps(time.perf_counter() - started))
 SHARED_SMOKE_RUNS = """
 import json, sys
 from pathlib import Path
-from helpers import course
-from helpers.smoke_runs import run_smoke_notebooks
-runs = run_smoke_notebooks(course.notebook_paths(), Path(sys.argv[1]), {"PRESET": "smoke"}, jobs=int(sys.argv[2]))
+from helpers.course import facts
+from helpers.tools.smoke_runs import run_smoke_notebooks
+runs = run_smoke_notebooks(facts.notebook_paths(), Path(sys.argv[1]), {"PRESET": "smoke"}, jobs=int(sys.argv[2]))
 print(json.dumps({"passed": all(run.lesson.passed and run.student.passed for run in runs.values()),
                   "seconds": {name: run.lesson.seconds for name, run in runs.items()}}))
 """
@@ -54,9 +54,9 @@ print(json.dumps({"passed": all(run.lesson.passed and run.student.passed for run
 PAPERMILL_SMOKE_RUNS = """
 import json, sys
 from pathlib import Path
-from helpers import course
-from helpers.runner import run_notebooks
-runs = run_notebooks(course.notebook_paths(), Path(sys.argv[1]), {"PRESET": "smoke"})
+from helpers.course import facts
+from helpers.tools.runner import run_notebooks
+runs = run_notebooks(facts.notebook_paths(), Path(sys.argv[1]), {"PRESET": "smoke"})
 print(json.dumps({"passed": all(run.passed for run in runs), "seconds": {run.notebook: run.seconds for run in runs}}))
 """
 

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import doctor
+from helpers.tools import doctor
 
 
 CHECK_FUNCTIONS = ["check_python", "check_torch", "check_torchvision", "check_course_package", "check_kernel",
@@ -22,7 +22,7 @@ def pass_every_check_but(monkeypatch, failing):
 
 @pytest.mark.parametrize("failing", CHECK_FUNCTIONS)
 def test_any_failing_requirement_makes_the_doctor_fail_and_exit_non_zero(monkeypatch, failing):
-    from helpers.cli import main
+    from helpers.tools.cli import main
 
     pass_every_check_but(monkeypatch, failing)
     lines = []
@@ -32,7 +32,7 @@ def test_any_failing_requirement_makes_the_doctor_fail_and_exit_non_zero(monkeyp
 
 
 def test_the_doctor_is_ready_when_every_requirement_is_met(monkeypatch):
-    from helpers.cli import main
+    from helpers.tools.cli import main
 
     pass_every_check_but(monkeypatch, failing=None)
     lines = []
@@ -48,9 +48,8 @@ def test_a_failure_comes_with_a_hint():
 
 
 def test_full_preset_without_gpu_fails_with_the_colab_hint(monkeypatch):
-    import helpers.environment
-
-    monkeypatch.setattr(helpers.environment, "best_device_name", lambda: "cpu")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
     assert not doctor.check_device("full").ok
     assert doctor.check_device("class").ok
 

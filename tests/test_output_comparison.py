@@ -1,12 +1,12 @@
-"""helpers.smoke_runs without a kernel: how a lesson and its student edition share one notebook,
+"""helpers.tools.smoke_runs without a kernel: how a lesson and its student edition share one notebook,
 and which output changes the comparison with committed outputs catches (nbval's rules)."""
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from helpers.smoke_runs import combined_notebook, compared_by_nbval, first_differing_cell, output_differences
-from helpers.student_edition import student_notebook
+from helpers.tools.smoke_runs import combined_notebook, compared_by_nbval, first_differing_cell, output_differences
+from helpers.tools.student_edition import student_notebook
 
 
 def lesson_notebook():

@@ -1,8 +1,8 @@
 """Execute each notebook once per test session, in the smoke preset, and share the run.
 
 ``smoke_run("01_tensors_and_autograd.ipynb")`` gives the lesson's
-:class:`~helpers.runner.NotebookRun` (solutions included), ``student_run(name)``
-its student edition's: both come from one kernel (see :mod:`helpers.smoke_runs`).
+:class:`~helpers.tools.runner.NotebookRun` (solutions included), ``student_run(name)``
+its student edition's: both come from one kernel (see :mod:`helpers.tools.smoke_runs`).
 
 As soon as the tests are collected, the notebooks they ask for start running in
 a background thread, several at a time (each kernel is a process of its own),
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import course
-from helpers.runner import NotebookRun
-from helpers.smoke_runs import SmokeRun, run_smoke_notebooks
+from helpers.course import facts
+from helpers.tools.runner import NotebookRun
+from helpers.tools.smoke_runs import SmokeRun, run_smoke_notebooks
 
 SMOKE_PARAMETERS = {"PRESET": "smoke"}
 RUN_FIXTURES = {"smoke_run", "student_run"}
@@ -45,7 +45,7 @@ class BackgroundRuns:
     def _run(self) -> None:
         started = time.perf_counter()
         try:
-            self.runs = run_smoke_notebooks([course.NOTEBOOKS_DIR / name for name in self.names], self.out_dir,
+            self.runs = run_smoke_notebooks([facts.NOTEBOOKS_DIR / name for name in self.names], self.out_dir,
                                             SMOKE_PARAMETERS, jobs=os.cpu_count() or 1)
         except BaseException as exc:  # handed to the test that asks for a run
             self.error = exc
@@ -68,7 +68,7 @@ def uses_notebook_runs(item: pytest.Item) -> bool:
 
 def notebooks_named_by(item: pytest.Item) -> set[str]:
     """Return the notebooks a test asks for: its parameters, else the names in its source, else all."""
-    known = {path.name for path in course.notebook_paths()}
+    known = {path.name for path in facts.notebook_paths()}
     values = getattr(getattr(item, "callspec", None), "params", {}).values()
     named = {Path(str(value)).name for value in values} & known
     if not named and hasattr(item, "function"):

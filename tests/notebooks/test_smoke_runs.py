@@ -9,12 +9,12 @@ import nbformat
 import pytest
 import torch
 
-from helpers import course
-from helpers.executor import STAMP_KEY
-from helpers.smoke_runs import compared_by_nbval, output_differences
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY
+from helpers.tools.smoke_runs import compared_by_nbval, output_differences
 
-NOTEBOOKS = [path.name for path in course.notebook_paths()]
-COMPARED = [path.name for path in course.notebook_paths()
+NOTEBOOKS = [path.name for path in facts.notebook_paths()]
+COMPARED = [path.name for path in facts.notebook_paths()
             if any(compared_by_nbval(cell) for cell in nbformat.read(path, as_version=4).cells)]
 
 
@@ -31,7 +31,7 @@ def test_notebook_runs_and_its_solutions_pass(smoke_run, name):
 
 @pytest.mark.parametrize("name", COMPARED, ids=[n[:2] for n in COMPARED])
 def test_marked_cells_print_the_committed_outputs(smoke_run, name):
-    committed = nbformat.read(course.NOTEBOOKS_DIR / name, as_version=4)
+    committed = nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4)
     made_with = committed.metadata.get(STAMP_KEY, {}).get("torch")
     installed = torch.__version__.split("+")[0]
     if made_with and made_with != installed:

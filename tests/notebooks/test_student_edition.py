@@ -1,7 +1,7 @@
 """The student edition: no solution survives, and every notebook still runs to the end.
 
 The student edition runs in the same kernel as the lesson's smoke run: the cells
-they share run once, then the student edition's own cells (see helpers.smoke_runs).
+they share run once, then the student edition's own cells (see helpers.tools.smoke_runs).
 """
 
 import json
@@ -9,10 +9,10 @@ import json
 import nbformat
 import pytest
 
-from helpers import course
-from helpers.student_edition import answer_names, stub_source, write_student_edition
+from helpers.course import facts
+from helpers.tools.student_edition import answer_names, stub_source, write_student_edition
 
-NOTEBOOKS = course.notebook_paths()
+NOTEBOOKS = facts.notebook_paths()
 NAMES = [path.name for path in NOTEBOOKS]
 
 
