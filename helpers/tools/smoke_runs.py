@@ -50,8 +50,6 @@ class SmokeRun:
 
     lesson: NotebookRun
     student: NotebookRun
-    student_notebook: Path
-    """The student edition as written, before execution."""
 
 
 def first_differing_cell(lesson: nbformat.NotebookNode, student: nbformat.NotebookNode) -> int:
@@ -160,7 +158,7 @@ async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Pat
         nbformat.write(executed, output)
         runs.append(NotebookRun(lesson_path.name, str(output), parameters, passed=not error, seconds=seconds,
                                 records=read_records(executed), failed_cell=failed_cell, error=error))
-    return SmokeRun(lesson=runs[0], student=runs[1], student_notebook=student_path)
+    return SmokeRun(lesson=runs[0], student=runs[1])
 
 
 def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[str, Any],
