@@ -29,7 +29,6 @@ SMALL_CNN_CHANNELS = (16, 32, 64, 64)
 SMALL_CNN_LEARNING_RATE = 0.001
 """Adam's learning rate for :func:`make_small_cnn`: ``benchmarks/seed_sweep.py`` shows it learning on seeds 0 to 4."""
 
-
 def make_classifier(in_features: int = 2048, hidden_units: int = 512, num_classes: int = 2,
                     dropout: float = 0.2, log_softmax: bool = True) -> nn.Sequential:
     """Return the cheat sheet's classifier: fc1, ReLU, Dropout, fc2 and LogSoftmax, by name.

@@ -63,6 +63,13 @@ def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
         assert records["resume_max_abs_weight_diff"] < 1e-4
 
 
+def test_08_the_model_learns_beyond_the_baseline_and_is_handed_on(smoke_run):
+    records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
+    assert records["valid_majority_baseline"] == max(records["valid_class_balance"].values()) >= 0.5
+    assert records["handoff_valid_accuracy"] >= records["valid_majority_baseline"] + 0.2
+    assert records["checkpoint_megabytes"] > 0
+
+
 def test_08_map_location_and_weights_only(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["map_location_device"] == "cpu"
