@@ -55,3 +55,7 @@ def test_02_class_preset_channel_statistics_match_the_prose_in_its_committed_out
                                                                          records["our_channel_std"])
     assert red_mean > 0.485 and green_mean < 0.456 and blue_mean > 0.406  # more red and blue, less green
     assert red_std > 0.229 and blue_std > 0.225 and green_std < 0.224  # "red and blue vary more, green a little less"
+
+
+def test_03_the_hand_written_dataset_lists_what_image_folder_lists(smoke_run):
+    assert smoke_run("03_datasets_and_loaders.ipynb").records["hand_written_dataset_matches_image_folder"] is True
