@@ -6,15 +6,20 @@ environment variable), and record instead of running ``pip``.
 
 import importlib.metadata
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import tomllib
 import types
+import venv
 import zipfile
 
 import nbformat
 import pytest
+from packaging.utils import canonicalize_name
 
+import helpers
 from helpers import course, paths
 
 NOTEBOOKS = course.notebook_paths()
@@ -93,44 +98,102 @@ def test_data_lands_in_colab_kaggle_or_the_checkout(monkeypatch, tmp_path):
     assert paths.data_dir() == tmp_path / "mine"
 
 
-def write_course_wheel(folder, requires):
-    """Write a stand-in for the course package that asks for ``requires``; return the folder.
+COLAB_LIKE = {  # what a Colab runtime has installed (the kernel's packages are what pip must not touch)
+    "torch": "2.9.0", "torchvision": "0.24.0", "numpy": "2.0.2", "pillow": "11.3.0", "matplotlib": "3.10.0",
+    "tqdm": "4.67.1", "scikit-learn": "1.6.1", "pooch": "1.8.2", "pyyaml": "6.0.3", "nbformat": "5.10.4",
+    "ipykernel": "5.5.6", "jupyter-client": "6.1.12", "ipython": "7.34.0",
+}
+KAGGLE_LIKE = {
+    "torch": "2.8.0", "torchvision": "0.23.0", "numpy": "1.26.4", "pillow": "11.2.1", "matplotlib": "3.7.2",
+    "tqdm": "4.67.1", "scikit-learn": "1.5.2", "pooch": "1.8.2", "pyyaml": "6.0.2", "nbformat": "5.10.4",
+    "ipykernel": "6.17.1", "jupyter-client": "8.6.3", "ipython": "7.34.0", "papermill": "2.6.0",
+}
+NEWEST = {  # what the package index offers besides: newer releases pip could upgrade to if it wanted
+    "torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.4.0", "pillow": "12.0.0", "matplotlib": "3.11.2",
+    "tqdm": "4.68.0", "scikit-learn": "1.8.0", "pooch": "1.9.0", "pyyaml": "6.0.4", "nbformat": "5.11.1",
+    "ipykernel": "7.4.0", "jupyter-client": "8.10.0", "ipython": "9.18.1", "papermill": "2.7.0",
+    "torchinfo": "1.8.0", "onnx": "1.23.2", "onnxruntime": "1.32.0", "onnxscript": "0.7.2",
+}
 
-    It has a name of its own, since the real package is installed in this environment already.
-    """
-    name, version = "stand_in_course", "0.1.0"
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{info}/METADATA": "Metadata-Version: 2.1\nName: stand-in-course\n"
-                            f"Version: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires),
-        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{info}/RECORD": "",
-    }
-    with zipfile.ZipFile(folder / f"{name}-{version}-py3-none-any.whl", "w") as wheel:
-        for path, text in files.items():
-            wheel.writestr(path, text)
-    return folder
+
+def write_wheel(folder, name, version, requires=(), extras=()):
+    """Write an empty stand-in wheel of ``name`` that asks for ``requires``; return its path."""
+    project = name.replace("-", "_")
+    info = f"{project}-{version}.dist-info"
+    metadata = (f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+                + "".join(f"Provides-Extra: {extra}\n" for extra in extras)
+                + "".join(f"Requires-Dist: {requirement}\n" for requirement in requires))
+    path = folder / f"{project}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{info}/METADATA", metadata)
+        wheel.writestr(f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        wheel.writestr(f"{info}/RECORD", "")
+    return path
 
 
-def pip_as_the_setup_cell_calls_it(wheels):
-    """Run the setup cell's pip command for real (a dry run, offline), with the stand-in wheel."""
-    keep = [f"torch=={importlib.metadata.version('torch')}",
-            f"torchvision=={importlib.metadata.version('torchvision')}"]
+def write_course_wheel(folder, dependencies):
+    """Write a stand-in of the course package with pyproject.toml's metadata (or other ``dependencies``)."""
+    project = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    requires = list(dependencies) + [f'{line}; extra == "{extra}"'
+                                     for extra, lines in extras.items() for line in lines]
+    return write_wheel(folder, project["name"], helpers.__version__, requires, extras=list(extras))
+
+
+def pip(*arguments):
+    """Run this environment's pip offline, without the machine's configuration; return the result."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
     environment["PIP_CONFIG_FILE"] = os.devnull  # no machine-wide indexes or constraints
-    return subprocess.run([sys.executable, "-m", "pip", "install", "--dry-run", "--no-index",
-                           "--find-links", str(wheels), "stand-in-course", *keep],
-                          capture_output=True, text=True, env=environment, timeout=120)
+    return subprocess.run([sys.executable, "-m", "pip", "--disable-pip-version-check", *arguments, "--no-index"],
+                          capture_output=True, text=True, env=environment, timeout=180)
 
 
-def test_pip_keeps_the_runtime_torch_when_it_is_new_enough(tmp_path):
-    result = pip_as_the_setup_cell_calls_it(write_course_wheel(tmp_path, ["torch>=2.7", "torchvision>=0.22"]))
+def runtime_like(folder, installed):
+    """Return the Python of a new environment holding stand-ins of the ``installed`` packages."""
+    venv.create(folder / "runtime", with_pip=False)
+    python = folder / "runtime" / "bin" / "python"
+    wheels = [write_wheel(folder / "index", name, version) for name, version in installed.items()]
+    result = pip("--python", str(python), "install", "--quiet", "--no-deps", *map(str, wheels))
     assert result.returncode == 0, result.stderr
-    assert "Would install stand-in-course-0.1.0" in result.stdout
-    assert "torch-" not in result.stdout.split("Would install")[1]
+    return python
+
+
+def planned_installs(tmp_path, installed, dependencies):
+    """Dry-run the setup cell's install in a runtime with ``installed``; return pip's plan {name: version}.
+
+    The course package is asked for as the setup cell asks for it, with the runtime's torch and
+    torchvision pinned; the index offers every package at the installed and at a newer version.
+    """
+    (tmp_path / "index").mkdir()
+    python = runtime_like(tmp_path, installed)
+    for name, version in NEWEST.items():
+        write_wheel(tmp_path / "index", name, version)
+    write_course_wheel(tmp_path / "index", dependencies)
+    result = pip("--python", str(python), "install", "--dry-run", "--quiet", "--report", "-",
+                 "--find-links", str(tmp_path / "index"), f"runnable-pytorch-cheatsheet=={helpers.__version__}",
+                 f"torch=={installed['torch']}", f"torchvision=={installed['torchvision']}")
+    assert result.returncode == 0, result.stderr
+    return {item["metadata"]["name"]: item["metadata"]["version"] for item in json.loads(result.stdout)["install"]}
+
+
+def runtime_dependencies():
+    return tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+
+
+@pytest.mark.parametrize("installed", [COLAB_LIKE, KAGGLE_LIKE], ids=["colab", "kaggle"])
+def test_the_install_adds_the_course_and_replaces_nothing(installed, tmp_path):
+    plan = planned_installs(tmp_path, installed, runtime_dependencies())
+    print("pip would install:", plan)
+    assert plan["runnable-pytorch-cheatsheet"] == helpers.__version__
+    replaced = {name: version for name, version in plan.items() if canonicalize_name(name) in installed}
+    assert replaced == {}, f"the setup cell would replace {replaced} in the runtime"
+
+
+def test_the_dry_run_sees_a_replacement_when_there_is_one(tmp_path):
+    plan = planned_installs(tmp_path, COLAB_LIKE, [*runtime_dependencies(), "ipykernel>=6.25"])
+    assert plan["ipykernel"] == NEWEST["ipykernel"]
 
 
 def test_pip_refuses_loudly_instead_of_replacing_an_old_torch(tmp_path):
-    result = pip_as_the_setup_cell_calls_it(write_course_wheel(tmp_path, ["torch>=99"]))
-    assert result.returncode != 0
-    assert "torch>=99" in result.stdout + result.stderr
+    with pytest.raises(AssertionError, match="(?s)torch==2.6.0 because.*ResolutionImpossible"):
+        planned_installs(tmp_path, {**COLAB_LIKE, "torch": "2.6.0"}, runtime_dependencies())
