@@ -29,12 +29,17 @@ def pins(name):
     return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / name).read_text(), re.M))
 
 
-def lower_bounds():
-    """Every dependency of pyproject.toml, runtime and dev, with the version it asks for at least."""
+def all_requirements():
+    """Every dependency of pyproject.toml: runtime, then each extra's (the course's own extras left out)."""
     project = pyproject()["project"]
+    lines = project["dependencies"] + [line for extra in project["optional-dependencies"].values() for line in extra]
+    return [Requirement(line) for line in lines if Requirement(line).name != project["name"]]
+
+
+def lower_bounds():
+    """Every dependency of pyproject.toml with the version it asks for at least."""
     bounds = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
-        requirement = Requirement(line)
+    for requirement in all_requirements():
         [specifier] = requirement.specifier
         bounds[canonicalize_name(requirement.name)] = Version(specifier.version)
     return bounds
@@ -57,19 +62,36 @@ def test_doctor_knows_the_same_lower_bounds():
     assert doctor.MIN_TORCHVISION == bounds["torchvision"].release[:2]
 
 
+def test_learners_get_only_what_the_notebooks_import():
+    runtime = {Requirement(line).name for line in pyproject()["project"]["dependencies"]}
+    assert not runtime & {"ipykernel", "jupyter-client", "papermill", "nbformat", "pyyaml", "onnx", "onnxscript"}
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert "runnable-pytorch-cheatsheet[instructor]" in extras["dev"]
+    assert {"papermill", "ipykernel", "onnxscript"} <= {Requirement(line).name for line in extras["instructor"]}
+
+
 def test_environment_yml_lists_the_same_packages_as_pyproject():
-    project = pyproject()["project"]
-    wanted = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
-        requirement = Requirement(line)
-        wanted[requirement.name.lower()] = str(requirement.specifier)
+    wanted = {requirement.name.lower(): str(requirement.specifier) for requirement in all_requirements()}
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [entry for entry in environment["dependencies"] if isinstance(entry, str)]
+    [from_pypi] = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
     listed = {}
-    for entry in environment["dependencies"]:
-        if isinstance(entry, str) and not entry.startswith(("python", "pip")):
+    for entry in conda + from_pypi:
+        if not entry.startswith(("python", "pip", "-e")):
             requirement = Requirement(entry)
             listed[CONDA_NAMES.get(requirement.name, requirement.name).lower()] = str(requirement.specifier)
     assert listed == wanted
+    assert "-e ." in from_pypi
+
+
+def test_license_is_the_one_pyproject_names():
+    assert pyproject()["project"]["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_gitignore_ignores_a_venv_folder_or_symlink():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".venv" in ignored and ".venv/" not in ignored
 
 
 def test_ci_runs_the_readme_test_command():

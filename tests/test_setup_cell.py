@@ -197,3 +197,31 @@ def test_the_dry_run_sees_a_replacement_when_there_is_one(tmp_path):
 def test_pip_refuses_loudly_instead_of_replacing_an_old_torch(tmp_path):
     with pytest.raises(AssertionError, match="(?s)torch==2.6.0 because.*ResolutionImpossible"):
         planned_installs(tmp_path, {**COLAB_LIKE, "torch": "2.6.0"}, runtime_dependencies())
+
+
+def onnx_install_code():
+    """Return notebook 10's lines that install the ONNX packages where they are missing."""
+    notebook = nbformat.read(course.NOTEBOOKS_DIR / "10_deployment.ipynb", as_version=4)
+    [cell] = [cell for cell in notebook.cells if "ONNX_PACKAGES = " in cell.source]
+    lines = cell.source.split("\n")
+    start = next(index for index, line in enumerate(lines) if line.startswith("ONNX_PACKAGES = "))
+    return "import importlib.util, subprocess, sys\n" + "\n".join(lines[start:start + 4])
+
+
+def test_notebook_10_asks_for_the_onnx_packages_pyproject_names():
+    namespace = {}
+    exec(onnx_install_code().split("\nif ")[0], namespace)
+    instructor = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["instructor"]
+    assert namespace["ONNX_PACKAGES"] == [line for line in instructor if line.startswith("onnx")]
+
+
+def test_notebook_10_installs_the_onnx_packages_only_where_one_is_missing(pip_calls, monkeypatch, capsys):
+    exec(onnx_install_code(), {})
+    assert pip_calls == []
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnxscript" else REAL_FIND_SPEC(name, *a))
+    exec(onnx_install_code(), {})
+    [(command, options)] = pip_calls
+    assert command[:5] == [sys.executable, "-m", "pip", "install", "--quiet"]
+    assert command[5:] == ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.6.2"] and options == {"check": True}
+    assert "Installing onnx>=1.17" in capsys.readouterr().out
