@@ -1,5 +1,9 @@
 import ast
+import re
 
+import nbformat
+
+import helpers
 from helpers import course
 
 
@@ -11,7 +15,7 @@ def test_notebooks_are_found_in_order():
 
 def test_badges_point_at_the_notebook_in_the_repository():
     line = course.badges_markdown("01_tensors_and_autograd.ipynb")
-    expected = f"{course.repository_slug()}/blob/{course.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
+    expected = f"{course.repository_slug()}/blob/{course.PINNED_REF}/notebooks/01_tensors_and_autograd.ipynb"
     assert line.count(expected) == 2  # Colab and Kaggle
     assert "colab.research.google.com/github/" in line and "kaggle.com/kernels/welcome" in line
 
@@ -21,4 +25,15 @@ def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
     ast.parse(source)
     assert f"@{course.PINNED_REF}" in source
     assert course.REPOSITORY_URL in source
-    assert "check=True" in source  # a failed install stops the notebook loudly
+    assert "raise RuntimeError(" in source  # a failed install stops the notebook, saying what to do
+
+
+def test_badges_installs_and_the_backbone_use_the_version_tag_in_every_notebook():
+    tag = f"v{helpers.__version__}"
+    assert course.PINNED_REF == tag
+    for path in course.notebook_paths():
+        notebook = nbformat.read(path, as_version=4)
+        text = "\n".join(cell.source for cell in notebook.cells[:3])
+        badge_refs = set(re.findall(r"/blob/([^/]+)/notebooks/" + re.escape(path.name), text))
+        install_refs = set(re.findall(r"git\+" + re.escape(course.REPOSITORY_URL) + r"@([^\"]+)\"", text))
+        assert badge_refs == install_refs == {tag}, path.name

@@ -34,7 +34,11 @@ def setup_source(path):
 @pytest.fixture
 def pip_calls(monkeypatch):
     calls = []
-    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: calls.append((command, kwargs)))
+    def recording_pip(command, **kwargs):
+        calls.append((command, kwargs))
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", recording_pip)
     return calls
 
 
@@ -62,7 +66,7 @@ def test_colab_installs_the_package_at_the_pinned_ref(path, pip_calls, monkeypat
     assert command[5] == f"runnable-pytorch-cheatsheet @ git+{course.REPOSITORY_URL}@{course.PINNED_REF}"
     assert command[6:] == [f"torch=={importlib.metadata.version('torch')}",
                            f"torchvision=={importlib.metadata.version('torchvision')}"]
-    assert options == {"check": True}
+    assert options == {"capture_output": True, "text": True}
     assert not any(arg.startswith(("--upgrade", "-U", "--force")) for arg in command)
     assert "runtime     colab" in capsys.readouterr().out
 
@@ -74,14 +78,23 @@ def test_kaggle_is_recognised(pip_calls, monkeypatch, tmp_path, capsys):
     assert len(pip_calls) == 1 and "runtime     kaggle" in capsys.readouterr().out
 
 
-def test_a_failed_install_stops_the_notebook_loudly(monkeypatch, tmp_path):
-    def failing_pip(command, **kwargs):
-        raise subprocess.CalledProcessError(1, command)
-
-    monkeypatch.setattr(subprocess, "run", failing_pip)
+@pytest.mark.parametrize("pip_says", ["ERROR: Could not find a version that satisfies the requirement",
+                                      "ERROR: ResolutionImpossible"])
+def test_a_failed_install_says_what_to_do(pip_says, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", pip_says))
     pretend_not_installed(monkeypatch, tmp_path)
-    with pytest.raises(subprocess.CalledProcessError):
+    with pytest.raises(RuntimeError) as failure:
         exec(setup_source(NOTEBOOKS[0]), {})
+    advice = str(failure.value)
+    assert failure.value.__cause__ is None and failure.value.__suppress_context__
+    assert "turn Internet on under Settings" in advice and f"older than {course.MINIMUM_TORCH}" in advice
+    assert course.PINNED_REF in advice and advice.endswith(f"{course.REPOSITORY_URL}#troubleshooting")
+    assert pip_says in capsys.readouterr().err
+
+
+def test_the_advice_names_pyprojects_torch_bound():
+    dependencies = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"torch>={course.MINIMUM_TORCH}" in dependencies
 
 
 def test_data_lands_in_colab_kaggle_or_the_checkout(monkeypatch, tmp_path):
