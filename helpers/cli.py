@@ -1,11 +1,15 @@
-"""The course's command line.
+"""The course's command line: ``pytorch-course`` once the package is installed, ``python -m helpers`` anywhere.
 
-    python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE ...] [--grid FILE] [--jobs N]
-    python -m helpers doctor [--preset full]
-    python -m helpers data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
-    python -m helpers data nih --out DIR
-    python -m helpers student-edition --out DIR     # notebooks with the solutions taken out
-    python -m helpers execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
+    pytorch-course run [NOTEBOOK ...] [--preset class] [--out DIR] [-p NAME VALUE[,VALUE...]] [--grid FILE] [--jobs N]
+    pytorch-course doctor [--preset full]
+    pytorch-course data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
+    pytorch-course data nih --out DIR
+    pytorch-course student-edition --out DIR     # notebooks with the solutions taken out
+    pytorch-course execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
+    pytorch-course release X.Y.Z               # set the version, refresh and re-execute, commit and tag
+
+Options may come before or after the notebook names. A parameter with several
+values (-p EPOCHS 2,5) is a grid axis: one run per combination.
 """
 
 from __future__ import annotations
@@ -30,35 +34,51 @@ def parse_value(text: str) -> Any:
     return yaml.safe_load(text)
 
 
+def course_notebooks() -> list[Path]:
+    """Return the course notebooks: the checkout's, else those in ./notebooks or the current folder.
+
+    An installed package has no notebooks of its own, so outside a checkout the
+    command looks where the learner is; finding none, it stops with what to do.
+    """
+    for folder in (course.NOTEBOOKS_DIR, Path.cwd() / "notebooks", Path.cwd()):
+        found = course.notebook_paths(folder)
+        if found:
+            return found
+    raise SystemExit("No course notebooks here: the installed package holds none, and neither ./notebooks/ "
+                     f"nor this folder has any. Run from a checkout of the course (git clone "
+                     f"{course.REPOSITORY_URL}) or name the notebook files.")
+
+
 def resolve_notebooks(names: list[str]) -> list[Path]:
     """Return the notebooks to run: all of them when ``names`` is empty.
 
     A name may be a path, a file name or a number prefix such as ``01``.
     """
     if not names:
-        return course.notebook_paths()
+        return course_notebooks()
     chosen = []
     for name in names:
         path = Path(name)
         if path.suffix == ".ipynb" and path.exists():
             chosen.append(path.resolve())
             continue
-        matches = [p for p in course.notebook_paths() if p.name.startswith(name)]
+        known = course_notebooks()
+        matches = [p for p in known if p.name.startswith(name)]
         if len(matches) != 1:
             raise SystemExit(f"No single course notebook matches {name!r}; "
-                             f"try one of: {', '.join(p.name for p in course.notebook_paths())}")
+                             f"try one of: {', '.join(p.name for p in known)}")
         chosen.append(matches[0])
     return chosen
 
 
 def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """Return (fixed parameters, grid) from ``-p NAME VALUE [VALUE ...]`` options and a YAML file.
+    """Return (fixed parameters, grid) from ``-p NAME VALUE[,VALUE...]`` options and a YAML file.
 
-    A name with one value is fixed; a name with several values (or a list in
-    the YAML file) is a grid axis. Command-line values win over the file.
+    A name with one value is fixed; a name with several comma-separated values
+    (or a list in the YAML file) is a grid axis. Command-line values win over the file.
 
     Example:
-        >>> split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None)
+        >>> split_parameters([["EPOCHS", "1,3"], ["SEED", "0"]], None)
         ({'SEED': 0}, {'EPOCHS': [1, 3]})
     """
     values: dict[str, Any] = {}
@@ -67,10 +87,8 @@ def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dic
         if not isinstance(loaded, dict):
             raise SystemExit(f"{grid_file} must map parameter names to a value or a list of values.")
         values.update(loaded)
-    for name, *texts in pairs:
-        if not texts:
-            raise SystemExit(f"-p {name} needs a value, e.g. -p {name} 3 (or several: -p {name} 1 3 5).")
-        parsed = [parse_value(text) for text in texts]
+    for name, text in pairs:
+        parsed = [parse_value(part) for part in text.split(",")]
         values[name] = parsed if len(parsed) > 1 else parsed[0]
     fixed = {name: value for name, value in values.items() if not isinstance(value, list)}
     grid = {name: value for name, value in values.items() if isinstance(value, list)}
@@ -142,8 +160,22 @@ def command_execute(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_release(args: argparse.Namespace) -> int:
+    from helpers.release import ReleaseError, release
+
+    try:
+        tag = release(args.version, course.CHECKOUT_ROOT)
+    except ReleaseError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Released {tag}. Publish it with: git push origin main {tag}\n"
+          "The badges and Colab/Kaggle installs open that tag, and notebook 05's backbone comes from its "
+          "data/pretrained/, so push the tag before sharing links.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__,
+    parser = argparse.ArgumentParser(prog="pytorch-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -151,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
     run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
-    run.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME VALUE",
-                     help="set a notebook parameter (-p EPOCHS 3); several values make a grid (-p EPOCHS 1 3 5)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a notebook parameter (-p EPOCHS 3); comma-separated values make a grid (-p EPOCHS 1,3,5)")
     run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
     run.add_argument("--jobs", type=int, default=1, help="notebooks executed at the same time")
     run.set_defaults(handler=command_run)
@@ -179,10 +211,25 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("notebooks", nargs="*")
     execute.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     execute.set_defaults(handler=command_execute)
+
+    release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")
+    release.add_argument("version", help="the new version, e.g. 0.2.0 (tagged v0.2.0)")
+    release.set_defaults(handler=command_release)
+    for command_parser in commands.choices.values():
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+    """Run the command line; return the exit status.
+
+    Options may come before, between or after notebook names: arguments that
+    the first pass leaves over are parsed again by the command's own parser,
+    which takes options and names in any order.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args, left_over = parser.parse_known_args(argv)
+    if left_over:
+        args = args.command_parser.parse_intermixed_args(argv[argv.index(args.command) + 1:])
     return args.handler(args)

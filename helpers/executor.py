@@ -24,6 +24,11 @@ from helpers.presets import PRESET_ENV_VAR
 STAMP_KEY = "pytorch_course"
 JUPYTERLAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 """The kernelspec JupyterLab 4 writes for ipykernel's ``python3`` kernel."""
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""Keeps the kernel's start-up notice ("running over TCP without encryption") out of every run's output.
+
+The kernel listens on 127.0.0.1 only; its errors still show, and a cell's own warnings are outputs anyway.
+"""
 LARGEST_PLAIN_JAVASCRIPT_NUMBER = 1e21  # from here on, JavaScript writes numbers as 1e+21
 
 
@@ -132,6 +137,7 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
         os.environ.update(overrides)
         try:
             NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
+                           extra_arguments=KERNEL_ARGUMENTS,
                            resources={"metadata": {"path": str(path.parent)}}).execute()
         finally:
             for name, value in previous.items():

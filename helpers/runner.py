@@ -21,6 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from helpers.executor import KERNEL_ARGUMENTS
 from helpers.paths import CHECKPOINT_DIR_ENV_VAR
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -155,7 +156,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                    kernel_name="python3", cwd=str(notebook.parent),
-                                   progress_bar=progress_bar, log_output=False)
+                                   progress_bar=progress_bar, log_output=False,
+                                   extra_arguments=KERNEL_ARGUMENTS)
     except Exception as exc:  # any failure is reported, never lost
         failed_cell, error = _error_of(exc)
     finally:
