@@ -37,3 +37,26 @@ def test_badges_installs_and_the_backbone_use_the_version_tag_in_every_notebook(
         badge_refs = set(re.findall(r"/blob/([^/]+)/notebooks/" + re.escape(path.name), text))
         install_refs = set(re.findall(r"git\+" + re.escape(course.REPOSITORY_URL) + r"@([^\"]+)\"", text))
         assert badge_refs == install_refs == {tag}, path.name
+
+
+def test_figures_are_sharp_with_readable_labels(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.environment import use_course_figure_style
+
+    with matplotlib.rc_context():
+        use_course_figure_style()
+        figure, axes = plt.subplots()
+        axes.plot([0, 1], [0, 1], label="loss")
+        axes.set_xlabel("epoch")
+        axes.legend()
+        figure.savefig(tmp_path / "figure.png")
+        sizes = [label.get_fontsize() for label in [axes.xaxis.label, *axes.get_xticklabels(),
+                                                      *axes.legend_.get_texts()]]
+        plt.close(figure)
+    assert min(sizes) >= 10
+    width = int.from_bytes((tmp_path / "figure.png").read_bytes()[16:20], "big")
+    assert width == 5 * 110
