@@ -8,7 +8,10 @@ OLDEST_VENV := .venv-oldest
 OLDEST_PYTHON ?= python3.11
 OLDEST_BIN := $(OLDEST_VENV)/bin
 
-.PHONY: course test test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
+# JupyterLab refuses to run as root (as in Docker) unless told it may.
+LAB_ROOT_OPTION := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: course test test-pinned test-oldest venv venv-oldest lab doctor notebooks site release clean
 
 course: venv  ## execute the whole course headless (class preset) into runs/class, with a report
 	$(BIN)/python -m helpers run --preset class --out runs/class
@@ -19,12 +22,12 @@ test-pinned: venv  ## unit, hygiene, nbval and smoke runs of every notebook, on 
 	$(BIN)/python -m pytest
 
 # nbval is left out here: the committed outputs it compares were made with the pinned versions, and
-# the smoke runs under tests/ execute every notebook anyway. So is the student edition, which only
-# rewrites notebook text.
+# the smoke runs under tests/ execute every notebook anyway. So are the student edition, which only
+# rewrites notebook text, and the site, which only renders the committed notebooks.
 test-oldest:  ## unit tests and smoke runs of every notebook, on the versions in constraints-oldest.txt
 	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
 		$(MAKE) --no-print-directory venv-oldest && \
-		$(OLDEST_BIN)/python -m pytest tests --ignore=tests/notebooks/test_student_edition.py; \
+		$(OLDEST_BIN)/python -m pytest tests --ignore=tests/notebooks/test_student_edition.py --ignore=tests/site; \
 	else \
 		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
 		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \
@@ -47,7 +50,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml constraints-oldest.txt
 	touch $@
 
 lab: venv  ## open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT_OPTION) notebooks
 
 doctor: venv  ## check that this machine is ready for the course
 	$(BIN)/python -m helpers doctor
@@ -55,5 +58,12 @@ doctor: venv  ## check that this machine is ready for the course
 notebooks: venv  ## maintainers: re-execute the notebooks in place so their committed outputs are true
 	$(BIN)/python -m helpers execute
 
+site: venv  ## build the course website into site/ from the committed notebooks (nothing re-executed)
+	$(BIN)/python -m helpers site --out site
+
+release: venv  ## maintainers: make release VERSION=0.2.0 sets the version, re-executes, commits and tags
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z"; exit 1; }
+	$(BIN)/python -m helpers release $(VERSION)
+
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs site .pytest_cache

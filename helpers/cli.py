@@ -7,6 +7,7 @@
     pytorch-course student-edition --out DIR     # notebooks with the solutions taken out
     pytorch-course execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
     pytorch-course release X.Y.Z               # set the version, refresh and re-execute, commit and tag
+    pytorch-course site [--out site]           # the course website, from the committed notebooks
 
 Options may come before or after the notebook names. A parameter with several
 values (-p EPOCHS 2,5) is a grid axis: one run per combination.
@@ -174,6 +175,18 @@ def command_release(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_site(args: argparse.Namespace) -> int:
+    from helpers.site import SiteError, build_site
+
+    try:
+        pages, seconds = build_site(Path(args.out))
+    except SiteError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"Built {pages} pages into {args.out}/ in {seconds:.1f} s; open {args.out}/index.html")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pytorch-course", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -215,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")
     release.add_argument("version", help="the new version, e.g. 0.2.0 (tagged v0.2.0)")
     release.set_defaults(handler=command_release)
+    site = commands.add_parser("site", help="build the course website from the committed notebooks")
+    site.add_argument("--out", default="site", help="folder for the website (default: site)")
+    site.set_defaults(handler=command_site)
+
     for command_parser in commands.choices.values():
         command_parser.set_defaults(command_parser=command_parser)
     return parser

@@ -42,6 +42,17 @@ def repository_slug() -> str:
     return REPOSITORY_URL.removeprefix("https://github.com/")
 
 
+def site_url() -> str:
+    """Return the course website's address on GitHub Pages.
+
+    Example:
+        >>> site_url()
+        'https://runnable-pytorch-cheatsheet.github.io/course/'
+    """
+    owner, name = repository_slug().split("/")
+    return f"https://{owner}.github.io/{name}/"
+
+
 def colab_url(notebook_name: str, ref: str = PINNED_REF) -> str:
     """Return the link that opens a notebook of the course in Google Colab.
 
