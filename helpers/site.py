@@ -29,6 +29,7 @@ SITE_MARKER = ".pytorch-course-site"
 NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/|\./)?(\d\d_\w+)\.ipynb(#[^)\s]*)?\)")
 README_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_\w+\.ipynb)(#[^)\s]*)?\)")
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#|notebooks/|CONTRIBUTING\.md)([^)\s]+)\)")
+HEADING_ID = re.compile(r'<h([1-6])[^>]*?\sid="([^"]+)"')
 
 
 class SiteError(Exception):
@@ -80,6 +81,28 @@ def stage_sources(docs: Path) -> list[Path]:
     return staged
 
 
+def on_page_content(html: str, page, config, files) -> str:
+    """mkdocs hook: point a notebook page's table of contents at the ids its headings really have.
+
+    mkdocs-jupyter slugs the contents from Markdown (where ``## Devices: `.to()` ``
+    becomes ``#devices``) but nbconvert gives the heading ``id="devices-to"``; both
+    list the headings (down to the contents' depth) in the same order, so the ids
+    are matched by position.
+    """
+    if page.file.src_uri.endswith(".ipynb"):
+        entries, pending = [], list(page.toc)
+        while pending:
+            entry = pending.pop(0)
+            entries.append(entry)
+            pending[:0] = entry.children
+        deepest = max((entry.level for entry in entries), default=0)
+        ids = [heading_id for level, heading_id in HEADING_ID.findall(html) if int(level) <= deepest]
+        if len(ids) == len(entries):
+            for entry, heading_id in zip(entries, ids):
+                entry.id = heading_id
+    return html
+
+
 def site_config(docs: Path, out: Path, notebooks: list[Path]) -> dict:
     """Return the mkdocs configuration: material theme, offline search, one page per notebook."""
     return {
@@ -99,6 +122,7 @@ def site_config(docs: Path, out: Path, notebooks: list[Path]) -> dict:
                                 "cache": False, "toc_depth": 2}},
         ],
         "markdown_extensions": ["tables", "toc"],
+        "hooks": [__file__],
         "nav": [
             {"Home": "index.md"},
             {"Notebooks": [{notebook_title(path): f"notebooks/{path.name}"} for path in notebooks]},
