@@ -106,3 +106,31 @@ def test_make_test_covers_the_pinned_and_the_oldest_versions():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: test-pinned test-oldest\b", makefile, re.M)
     assert "-c constraints-oldest.txt" in makefile
+
+
+def workflow(name):
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+def test_github_runs_make_test_on_python_311_with_cached_pip_downloads():
+    [job] = workflow("tests.yml")["jobs"].values()
+    steps = job["steps"]
+    [python] = [step for step in steps if step.get("uses", "").startswith("actions/setup-python")]
+    assert python["with"]["python-version"] == "3.11" and python["with"]["cache"] == "pip"
+    assert any(step.get("run") == "make test" for step in steps)
+
+
+def test_the_site_is_published_on_release_tags():
+    site = workflow("site.yml")
+    assert site[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
+    uses = [step.get("uses", "") for job in site["jobs"].values() for step in job["steps"]]
+    assert any(use.startswith("actions/deploy-pages") for use in uses)
+
+
+def test_readme_links_the_ci_status_and_the_site():
+    from helpers import course
+
+    top = "\n".join((ROOT / "README.md").read_text().splitlines()[:5])
+    assert f"{course.REPOSITORY_URL}/actions/workflows/tests.yml/badge.svg" in top
+    assert course.site_url() in top
+    assert (ROOT / "CONTRIBUTING.md").exists()
