@@ -6,7 +6,8 @@ import sys
 
 import pytest
 
-from helpers import cli, course
+from helpers.course import facts
+from helpers.tools import cli
 
 
 @pytest.fixture
@@ -48,19 +49,20 @@ def test_a_parameter_without_a_value_is_refused(planned, capsys):
 
 
 def test_outside_a_checkout_run_finds_notebooks_where_the_learner_is(monkeypatch, tmp_path):
-    monkeypatch.setattr(course, "NOTEBOOKS_DIR", tmp_path / "site-packages" / "notebooks")
+    monkeypatch.setattr(facts, "NOTEBOOKS_DIR", tmp_path / "site-packages" / "notebooks")
     monkeypatch.chdir(tmp_path)
     with pytest.raises(SystemExit, match="No course notebooks here.*git clone"):
         cli.resolve_notebooks([])
     (tmp_path / "notebooks").mkdir()
-    shutil.copy(course.CHECKOUT_ROOT / "notebooks" / "01_tensors_and_autograd.ipynb", tmp_path / "notebooks")
+    shutil.copy(facts.CHECKOUT_ROOT / "notebooks" / "01_tensors_and_autograd.ipynb", tmp_path / "notebooks")
     assert cli.resolve_notebooks([]) == [tmp_path / "notebooks" / "01_tensors_and_autograd.ipynb"]
     assert cli.resolve_notebooks(["01"]) == [tmp_path / "notebooks" / "01_tensors_and_autograd.ipynb"]
 
 
 def test_run_with_no_notebooks_found_exits_non_zero(monkeypatch, tmp_path):
-    result = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from helpers import cli, course;"
-                             "course.NOTEBOOKS_DIR = Path('missing'); sys.exit(cli.main(['run', '--out', 'x']))"],
+    result = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from helpers.course import facts;"
+                             "from helpers.tools import cli;"
+                             "facts.NOTEBOOKS_DIR = Path('missing'); sys.exit(cli.main(['run', '--out', 'x']))"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and "No course notebooks here" in result.stderr
     assert not (tmp_path / "x").exists()

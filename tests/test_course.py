@@ -4,38 +4,38 @@ import re
 import nbformat
 
 import helpers
-from helpers import course
+from helpers.course import facts
 
 
 def test_notebooks_are_found_in_order():
-    names = [path.name for path in course.notebook_paths()]
+    names = [path.name for path in facts.notebook_paths()]
     assert names[:2] == ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"]
     assert names == sorted(names)
 
 
 def test_badges_point_at_the_notebook_in_the_repository():
-    line = course.badges_markdown("01_tensors_and_autograd.ipynb")
-    expected = f"{course.repository_slug()}/blob/{course.PINNED_REF}/notebooks/01_tensors_and_autograd.ipynb"
+    line = facts.badges_markdown("01_tensors_and_autograd.ipynb")
+    expected = f"{facts.repository_slug()}/blob/{facts.PINNED_REF}/notebooks/01_tensors_and_autograd.ipynb"
     assert line.count(expected) == 2  # Colab and Kaggle
     assert "colab.research.google.com/github/" in line and "kaggle.com/kernels/welcome" in line
 
 
 def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
-    source = course.setup_cell_source()
+    source = facts.setup_cell_source()
     ast.parse(source)
-    assert f"@{course.PINNED_REF}" in source
-    assert course.REPOSITORY_URL in source
+    assert f"@{facts.PINNED_REF}" in source
+    assert facts.REPOSITORY_URL in source
     assert "raise RuntimeError(" in source  # a failed install stops the notebook, saying what to do
 
 
 def test_badges_installs_and_the_backbone_use_the_version_tag_in_every_notebook():
     tag = f"v{helpers.__version__}"
-    assert course.PINNED_REF == tag
-    for path in course.notebook_paths():
+    assert facts.PINNED_REF == tag
+    for path in facts.notebook_paths():
         notebook = nbformat.read(path, as_version=4)
         text = "\n".join(cell.source for cell in notebook.cells[:3])
         badge_refs = set(re.findall(r"/blob/([^/]+)/notebooks/" + re.escape(path.name), text))
-        install_refs = set(re.findall(r"git\+" + re.escape(course.REPOSITORY_URL) + r"@([^\"]+)\"", text))
+        install_refs = set(re.findall(r"git\+" + re.escape(facts.REPOSITORY_URL) + r"@([^\"]+)\"", text))
         assert badge_refs == install_refs == {tag}, path.name
 
 
@@ -45,7 +45,7 @@ def test_figures_are_sharp_with_readable_labels(tmp_path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from helpers.environment import use_course_figure_style
+    from helpers.course.environment import use_course_figure_style
 
     with matplotlib.rc_context():
         use_course_figure_style()

@@ -9,7 +9,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from helpers import doctor
+from helpers.tools import doctor
 
 ROOT = Path(__file__).resolve().parents[1]
 CONDA_NAMES = {"pytorch": "torch"}
@@ -128,9 +128,9 @@ def test_the_site_is_published_on_release_tags():
 
 
 def test_readme_links_the_ci_status_and_the_site():
-    from helpers import course
+    from helpers.course import facts
 
     top = "\n".join((ROOT / "README.md").read_text().splitlines()[:5])
-    assert f"{course.REPOSITORY_URL}/actions/workflows/tests.yml/badge.svg" in top
-    assert course.site_url() in top
+    assert f"{facts.REPOSITORY_URL}/actions/workflows/tests.yml/badge.svg" in top
+    assert facts.site_url() in top
     assert (ROOT / "CONTRIBUTING.md").exists()

@@ -6,8 +6,8 @@ import subprocess
 import nbformat
 import pytest
 
-from helpers import course
-from helpers.release import ReleaseError, release
+from helpers.course import facts
+from helpers.tools.release import ReleaseError, release
 
 NOTEBOOKS = ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"]
 
@@ -20,10 +20,10 @@ def git(root, *arguments):
 def checkout(tmp_path):
     """A small committed checkout: the package's version file and two notebooks."""
     (tmp_path / "helpers").mkdir()
-    shutil.copy(course.PACKAGE_ROOT / "__init__.py", tmp_path / "helpers")
+    shutil.copy(facts.PACKAGE_ROOT / "__init__.py", tmp_path / "helpers")
     (tmp_path / "notebooks").mkdir()
     for name in NOTEBOOKS:
-        shutil.copy(course.NOTEBOOKS_DIR / name, tmp_path / "notebooks")
+        shutil.copy(facts.NOTEBOOKS_DIR / name, tmp_path / "notebooks")
     git(tmp_path, "init", "--quiet")
     git(tmp_path, "config", "user.email", "maintainer@example.org")
     git(tmp_path, "config", "user.name", "Maintainer")

@@ -20,9 +20,9 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import helpers
-from helpers import course, paths
+from helpers.course import facts, paths
 
-NOTEBOOKS = course.notebook_paths()
+NOTEBOOKS = facts.notebook_paths()
 REAL_FIND_SPEC = importlib.util.find_spec
 
 
@@ -63,7 +63,7 @@ def test_colab_installs_the_package_at_the_pinned_ref(path, pip_calls, monkeypat
     exec(setup_source(path), {})
     [(command, options)] = pip_calls
     assert command[:5] == [sys.executable, "-m", "pip", "install", "--quiet"]
-    assert command[5] == f"runnable-pytorch-cheatsheet @ git+{course.REPOSITORY_URL}@{course.PINNED_REF}"
+    assert command[5] == f"runnable-pytorch-cheatsheet @ git+{facts.REPOSITORY_URL}@{facts.PINNED_REF}"
     assert command[6:] == [f"torch=={importlib.metadata.version('torch')}",
                            f"torchvision=={importlib.metadata.version('torchvision')}"]
     assert options == {"capture_output": True, "text": True}
@@ -87,45 +87,33 @@ def test_a_failed_install_says_what_to_do(pip_says, monkeypatch, tmp_path, capsy
         exec(setup_source(NOTEBOOKS[0]), {})
     advice = str(failure.value)
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
-    assert "turn Internet on under Settings" in advice and f"older than {course.MINIMUM_TORCH}" in advice
-    assert course.PINNED_REF in advice and advice.endswith(f"{course.REPOSITORY_URL}#troubleshooting")
+    assert "turn Internet on under Settings" in advice and f"older than {facts.MINIMUM_TORCH}" in advice
+    assert facts.PINNED_REF in advice and advice.endswith(f"{facts.REPOSITORY_URL}#troubleshooting")
     assert pip_says in capsys.readouterr().err
 
 
 def test_the_advice_names_pyprojects_torch_bound():
-    dependencies = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    assert f"torch>={course.MINIMUM_TORCH}" in dependencies
+    dependencies = tomllib.loads((facts.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert f"torch>={facts.MINIMUM_TORCH}" in dependencies
 
-
-def test_data_lands_in_colab_kaggle_or_the_checkout(monkeypatch, tmp_path):
-    monkeypatch.delenv(paths.DATA_DIR_ENV_VAR, raising=False)
-    monkeypatch.setattr(paths, "COLAB_DATA_DIR", tmp_path / "content" / "data")
-    monkeypatch.setattr(paths, "KAGGLE_DATA_DIR", tmp_path / "kaggle" / "working" / "data")
-    assert paths.data_dir() == course.CHECKOUT_ROOT / "data"
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    assert paths.data_dir() == tmp_path / "content" / "data"
-    monkeypatch.delitem(sys.modules, "google.colab")
-    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
-    assert paths.data_dir() == tmp_path / "kaggle" / "working" / "data"
-    monkeypatch.setenv(paths.DATA_DIR_ENV_VAR, str(tmp_path / "mine"))
-    assert paths.data_dir() == tmp_path / "mine"
 
 
 COLAB_LIKE = {  # what a Colab runtime has installed (the kernel's packages are what pip must not touch)
     "torch": "2.9.0", "torchvision": "0.24.0", "numpy": "2.0.2", "pillow": "11.3.0", "matplotlib": "3.10.0",
     "tqdm": "4.67.1", "scikit-learn": "1.6.1", "pooch": "1.8.2", "pyyaml": "6.0.3", "nbformat": "5.10.4",
-    "ipykernel": "5.5.6", "jupyter-client": "6.1.12", "ipython": "7.34.0",
+    "ipykernel": "5.5.6", "jupyter-client": "6.1.12", "ipython": "7.34.0", "packaging": "24.2",
 }
 KAGGLE_LIKE = {
     "torch": "2.8.0", "torchvision": "0.23.0", "numpy": "1.26.4", "pillow": "11.2.1", "matplotlib": "3.7.2",
     "tqdm": "4.67.1", "scikit-learn": "1.5.2", "pooch": "1.8.2", "pyyaml": "6.0.2", "nbformat": "5.10.4",
     "ipykernel": "6.17.1", "jupyter-client": "8.6.3", "ipython": "7.34.0", "papermill": "2.6.0",
+    "packaging": "25.0",
 }
 NEWEST = {  # what the package index offers besides: newer releases pip could upgrade to if it wanted
     "torch": "2.14.1", "torchvision": "0.29.1", "numpy": "2.4.0", "pillow": "12.0.0", "matplotlib": "3.11.2",
     "tqdm": "4.68.0", "scikit-learn": "1.8.0", "pooch": "1.9.0", "pyyaml": "6.0.4", "nbformat": "5.11.1",
     "ipykernel": "7.4.0", "jupyter-client": "8.10.0", "ipython": "9.18.1", "papermill": "2.7.0",
-    "torchinfo": "1.8.0", "onnx": "1.23.2", "onnxruntime": "1.32.0", "onnxscript": "0.7.2",
+    "packaging": "26.4", "torchinfo": "1.8.0", "onnx": "1.23.2", "onnxruntime": "1.32.0", "onnxscript": "0.7.2",
 }
 
 
@@ -146,7 +134,7 @@ def write_wheel(folder, name, version, requires=(), extras=()):
 
 def write_course_wheel(folder, dependencies):
     """Write a stand-in of the course package with pyproject.toml's metadata (or other ``dependencies``)."""
-    project = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((facts.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     requires = list(dependencies) + [f'{line}; extra == "{extra}"'
                                      for extra, lines in extras.items() for line in lines]
@@ -190,7 +178,7 @@ def planned_installs(tmp_path, installed, dependencies):
 
 
 def runtime_dependencies():
-    return tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    return tomllib.loads((facts.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
 @pytest.mark.parametrize("installed", [COLAB_LIKE, KAGGLE_LIKE], ids=["colab", "kaggle"])
@@ -214,7 +202,7 @@ def test_pip_refuses_loudly_instead_of_replacing_an_old_torch(tmp_path):
 
 def onnx_install_code():
     """Return notebook 10's lines that install the ONNX packages where they are missing."""
-    notebook = nbformat.read(course.NOTEBOOKS_DIR / "10_deployment.ipynb", as_version=4)
+    notebook = nbformat.read(facts.NOTEBOOKS_DIR / "10_deployment.ipynb", as_version=4)
     [cell] = [cell for cell in notebook.cells if "ONNX_PACKAGES = " in cell.source]
     lines = cell.source.split("\n")
     start = next(index for index, line in enumerate(lines) if line.startswith("ONNX_PACKAGES = "))
@@ -224,7 +212,7 @@ def onnx_install_code():
 def test_notebook_10_asks_for_the_onnx_packages_pyproject_names():
     namespace = {}
     exec(onnx_install_code().split("\nif ")[0], namespace)
-    instructor = tomllib.loads((course.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["instructor"]
+    instructor = tomllib.loads((facts.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["instructor"]
     assert namespace["ONNX_PACKAGES"] == [line for line in instructor if line.startswith("onnx")]
 
 

@@ -1,0 +1,73 @@
+"""The student edition: every notebook with its reference solutions taken out.
+
+``python -m helpers student-edition --out student`` writes a copy of each
+notebook in which every cell tagged ``solution`` becomes a stub (its answer
+variables set to ``None``) and the outputs that would give the answers away,
+those of the solution cells and of the check cells after them, are removed.
+The checks stay: run unanswered, they print a hint, so the notebook still
+runs to the end.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+
+import nbformat
+
+from helpers.tools.executor import STAMP_KEY
+
+STUB_HEADER = "# Your answer here: replace None, then run the check below."
+
+
+def answer_names(solution_source: str) -> list[str]:
+    """Return the variables a solution cell defines for its check: ``answer_*`` ones, else the last assigned.
+
+    Example:
+        >>> answer_names("x = torch.tensor(2.0)\\nanswer_gradient = x.grad")
+        ['answer_gradient']
+    """
+    assigned: list[str] = []
+    for statement in ast.parse(solution_source).body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else [])
+        assigned += [target.id for target in targets if isinstance(target, ast.Name)]
+    answers = [name for name in assigned if name.startswith("answer")]
+    return list(dict.fromkeys(answers)) or assigned[-1:]
+
+
+def stub_source(solution_source: str) -> str:
+    """Return the stub that replaces a solution cell."""
+    return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source)])
+
+
+def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` with solutions stubbed and their give-away outputs removed."""
+    student = copy.deepcopy(notebook)
+    student.metadata.pop(STAMP_KEY, None)
+    clearing = False
+    for cell in student.cells:
+        if cell.cell_type == "markdown":
+            clearing = False
+            continue
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            cell.source = stub_source(cell.source)
+            cell.metadata["tags"] = [tag if tag != "solution" else "exercise" for tag in tags]
+            clearing = True
+        if clearing:  # the solution cell and the check cells that follow it
+            cell.outputs = []
+            cell.execution_count = None
+    return student
+
+
+def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
+    """Write the student edition of each notebook into ``out_dir``; return the new paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        target = out_dir / path.name
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        written.append(target)
+    return written
