@@ -134,3 +134,21 @@ def test_readme_links_the_ci_status_and_the_site():
     assert f"{facts.REPOSITORY_URL}/actions/workflows/tests.yml/badge.svg" in top
     assert facts.site_url() in top
     assert (ROOT / "CONTRIBUTING.md").exists()
+
+
+def test_the_built_package_holds_every_subpackage(tmp_path):
+    """What Colab and Kaggle install: a wheel built from the sources, with the course runtime and the tools."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tmp_path)
+    shutil.copytree(ROOT / "helpers", tmp_path / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(tmp_path)], check=True, timeout=300)
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    sources = {str(path.relative_to(ROOT)) for path in (ROOT / "helpers").rglob("*.py")}
+    assert sources <= packaged, f"missing from the wheel: {sorted(sources - packaged)}"
