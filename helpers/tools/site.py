@@ -13,6 +13,7 @@ at GitHub at the course's release tag.
 
 from __future__ import annotations
 
+import html as html_text
 import re
 import tempfile
 import time
@@ -29,7 +30,10 @@ SITE_MARKER = ".pytorch-course-site"
 NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/|\./)?(\d\d_\w+)\.ipynb(#[^)\s]*)?\)")
 README_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_\w+\.ipynb)(#[^)\s]*)?\)")
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#|notebooks/|CONTRIBUTING\.md)([^)\s]+)\)")
-HEADING_ID = re.compile(r'<h([1-6])[^>]*?\sid="([^"]+)"')
+HEADING = re.compile(r'<h([1-6])[^>]*?\sid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
+TAG = re.compile(r"<[^>]+>")
+WIDE_PAGES_CSS = ".md-grid { max-width: 1400px; }\n"
+"""Room for a notebook's code lines (the theme's default column is narrow for 100-character code)."""
 
 
 class SiteError(Exception):
@@ -65,6 +69,7 @@ def github_links(markdown: str) -> str:
 def stage_sources(docs: Path) -> list[Path]:
     """Copy the README, CONTRIBUTING.md and the notebooks into ``docs`` with their links fixed."""
     (docs / "notebooks").mkdir(parents=True)
+    (docs / "course.css").write_text(WIDE_PAGES_CSS)
     readme = (facts.CHECKOUT_ROOT / "README.md").read_text(encoding="utf-8")
     (docs / "index.md").write_text(github_links(readme), encoding="utf-8")
     contributing = (facts.CHECKOUT_ROOT / "CONTRIBUTING.md").read_text(encoding="utf-8")
@@ -82,12 +87,12 @@ def stage_sources(docs: Path) -> list[Path]:
 
 
 def on_page_content(html: str, page, config, files) -> str:
-    """mkdocs hook: point a notebook page's table of contents at the ids its headings really have.
+    """mkdocs hook: point a notebook page's table of contents at its headings' real ids and titles.
 
-    mkdocs-jupyter slugs the contents from Markdown (where ``## Devices: `.to()` ``
-    becomes ``#devices``) but nbconvert gives the heading ``id="devices-to"``; both
-    list the headings (down to the contents' depth) in the same order, so the ids
-    are matched by position.
+    mkdocs-jupyter builds the contents from Markdown, where ``## Devices: `.to()` ``
+    becomes ``#devices`` titled "Devices:", but nbconvert gives the heading
+    ``id="devices-to"``; both list the headings (down to the contents' depth) in the
+    same order, so entries and headings are matched by position.
     """
     if page.file.src_uri.endswith(".ipynb"):
         entries, pending = [], list(page.toc)
@@ -96,10 +101,11 @@ def on_page_content(html: str, page, config, files) -> str:
             entries.append(entry)
             pending[:0] = entry.children
         deepest = max((entry.level for entry in entries), default=0)
-        ids = [heading_id for level, heading_id in HEADING_ID.findall(html) if int(level) <= deepest]
-        if len(ids) == len(entries):
-            for entry, heading_id in zip(entries, ids):
+        headings = [(heading_id, text) for level, heading_id, text in HEADING.findall(html) if int(level) <= deepest]
+        if len(headings) == len(entries):
+            for entry, (heading_id, text) in zip(entries, headings):
                 entry.id = heading_id
+                entry.title = html_text.unescape(TAG.sub("", text)).rstrip("¶").strip()
     return html
 
 
@@ -123,6 +129,7 @@ def site_config(docs: Path, out: Path, notebooks: list[Path]) -> dict:
         ],
         "markdown_extensions": ["tables", "toc"],
         "hooks": [__file__],
+        "extra_css": ["course.css"],
         "nav": [
             {"Home": "index.md"},
             {"Notebooks": [{notebook_title(path): f"notebooks/{path.name}"} for path in notebooks]},

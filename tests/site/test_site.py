@@ -1,5 +1,6 @@
 """The course website: every page, link, notebook and plot is there, and nothing shows raw JSON."""
 
+import html
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -58,6 +59,20 @@ def test_every_internal_link_and_anchor_resolves(site):
                 broken.append(f"{page.relative_to(site)} -> {link} (no such anchor)")
     assert broken == []
     assert len(pages) >= len(NOTEBOOKS) + 2
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
+def test_each_pages_contents_name_its_headings(site, notebook):
+    page = page_of(site, notebook).read_text(encoding="utf-8")
+    contents = page[page.index('md-nav--secondary'):]
+    contents = contents[:contents.index("</nav>")]
+    entries = re.findall(r'href="#([^"]+)"[^>]*>\s*<span class="md-ellipsis">\s*(.*?)\s*</span>', contents, re.S)
+    headings = {heading_id: text for heading_id, text in
+                re.findall(r'<h[1-6][^>]*?\sid="([^"]+)"[^>]*>(.*?)</h[1-6]>', page, re.S)}
+    assert len(entries) >= 3
+    for heading_id, title in entries:
+        heading = html.unescape(re.sub(r"<[^>]+>", "", headings[heading_id])).rstrip("¶").strip()
+        assert html.unescape(title) == heading
 
 
 def test_every_notebook_is_in_the_navigation_in_order(site):
