@@ -8,6 +8,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 import tomllib
@@ -226,3 +227,21 @@ def test_notebook_10_installs_the_onnx_packages_only_where_one_is_missing(pip_ca
     assert command[:5] == [sys.executable, "-m", "pip", "install", "--quiet"]
     assert command[5:] == ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.6.2"] and options == {"check": True}
     assert "Installing onnx>=1.17" in capsys.readouterr().out
+
+
+INSTRUCTOR_ONLY = ("yaml", "nbformat", "nbclient", "papermill", "onnx", "onnxruntime", "onnxscript")
+# As if not installed: `import yaml` fails and importlib.util.find_spec("yaml") is None.
+BLOCK_INSTRUCTOR_PACKAGES = f"import sys; sys.modules.update(dict.fromkeys({INSTRUCTOR_ONLY!r}))\n"
+
+
+def test_the_helpers_notebooks_import_need_nothing_from_the_instructor_extra():
+    modules = set()
+    for path in NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            if cell.cell_type == "code":
+                modules |= set(re.findall(r"^\s*(?:from|import) (helpers[\w.]*)", cell.source, re.M))
+    assert "helpers.course.environment" in modules
+    imports = "".join(f"import {module}\n" for module in sorted(modules))
+    result = subprocess.run([sys.executable, "-c", BLOCK_INSTRUCTOR_PACKAGES + imports], capture_output=True,
+                            text=True, timeout=120, cwd=facts.CHECKOUT_ROOT)
+    assert result.returncode == 0, result.stderr
