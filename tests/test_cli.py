@@ -36,8 +36,8 @@ def test_options_may_come_before_or_after_the_notebooks(planned, argv):
                      "preset": "smoke"}
 
 
-def test_names_between_options_and_comma_grids(planned):
-    asked = planned("run", "01", "-p", "EPOCHS", "2,5", "06", "--preset", "smoke", "-p", "SEED", "0")
+def test_names_between_options_and_repeated_parameters_as_grids(planned):
+    asked = planned("run", "01", "-p", "EPOCHS", "2", "06", "--preset", "smoke", "-p", "SEED", "0", "-p", "EPOCHS", "5")
     assert asked["notebooks"] == ["01_tensors_and_autograd.ipynb", "06_the_training_loop.ipynb"]
     assert asked["fixed"] == {"SEED": 0} and asked["grid"] == {"EPOCHS": [2, 5]}
 
@@ -45,13 +45,13 @@ def test_names_between_options_and_comma_grids(planned):
 def test_a_parameter_without_a_value_is_refused(planned, capsys):
     with pytest.raises(SystemExit) as stop:
         planned("run", "01", "-p", "STEPS")
-    assert stop.value.code == 2 and "expected 2 arguments" in capsys.readouterr().err
+    assert stop.value.code == cli.EXIT_BAD_INPUT and "expected 2 arguments" in capsys.readouterr().err
 
 
 def test_outside_a_checkout_run_finds_notebooks_where_the_learner_is(monkeypatch, tmp_path):
     monkeypatch.setattr(facts, "NOTEBOOKS_DIR", tmp_path / "site-packages" / "notebooks")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit, match="No course notebooks here.*git clone"):
+    with pytest.raises(cli.CommandError, match="no course notebooks here.*git clone"):
         cli.resolve_notebooks([])
     (tmp_path / "notebooks").mkdir()
     shutil.copy(facts.CHECKOUT_ROOT / "notebooks" / "01_tensors_and_autograd.ipynb", tmp_path / "notebooks")
@@ -64,7 +64,7 @@ def test_run_with_no_notebooks_found_exits_non_zero(monkeypatch, tmp_path):
                              "from helpers.tools import cli;"
                              "facts.NOTEBOOKS_DIR = Path('missing'); sys.exit(cli.main(['run', '--out', 'x']))"],
                             cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and "No course notebooks here" in result.stderr
+    assert result.returncode == cli.EXIT_BAD_INPUT and "error: no course notebooks here" in result.stderr
     assert not (tmp_path / "x").exists()
 
 
