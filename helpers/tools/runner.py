@@ -29,6 +29,7 @@ from unittest.mock import patch
 from tqdm.auto import tqdm
 
 from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
+from helpers.tools.executor import KERNEL_ARGUMENTS
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
@@ -320,7 +321,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                        kernel_name="python3", cwd=str(notebook.parent),
-                                       progress_bar=progress_bar, log_output=False)
+                                       progress_bar=progress_bar, log_output=False,
+                                       extra_arguments=KERNEL_ARGUMENTS)
         except Exception as exc:  # any failure is reported, never lost
             failed_cell, error = _error_of(exc)
     seconds = time.perf_counter() - started
