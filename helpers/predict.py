@@ -38,6 +38,7 @@ MAX_SIDE = 2048
 BACKGROUND = (0, 0, 0)
 """Transparent pixels become black, the background of the malaria cell images."""
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+URL_SCHEMES = ("http://", "https://", "ftp://", "s3://", "gs://")
 
 
 class PredictionInputError(ValueError):
@@ -148,13 +149,28 @@ def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PI
         if image.width * image.height > max_pixels:
             raise ImageTooLargeError(_too_large_message(name, image.size, max_pixels))
     else:
-        image = _open_image(Path(source), max_pixels)
+        _refuse_url(source)
+        image, name = _open_image(Path(source), max_pixels), Path(source).name
     if max(image.size) > max_side:
         image.draft("RGB", (max_side, max_side))  # JPEG decodes at a fraction of full size: fast and frugal
-    image = to_rgb(image)
+    try:
+        image = to_rgb(image)  # decodes the pixels: a damaged file fails here, not at open
+    except (OSError, SyntaxError, ValueError) as error:
+        raise PredictionInputError(
+            f"{name} is truncated or damaged: PIL read its header but not its pixels ({error}). Download or "
+            "copy the file again; if it came from a phone or camera, export it again.") from None
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side))
     return image
+
+
+def _refuse_url(source: str | os.PathLike) -> None:
+    """Raise :class:`PredictionInputError` for a web address: prediction reads local files only."""
+    text = str(source)
+    if text.lower().startswith(URL_SCHEMES):
+        raise PredictionInputError(
+            f"{text} is a web address, and prediction reads local files only: download it first, e.g. "
+            "urllib.request.urlretrieve(url, 'cell.png'), then pass 'cell.png'.")
 
 
 def _array_to_images(array: np.ndarray) -> list[Image.Image]:
@@ -170,6 +186,16 @@ def _array_to_images(array: np.ndarray) -> list[Image.Image]:
         raise PredictionInputError(
             f"got a NumPy array of shape {array.shape}. Expected an image: (H, W) grayscale, (H, W, 3) RGB "
             "or (H, W, 4) RGBA, or a batch of them (N, H, W, C).")
+    if array.size == 0:
+        raise PredictionInputError(f"got an empty NumPy array of shape {array.shape}: pass an image with pixels.")
+    if array.dtype == np.bool_:
+        raise PredictionInputError("got a NumPy array of booleans (a mask?). Expected an image: uint8 (0..255), "
+                                   "uint16 or floats in [0, 1]; convert a mask with mask.astype(np.uint8) * 255.")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise PredictionInputError(f"got a NumPy array with {int((~np.isfinite(array)).sum())} NaN or infinite "
+                                   "values: a prediction from them would mean nothing. Check how the array was made.")
+    if np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint16 and 0 <= array.min() and array.max() <= 255:
+        array = array.astype(np.uint8)  # int32/int64 pixels from arithmetic on uint8 images
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) and array.size and 0.0 <= array.min() and array.max() <= 1.0:
@@ -198,6 +224,12 @@ def _tensor_to_batch(tensor: torch.Tensor, transform: Callable | None) -> torch.
     if not tensor.is_floating_point():
         raise PredictionInputError(f"got a tensor of dtype {tensor.dtype}. Expected a float tensor that is "
                                    "already transformed (as a data loader gives it), or a uint8 image tensor.")
+    if tensor.numel() == 0:
+        raise PredictionInputError(f"got an empty tensor of shape {tuple(tensor.shape)}: pass an image.")
+    if not torch.isfinite(tensor).all():
+        raise PredictionInputError(f"got a tensor with {int((~torch.isfinite(tensor)).sum())} NaN or infinite "
+                                   "values: a prediction from them would mean nothing. Check the transform and the "
+                                   "data it came from (torch.isfinite(tensor).all() should be True).")
     if tensor.ndim == 3:
         return tensor.unsqueeze(0)  # a batch of one
     if tensor.ndim == 4:
@@ -232,6 +264,8 @@ def to_model_batch(source: ImageSource | Sequence[ImageSource], transform: Calla
         return _images_to_batch(_array_to_images(source), transform)
     if isinstance(source, (str, os.PathLike, Image.Image)):
         return _images_to_batch([load_image(source, max_pixels)], transform)
+    if isinstance(source, bytes):
+        raise PredictionInputError("got bytes: pass the path of the image file, or Image.open(io.BytesIO(data)).")
     raise PredictionInputError(
         f"got a {type(source).__name__}. Expected a file path, a PIL image, a NumPy array, a tensor, or a "
         "list of them.")
@@ -248,16 +282,25 @@ def predict_batch(model: nn.Module, source: ImageSource | Sequence[ImageSource],
         >>> predict_batch(model, ["a.png", "b.png"], loaders.classes, eval_transforms(64))  # doctest: +SKIP
         [Prediction(label='Parasitized', ...), Prediction(label='Uninfected', ...)]
     """
+    first_parameter = next(model.parameters(), None)
     if device is None:
-        device = next(model.parameters()).device
-    batch = to_model_batch(source, transform).to(device)
+        device = first_parameter.device if first_parameter is not None else "cpu"
+    batch = to_model_batch(source, transform)
+    batch = batch.to(device, dtype=first_parameter.dtype if first_parameter is not None else batch.dtype)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             logits = model(batch)
+    except RuntimeError as error:  # usually a channel count or size the model was not built for
+        raise PredictionInputError(
+            f"the model cannot take a batch of shape {tuple(batch.shape)}: {str(error).splitlines()[0]} Pass images "
+            "transformed as in training (same channels and size), e.g. transform=eval_transforms(64).") from None
     finally:
         model.train(was_training)
+    if not torch.isfinite(logits).all():
+        raise PredictionInputError("the model's outputs are NaN or infinite: its weights have diverged or were "
+                                   "not loaded. Check the training losses, or load a checkpoint that trained well.")
     if logits.ndim != 2 or logits.shape[1] != len(classes):
         raise PredictionInputError(f"the model gave outputs of shape {tuple(logits.shape)} for {len(classes)} "
                                    f"classes {list(classes)}: pass the class names the model was trained on.")
