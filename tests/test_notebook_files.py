@@ -24,7 +24,7 @@ def test_javascript_numbers_keep_fractions_and_huge_numbers():
 
 def test_an_executed_notebook_is_written_as_jupyterlab_saves_it(tmp_path):
     path = tiny_notebook(tmp_path / "tiny.ipynb")
-    execute_in_place(path, preset="smoke", timeout_s=120)
+    execute_in_place(path, tmp_path / "checkpoints", preset="smoke", timeout_s=120)
     text = path.read_text(encoding="utf-8")
     assert text == jupyterlab_text(nbformat.reads(text, as_version=4))  # saving again changes nothing
     notebook = nbformat.reads(text, as_version=4)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import tempfile
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -255,9 +256,10 @@ def command_execute(args: argparse.Namespace) -> int:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
                            f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
-    for path in notebooks:
-        seconds = execute_in_place(path, preset=args.preset)
-        print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
+        for path in notebooks:
+            seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
+            print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
     return 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
 from unittest.mock import patch
@@ -121,8 +120,13 @@ def write_as_jupyterlab_saves(notebook: nbformat.NotebookNode, path: Path) -> No
         temporary.unlink(missing_ok=True)
 
 
-def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -> float:
-    """Execute one notebook in its own folder, stamp it and save it; return seconds taken."""
+def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", timeout_s: int = 1800) -> float:
+    """Execute one notebook in its own folder, stamp it and save it; return seconds taken.
+
+    ``checkpoint_dir`` is the kernel's checkpoint folder. One fresh folder for a
+    batch of notebooks executed in order lets 09 and 10 load what 08 trained, as
+    they do for a learner, while no committed output resumes an earlier run.
+    """
     from nbclient import NotebookClient
 
     import torch
@@ -130,13 +134,10 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)
     started = time.perf_counter()
-    # The kernel inherits these: the preset, and an empty checkpoint folder so that
-    # committed outputs show a full training, never one resumed from an earlier run.
-    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: checkpoints}):
-            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
-                           extra_arguments=KERNEL_ARGUMENTS,
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+    with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: str(checkpoint_dir)}):
+        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
+                       extra_arguments=KERNEL_ARGUMENTS,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     clean_metadata(notebook)
     notebook.metadata[STAMP_KEY] = {"code_sha256": code_hash(notebook), "preset": preset,
                                     "torch": torch.__version__.split("+")[0]}

@@ -250,7 +250,7 @@ def test_a_parameter_some_notebooks_lack_skips_them_and_does_not_multiply_their_
     folder.mkdir()
     with_seed = write_tiny_notebook(folder / "a_seeded.ipynb", parameters="PRESET = None\nSEED = 0", body="print(SEED)")
     without = write_tiny_notebook(folder / "b_plain.ipynb", parameters="PRESET = None", body="print('plain')")
-    status, out, err = cli(["run", with_seed, without, "--preset", "smoke", "--out", tmp_path / "out", "-p", "SEED", "1", "2"])
+    status, out, err = cli(["run", with_seed, without, "--preset", "smoke", "--out", tmp_path / "out", "-p", "SEED", "1", "-p", "SEED", "2"])
     assert status == 0, out + err
     assert "b_plain.ipynb does not declare SEED" in out
     assert sorted(p.name for p in (tmp_path / "out" / "a_seeded").glob("*.ipynb")) == ["SEED=1.ipynb", "SEED=2.ipynb"]
