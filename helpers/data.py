@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,13 +22,14 @@ import torch
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 
-from helpers.nih import download_nih
-from helpers.paths import data_dir
+from helpers.nih import NIH_SHA256, NIH_URL, download_nih
+from helpers.paths import data_dir, nih_downloads_dir
 from helpers.presets import Settings
 from helpers.synthetic_cells import make_synthetic_cells
 from helpers.transforms import eval_transforms, train_transforms
 
-PATIENT_ID = re.compile(r"^(C\d+P\d+)", re.IGNORECASE)
+SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
+"""The slide at the start of every NIH file name: ``C<n>`` and, for infected patients, ``P<m>``."""
 VALID_FRACTION = 0.2
 TEST_FRACTION = 0.1
 
@@ -55,8 +57,11 @@ class Loaders:
     split: Split
 
 
-def prepare_cell_images(settings: Settings) -> Path:
+def prepare_cell_images(settings: Settings, url: str | None = None, sha256: str | None = None) -> Path:
     """Return the image folder the preset asks for, making or downloading it if needed.
+
+    ``url`` and ``sha256`` replace the NIH download's address and checksum (a
+    mirror, or a test server); ``None`` keeps the official ones.
 
     Example:
         >>> prepare_cell_images(resolve_settings("smoke")).name
@@ -64,7 +69,8 @@ def prepare_cell_images(settings: Settings) -> Path:
     """
     root = data_dir(settings.data_dir)
     if settings.use_real_data:
-        return download_nih(root)
+        return download_nih(root, url=url or NIH_URL, sha256=sha256 or NIH_SHA256,
+                            downloads=nih_downloads_dir(root))
     folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
     return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
 
@@ -84,14 +90,26 @@ def image_folder(root: str | Path, transform=None) -> ImageFolder:
 
 
 def patient_of(path: str | Path) -> str:
-    """Return the patient (slide) id in an NIH-style file name.
+    """Return the slide (one per patient) an NIH file name starts with; other names are their own slide.
+
+    The real file names come in several forms: ``C33P1thinF_...``,
+    ``C39P4thinF_original_...``, ``C68P29N_ThinF_...`` and ``C183P144NThinF_...``
+    (infected patients, ``C<slide>P<patient>``), and ``C1_thinF_...``,
+    ``C3thin_original_...``, ``C2NThinF_...`` and ``C230ThinF_...`` (healthy
+    ones, ``C<slide>``). Cells of one slide can sit in both class folders.
 
     Example:
         >>> patient_of("C33P1thinF_IMG_20150619_114756a_cell_179.png")
         'C33P1'
+        >>> patient_of("Uninfected/C1_thinF_IMG_20150604_104722_cell_9.png")
+        'C1'
     """
-    match = PATIENT_ID.match(Path(path).name)
-    return match.group(1).upper() if match else Path(path).stem
+    name = Path(path).name
+    match = SLIDE_ID.match(name)
+    if match is None:
+        return Path(name).stem
+    slide, patient = match.groups()
+    return f"C{int(slide)}" + (f"P{int(patient[1:])}" if patient else "")
 
 
 def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTION,
@@ -136,12 +154,29 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
     return Split(train=sorted(parts["train"]), valid=sorted(parts["valid"]), test=sorted(parts["test"]))
 
 
+def available_workers(cap: int = 8) -> int:
+    """Return how many loader worker processes this machine can run: its usable CPU cores, at most ``cap``.
+
+    Colab gives 2 cores, Kaggle 4; the main process mostly waits for the GPU, so
+    every core can decode and transform images.
+
+    Example:
+        >>> 1 <= available_workers() <= 8
+        True
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cap, cores))
+
+
 def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str = "patient",
-                 seed: int = 0, num_workers: int = 0, pin_memory: bool = False) -> Loaders:
+                 seed: int = 0, num_workers: int | None = 0, pin_memory: bool = False) -> Loaders:
     """Return train, validation and test loaders over the images in ``root``.
 
     The training data set augments; validation and test use the evaluation
     transforms. All three read the same files through their own indices.
+    ``num_workers`` processes load batches in parallel (``None``: one per CPU
+    core, see :func:`available_workers`) and stay alive between epochs;
+    ``pin_memory=True`` (for a CUDA GPU) makes copies to the GPU faster.
 
     Example:
         >>> loaders = make_loaders("data/generated/synthetic_cells_48_seed0", 32, 16)  # doctest: +SKIP
@@ -156,11 +191,12 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
         parts = random_split(len(train_data), seed)
     else:
         raise ValueError(f"split must be 'patient' or 'random', not {split!r}")
+    workers = available_workers() if num_workers is None else num_workers
 
     def loader(dataset: ImageFolder, indices: list[int], offset: int) -> DataLoader:
         sampler = SubsetRandomSampler(indices, generator=torch.Generator().manual_seed(seed + offset))
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                          pin_memory=pin_memory, persistent_workers=num_workers > 0)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                          pin_memory=pin_memory, persistent_workers=workers > 0)
 
     return Loaders(train=loader(train_data, parts.train, 0), valid=loader(eval_data, parts.valid, 1),
                    test=loader(eval_data, parts.test, 2), classes=train_data.classes, split=parts)
