@@ -129,3 +129,84 @@ def test_plots_draw_history_and_schedules():
     one_cycle = learning_rates(lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=20), 4, 5)
     assert len(one_cycle) == 20 and max(one_cycle) == pytest.approx(0.1) and one_cycle[0] < 0.01
     assert len(plot_learning_rates({"StepLR": rates}, steps_per_epoch=2).axes[0].lines) == 2  # the schedule, one epoch mark
+
+
+class DtypeProbe(nn.Module):
+    """A linear model that remembers the dtype its forward pass computed in."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+        self.seen: set[torch.dtype] = set()
+
+    def forward(self, inputs):
+        logits = self.linear(inputs)
+        self.seen.add(logits.dtype)
+        return logits
+
+
+def test_fit_on_a_cpu_trains_in_float32_unless_asked_for_bfloat16():
+    dataset = data(count=64)
+    plain = DtypeProbe()
+    fit(plain, loader(dataset), loader(dataset), nn.CrossEntropyLoss(), torch.optim.SGD(plain.parameters(), lr=0.5),
+        epochs=2, device="cpu", progress=False)
+    assert plain.seen == {torch.float32}
+    torch.manual_seed(0)
+    mixed = DtypeProbe()
+    history = fit(mixed, loader(dataset), loader(dataset), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(mixed.parameters(), lr=0.5), epochs=6, device="cpu", progress=False,
+                  mixed_precision=True)
+    assert mixed.seen == {torch.bfloat16}
+    assert mixed.linear.weight.dtype == torch.float32  # the weights stay float32; only the compute is bf16
+    assert history.valid_loss[-1] < history.valid_loss[0] and history.valid_accuracy[-1] > 0.8
+
+
+def test_float16_training_goes_through_a_grad_scaler():
+    dataset = data(count=64)
+    torch.manual_seed(0)
+    model = DtypeProbe()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    losses = [train_step(model, loader(dataset), nn.CrossEntropyLoss(), optimizer, CPU,
+                         low_precision=torch.float16, scaler=scaler)[0] for _ in range(5)]
+    assert model.seen == {torch.float16} and losses[-1] < losses[0]
+    assert scaler.get_scale() >= 2.0**10  # no overflow here, so no step was skipped
+
+
+def test_mixed_precision_is_on_for_cuda_by_default_and_off_elsewhere(monkeypatch):
+    from helpers import engine
+
+    monkeypatch.setattr(engine, "autocast_dtype", lambda device: torch.float16)
+    cuda = torch.device("cuda")
+    assert engine.mixed_precision_dtype(cuda, None) == torch.float16
+    assert engine.mixed_precision_dtype(cuda, False) is None
+    assert engine.mixed_precision_dtype(CPU, None) is None
+    assert engine.mixed_precision_dtype(CPU, True) == torch.float16
+
+
+def frozen_backbone_model():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+    backbone.requires_grad_(False)
+    return nn.Sequential(backbone, nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics_while_the_rest_trains():
+    model = frozen_backbone_model()
+    frozen, trainable = model[0][1], model[2]
+    before = {name: tensor.clone() for name, tensor in frozen.state_dict().items()}
+    trainable_before = trainable.running_mean.clone()
+    dataset = data(count=64)
+    params = [p for p in model.parameters() if p.requires_grad]
+    fit(model, loader(dataset, shuffle=True), loader(dataset), nn.CrossEntropyLoss(),
+        torch.optim.SGD(params, lr=0.1), epochs=3, device="cpu", progress=False)
+    for name, tensor in frozen.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert not torch.equal(trainable.running_mean, trainable_before)  # the trainable one does learn its statistics
+
+
+def test_train_step_leaves_frozen_batchnorm_in_eval_and_the_rest_in_train():
+    model = frozen_backbone_model()
+    train_step(model, loader(data()), nn.CrossEntropyLoss(),
+               torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1), CPU)
+    assert not model[0][1].training and model[0].training and model[2].training and model.training
