@@ -22,7 +22,7 @@ import torch
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 
-from helpers.nih import NIH_SHA256, NIH_URL, download_nih
+from helpers import nih
 from helpers.paths import data_dir, nih_downloads_dir
 from helpers.presets import Settings
 from helpers.synthetic_cells import make_synthetic_cells
@@ -69,8 +69,8 @@ def prepare_cell_images(settings: Settings, url: str | None = None, sha256: str 
     """
     root = data_dir(settings.data_dir)
     if settings.use_real_data:
-        return download_nih(root, url=url or NIH_URL, sha256=sha256 or NIH_SHA256,
-                            downloads=nih_downloads_dir(root))
+        return nih.download_nih(root, url=url or nih.NIH_URL, sha256=sha256 or nih.NIH_SHA256,
+                                kaggle_input=nih.KAGGLE_INPUT, downloads=nih_downloads_dir(root))
     folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
     return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
 

@@ -31,7 +31,7 @@ INFECTED_SLIDES = ["C33P1thinF_IMG_20150619_114756a", "C39P4thinF_original_IMG_2
                    "C100P61ThinF_IMG_20150918_144104"]
 HEALTHY_SLIDES = ["C1_thinF_IMG_20150604_104722", "C3thin_original_IMG_20150608_162835",
                   "C2NThinF_IMG_20150604_114631", "C230ThinF_IMG_20151112_150329"]
-CELLS_PER_SLIDE = 5
+CELLS_PER_SLIDE = 3
 
 
 def cell_png(rng: np.random.Generator, stain: np.ndarray, parasitized: bool) -> bytes:
@@ -149,3 +149,26 @@ def test_the_miniature_zip_splits_every_slide_into_one_part(tmp_path):
     assert sum(len(part) for part in parts) == len(slides)  # no slide in two parts
     for indices in (split.train, split.valid, split.test):
         assert {dataset.samples[i][1] for i in indices} == {0, 1}
+
+
+def test_offline_the_capstone_falls_back_to_the_course_backbone_and_says_so(tmp_path, monkeypatch, capsys):
+    """Notebook 11's model cell in the `full` preset, run here with an empty cache and no network."""
+    import nbformat
+    from urllib.error import URLError
+
+    from helpers.presets import resolve_settings
+
+    def offline(*args, **kwargs):
+        raise URLError("no network here")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
+    notebook = nbformat.read(course.NOTEBOOKS_DIR / "11_capstone_malaria.ipynb", as_version=4)
+    model_cell = next(cell.source for cell in notebook.cells if "def make_transfer_model" in cell.source)
+    namespace = {"settings": resolve_settings("full"), "nn": torch.nn, "torch": torch,
+                 "LEARNING_RATE": 0.003, "FINE_TUNE_LEARNING_RATE": 0.0003}
+    exec(model_cell, namespace)
+    assert namespace["transfer_name"] == "course backbone (pretrained on shapes)"
+    assert namespace["transfer_learning_rate"] == 0.003
+    assert "ImageNet weights unavailable" in capsys.readouterr().out
