@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from typing import Iterable, Iterator, TypeVar
@@ -35,6 +36,8 @@ from tqdm.std import tqdm
 from helpers.devices import autocast_dtype, choose_device
 
 Item = TypeVar("Item")
+LONG_RUN_SECONDS = 60.0
+"""``fit`` says how long the remaining epochs will take when that is at least this long."""
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
 """Schedulers whose schedule is counted in batches: they step after every optimizer step."""
 
@@ -230,6 +233,21 @@ class History:
         return asdict(self)
 
 
+def remaining_time_note(epoch_seconds: float, epochs_left: int) -> str | None:
+    """Return a line estimating the remaining epochs from the first one's time, or ``None`` for a short wait.
+
+    Example:
+        >>> remaining_time_note(90.0, 9)
+        'the first epoch took 90 s; the 9 epochs left will take about 14 min'
+        >>> remaining_time_note(2.0, 9) is None
+        True
+    """
+    left = epoch_seconds * epochs_left
+    if epochs_left < 1 or left < LONG_RUN_SECONDS:
+        return None
+    return f"the first epoch took {epoch_seconds:.0f} s; the {epochs_left} epochs left will take about {left / 60:.0f} min"
+
+
 def copy_of_state(model: nn.Module) -> dict[str, torch.Tensor]:
     """Return a copy of ``model.state_dict()`` that later training does not change."""
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
@@ -280,8 +298,10 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     low_precision = mixed_precision_dtype(device, mixed_precision)
     scaler = torch.amp.GradScaler(device.type) if low_precision == torch.float16 else None
-    for epoch in range(len(history), epochs):
+    first_epoch = len(history)
+    for epoch in range(first_epoch, epochs):
         lr = optimizer.param_groups[0]["lr"]
+        started = time.perf_counter()
         with progress_bar(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress) as bar:
             train_loss, train_accuracy = train_step(model, counted(train_loader, bar), loss_fn, optimizer,
                                                     device, scheduler if per_batch else None, low_precision,
@@ -289,6 +309,9 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
             valid_loss, valid_accuracy = evaluate(model, valid_loader, loss_fn, device, low_precision)
             bar.set_postfix_str(f"train loss {train_loss:.3f} acc {train_accuracy:.3f} | "
                                 f"valid loss {valid_loss:.3f} acc {valid_accuracy:.3f}")
+        note = remaining_time_note(time.perf_counter() - started, epochs - epoch - 1)
+        if epoch == first_epoch and progress and note is not None:
+            print(note)
         if scheduler is not None and not per_batch:
             step_scheduler_after_epoch(scheduler, valid_loss)
         improved = history.add(train_loss, train_accuracy, valid_loss, valid_accuracy, lr)

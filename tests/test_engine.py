@@ -210,3 +210,16 @@ def test_train_step_leaves_frozen_batchnorm_in_eval_and_the_rest_in_train():
     train_step(model, loader(data()), nn.CrossEntropyLoss(),
                torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1), CPU)
     assert not model[0][1].training and model[0].training and model[2].training and model.training
+
+
+def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_will_take(monkeypatch, capsys):
+    from helpers import engine
+
+    clock = iter(range(0, 10_000, 50))  # every reading of the clock is 50 s after the last
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: float(next(clock)))
+    model = nn.Linear(4, 2)
+    fit(model, loader(data()), loader(data()), nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+        epochs=4, device="cpu", progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epochs left" in line]
+    assert lines == ["the first epoch took 50 s; the 3 epochs left will take about 2 min"]
+    assert engine.remaining_time_note(5.0, 3) is None and engine.remaining_time_note(100.0, 0) is None
