@@ -245,7 +245,8 @@ def remaining_time_note(epoch_seconds: float, epochs_left: int) -> str | None:
     left = epoch_seconds * epochs_left
     if epochs_left < 1 or left < LONG_RUN_SECONDS:
         return None
-    return f"the first epoch took {epoch_seconds:.0f} s; the {epochs_left} epochs left will take about {left / 60:.0f} min"
+    return (f"the first epoch took {epoch_seconds:.0f} s; the {epochs_left} epochs left will take about "
+            f"{left / 60:.0f} min")
 
 
 def copy_of_state(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -49,7 +49,7 @@ PRESETS: dict[str, Settings] = {
                       steps=60, device="auto", seed=0, data_dir=None, use_real_data=False, num_workers=0),
     "class": Settings("class", images_per_class=600, image_size=64, batch_size=32, epochs=5,
                       steps=300, device="auto", seed=0, data_dir=None, use_real_data=False, num_workers=0),
-    "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=10,
+    "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=5,
                      steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True, num_workers=None),
 }
 
