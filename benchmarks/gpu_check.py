@@ -4,7 +4,7 @@ loader speed with and without workers, and notebooks 07 and 11 executed on synth
     python3 benchmarks/gpu_check.py --out "$OUT"           # on a CUDA machine: about 5 minutes
     python benchmarks/gpu_check.py --tiny --out /tmp/gpu    # on a CPU, in a minute or two: checks the script
 
-It needs no internet. The GPU machine may lack IPython (``helpers.records`` uses it); the script
+It needs no internet. The GPU machine may lack IPython (``helpers.course.records`` uses it); the script
 then installs it from wheels carried in ``.whl/`` (``pip download ipython -d .whl`` on a machine with
 a package registry) and, failing that, still measures the speeds but skips the notebooks.
 
@@ -84,7 +84,8 @@ def training_images_per_second(model: torch.nn.Module, device: torch.device, ima
 
 def compute_figures(device: torch.device, image_size: int, batch_size: int, steps: int) -> dict[str, float]:
     """Training throughput of notebook 11's two models, float32 against mixed precision."""
-    from helpers.models import build_transfer_model, make_small_cnn
+    from helpers.models import make_small_cnn
+    from helpers.pretrained import build_transfer_model
 
     figures = {}
     for name, make in [("resnet18_layer4", lambda: build_transfer_model("resnet18", train_layers=("layer4",))),
@@ -193,7 +194,7 @@ def main() -> None:
     figures.update(compute_figures(device, 224, batch_size, steps))
 
     work = Path(tempfile.mkdtemp(prefix="gpu-check-"))
-    from helpers.synthetic_cells import make_synthetic_cells
+    from helpers.synthetic import make_synthetic_cells
 
     started = time.perf_counter()
     cells_root = make_synthetic_cells(work / "data" / "generated" / f"synthetic_cells_{images_per_class}_seed0",

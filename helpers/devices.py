@@ -18,13 +18,13 @@ from typing import Any, Callable
 
 import torch
 
-from helpers.environment import best_device_name
-
 MEBIBYTE = 2**20
 
 
 def choose_device(setting: str | torch.device | None = "auto") -> torch.device:
     """Return the device a settings value names; ``"auto"`` (or ``None``) picks the fastest one.
+
+    The fastest is a CUDA GPU, then Apple's MPS, then the CPU.
 
     Raises:
         RuntimeError: the device asked for is not available here; the message says how to get it.
@@ -34,7 +34,11 @@ def choose_device(setting: str | torch.device | None = "auto") -> torch.device:
         device(type='cpu')
     """
     if setting is None or setting == "auto":
-        return torch.device(best_device_name())
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
     device = torch.device(setting)
     if device.type == "cuda":
         if not torch.cuda.is_available():
@@ -109,8 +113,11 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype:
     """Return the low-precision dtype for ``torch.autocast`` on ``device``.
 
     bfloat16 keeps float32's range (no loss scaling needed) and is what CPUs and
-    recent GPUs (Ampere and newer) support; older GPUs such as Colab's T4 only
-    run float16 fast; Apple's MPS uses float16.
+    GPUs of compute capability 8.0 or newer (Ampere, Hopper...) run natively;
+    older GPUs such as Colab's T4 (7.5) only run float16 fast, and need a
+    ``torch.amp.GradScaler``. ``torch.cuda.is_bf16_supported()`` alone also
+    answers True where bfloat16 is merely emulated (slowly), so we ask for native
+    support only. Apple's MPS uses float16.
 
     Example:
         >>> autocast_dtype("cpu")
@@ -118,7 +125,8 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype:
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        native_bfloat16 = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native_bfloat16 else torch.float16
     if device.type == "mps":
         return torch.float16
     return torch.bfloat16
@@ -138,8 +146,9 @@ def memory_readout(device: torch.device | str) -> dict[str, float]:
     """Return the accelerator memory PyTorch uses on ``device``, in MiB; empty for a CPU.
 
     On CUDA: ``allocated`` (held by live tensors), ``reserved`` (kept by PyTorch's
-    caching allocator, what ``nvidia-smi`` shows) and ``peak_allocated`` since the
-    last ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
+    caching allocator; ``nvidia-smi`` shows more, since it also counts the CUDA
+    context and other processes) and ``peak_allocated`` since the last
+    ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
 
     Example:
         >>> memory_readout("cpu")

@@ -31,8 +31,10 @@ from typing import Iterable, Iterator, TypeVar
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
+from helpers.checkpoints import CheckpointManager, full_checkpoint
 from helpers.devices import autocast_dtype, choose_device
 
 Item = TypeVar("Item")
@@ -70,16 +72,6 @@ def counted(iterable: Iterable[Item], bar: tqdm) -> Iterator[Item]:
         bar.update()
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Return ``device`` as a ``torch.device``; ``"auto"`` or ``None`` picks the fastest one.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    return choose_device(device)
-
-
 def keep_frozen_batchnorm_in_eval(model: nn.Module) -> list[nn.Module]:
     """Put every BatchNorm layer whose parameters are all frozen in ``eval`` mode; return those layers.
 
@@ -110,7 +102,7 @@ def precision_context(device: torch.device, low_precision: torch.dtype | None):
 
 
 def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-               device: torch.device, scheduler: object | None = None, low_precision: torch.dtype | None = None,
+               device: torch.device, scheduler: LRScheduler | None = None, low_precision: torch.dtype | None = None,
                scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
     """Train ``model`` for one epoch over ``loader``; return the epoch's (loss, accuracy).
 
@@ -254,7 +246,7 @@ def copy_of_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
-def step_scheduler_after_epoch(scheduler: object, valid_loss: float) -> None:
+def step_scheduler_after_epoch(scheduler: LRScheduler, valid_loss: float) -> None:
     """Step a per-epoch scheduler; ``ReduceLROnPlateau`` needs the validation loss to decide."""
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         scheduler.step(valid_loss)
@@ -264,7 +256,8 @@ def step_scheduler_after_epoch(scheduler: object, valid_loss: float) -> None:
 
 def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_fn: nn.Module,
         optimizer: torch.optim.Optimizer, epochs: int, device: str | torch.device | None = "auto",
-        scheduler: object | None = None, patience: int | None = None, checkpoints: object | None = None,
+        scheduler: LRScheduler | None = None, patience: int | None = None,
+        checkpoints: CheckpointManager | None = None,
         restore_best: bool = True, progress: bool = True, mixed_precision: bool | None = None) -> History:
     """Train for ``epochs`` epochs, validating after each; return the :class:`History`.
 
@@ -286,9 +279,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
         >>> history.best_epoch, history.valid_accuracy[-1]  # doctest: +SKIP
         (5, 0.91)
     """
-    from helpers import checkpoints as checkpointing
-
-    device = resolve_device(device)
+    device = choose_device(device)
     model.to(device)
     history, best_state = History(), None
     if checkpoints is not None:
@@ -319,7 +310,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
         if improved:
             best_state = copy_of_state(model)
         if checkpoints is not None:
-            state = checkpointing.full_checkpoint(model, optimizer, scheduler, epoch=epoch + 1,
+            state = full_checkpoint(model, optimizer, scheduler, epoch=epoch + 1,
                                                   history=history.as_dict(),
                                                   loaders=[train_loader, valid_loader])
             checkpoints.save(state, epoch=epoch + 1, is_best=improved)

@@ -3,8 +3,8 @@
 import torch
 import torch.utils.data
 
-from helpers.checks import UNANSWERED_HINT, exercise_check
-from helpers.checks import start, tensors
+from helpers.course.checks import UNANSWERED_HINT, exercise_check
+from helpers.course.checks import start, tensors
 
 
 def test_a_check_never_raises_and_prints_a_hint(capsys):

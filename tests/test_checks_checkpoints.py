@@ -5,7 +5,7 @@ import os
 import torch
 from torch import nn
 
-from helpers.checks import checkpoints
+from helpers.course.checks import checkpoints
 
 
 def test_full_checkpoint():

@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision import transforms
 
-from helpers.checks import loaders, transforms as transform_checks
-from helpers.synthetic_cells import make_synthetic_cells
+from helpers.course.checks import loaders, transforms as transform_checks
+from helpers.synthetic import make_synthetic_cells
 from helpers.data import image_folder
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.checks import devices, export, predict
+from helpers.course.checks import devices, export, predict
 
 
 def test_device_choice():

@@ -3,8 +3,8 @@
 import torch
 from torch.utils.data import DistributedSampler
 
-from helpers.checks import UNANSWERED_HINT
-from helpers.checks import distributed as check
+from helpers.course.checks import UNANSWERED_HINT
+from helpers.course.checks import distributed as check
 
 
 def test_global_batch_size():

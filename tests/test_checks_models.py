@@ -7,10 +7,11 @@ import torch
 import torchvision
 from torch import nn
 
-from helpers.checks import UNANSWERED_HINT
-from helpers.checks import models as model_checks
-from helpers.checks import transfer as transfer_checks
-from helpers.models import build_transfer_model, conv_output_size
+from helpers.course.checks import UNANSWERED_HINT
+from helpers.course.checks import models as model_checks
+from helpers.course.checks import transfer as transfer_checks
+from helpers.models import conv_output_size
+from helpers.pretrained import build_transfer_model
 
 
 def digits(**layers):

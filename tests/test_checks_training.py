@@ -1,7 +1,7 @@
 """The checks of notebook 06 accept the reference solutions and reject typical mistakes."""
 
-from helpers.checks import UNANSWERED_HINT
-from helpers.checks import training
+from helpers.course.checks import UNANSWERED_HINT
+from helpers.course.checks import training
 
 
 def good_step(model, images, labels, loss_fn, optimizer):

@@ -1,24 +1,24 @@
 import ast
 
-from helpers import course
+from helpers.course import facts
 
 
 def test_notebooks_are_found_in_order():
-    names = [path.name for path in course.notebook_paths()]
+    names = [path.name for path in facts.notebook_paths()]
     assert names[:2] == ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"]
     assert names == sorted(names)
 
 
 def test_badges_point_at_the_notebook_in_the_repository():
-    line = course.badges_markdown("01_tensors_and_autograd.ipynb")
-    expected = f"{course.repository_slug()}/blob/{course.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
+    line = facts.badges_markdown("01_tensors_and_autograd.ipynb")
+    expected = f"{facts.repository_slug()}/blob/{facts.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
     assert line.count(expected) == 2  # Colab and Kaggle
     assert "colab.research.google.com/github/" in line and "kaggle.com/kernels/welcome" in line
 
 
 def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
-    source = course.setup_cell_source()
+    source = facts.setup_cell_source()
     ast.parse(source)
-    assert f"@{course.PINNED_REF}" in source
-    assert course.REPOSITORY_URL in source
+    assert f"@{facts.PINNED_REF}" in source
+    assert facts.REPOSITORY_URL in source
     assert "check=True" in source  # a failed install stops the notebook loudly

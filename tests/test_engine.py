@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from helpers.engine import History, evaluate, fit, progress_bar, train_step
-from helpers.plots import learning_rates, plot_history, plot_learning_rates
+from helpers.plots import learning_rates, plot_confusion_matrix, plot_history, plot_learning_rates
 
 CPU = torch.device("cpu")
 
@@ -129,6 +129,15 @@ def test_plots_draw_history_and_schedules():
     one_cycle = learning_rates(lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=20), 4, 5)
     assert len(one_cycle) == 20 and max(one_cycle) == pytest.approx(0.1) and one_cycle[0] < 0.01
     assert len(plot_learning_rates({"StepLR": rates}, steps_per_epoch=2).axes[0].lines) == 2  # the schedule, one epoch mark
+
+
+def test_confusion_matrix_counts_are_readable_on_every_cell():
+    axes = plot_confusion_matrix(torch.tensor([[53, 8], [0, 67]]), ["Parasitized", "Uninfected"])
+    texts = {(text.get_position(), text.get_text()): text.get_color() for text in axes.texts}
+    assert texts == {((0, 0), "53"): "white", ((1, 0), "8"): "black", ((0, 1), "0"): "black",
+                     ((1, 1), "67"): "white"}
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["Parasitized", "Uninfected"]
+
 
 
 class DtypeProbe(nn.Module):

@@ -137,16 +137,18 @@ def runtimes(tmp_path, monkeypatch):
     import sys
     import types
 
-    from helpers import nih, paths
+    from helpers import nih
+    from helpers.course import paths
 
-    folders = {"content": tmp_path / "content" / "data", "drive": tmp_path / "drive" / "MyDrive",
+    folders = {"content": tmp_path / "content" / "data", "drive": tmp_path / "content" / "drive" / "MyDrive",
                "kaggle_input": tmp_path / "kaggle" / "input", "kaggle_working": tmp_path / "kaggle" / "working",
                "kaggle_temp": tmp_path / "kaggle" / "temp" / "data"}
     monkeypatch.delenv(paths.DATA_DIR_ENV_VAR, raising=False)
     monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
-    monkeypatch.setattr(paths, "COLAB_DATA_DIR", folders["content"])
-    monkeypatch.setattr(paths, "COLAB_DRIVE_FOLDER", folders["drive"] / "pytorch-course")
-    monkeypatch.setattr(paths, "KAGGLE_DATA_DIR", folders["kaggle_temp"])
+    monkeypatch.setattr(paths, "COLAB_CONTENT_DIR", tmp_path / "content")
+    monkeypatch.setattr(paths, "COLAB_DRIVE_MOUNT_POINT", tmp_path / "content" / "drive")
+    monkeypatch.setattr(paths, "KAGGLE_WORKING_DIR", folders["kaggle_working"])
+    monkeypatch.setattr(paths, "KAGGLE_TEMP_DIR", tmp_path / "kaggle" / "temp")
     monkeypatch.setattr(nih, "KAGGLE_INPUT", folders["kaggle_input"])
     folders["kaggle_working"].mkdir(parents=True)
 
@@ -161,7 +163,7 @@ def runtimes(tmp_path, monkeypatch):
 
 
 def real_data_settings():
-    from helpers.presets import resolve_settings
+    from helpers.course.presets import resolve_settings
 
     return resolve_settings("full")
 
@@ -169,7 +171,7 @@ def real_data_settings():
 def test_colab_with_drive_keeps_the_zip_on_drive_for_the_next_runtime(server, runtimes):
     import shutil
 
-    from helpers.data import prepare_cell_images
+    from helpers.course.prepare import prepare_cell_images
 
     sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
     runtimes["become"]("colab")
@@ -185,7 +187,7 @@ def test_colab_with_drive_keeps_the_zip_on_drive_for_the_next_runtime(server, ru
 
 
 def test_colab_without_drive_keeps_the_zip_on_the_runtime(server, runtimes):
-    from helpers.data import prepare_cell_images
+    from helpers.course.prepare import prepare_cell_images
 
     sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
     runtimes["become"]("colab")
@@ -195,7 +197,7 @@ def test_colab_without_drive_keeps_the_zip_on_the_runtime(server, runtimes):
 
 
 def test_kaggle_uses_the_attached_data_set_and_writes_nothing_to_working(runtimes):
-    from helpers.data import prepare_cell_images
+    from helpers.course.prepare import prepare_cell_images
 
     attached = runtimes["kaggle_input"] / "cell-images-for-detecting-malaria" / "cell_images" / "cell_images"
     for name in ("Parasitized", "Uninfected"):
@@ -206,7 +208,7 @@ def test_kaggle_uses_the_attached_data_set_and_writes_nothing_to_working(runtime
 
 
 def test_kaggle_without_the_data_set_downloads_outside_working(server, runtimes):
-    from helpers.data import prepare_cell_images
+    from helpers.course.prepare import prepare_cell_images
 
     sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
     runtimes["become"]("kaggle")

@@ -4,9 +4,9 @@ import math
 
 import nbformat
 
-from helpers import course
-from helpers.executor import STAMP_KEY
-from helpers.records import read_records
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY
+from helpers.course.records import read_records
 
 CAPSTONE = "11_capstone_malaria.ipynb"
 
@@ -17,13 +17,22 @@ def test_11_runs_end_to_end_in_smoke(smoke_run):
     assert 0 <= records["test_accuracy"] <= 1 and math.isfinite(records["test_auc"])
     assert records["export_max_abs_diff"] < 1e-5
     assert records["chosen_model"] in {"small CNN (from scratch)", records["transfer_model"]}
+    assert records["onnx_max_abs_diff"] < 1e-4 and records["onnx_same_predictions"] is True
+    assert records["grid_true_classes"] == ["Parasitized", "Uninfected"]
+    low, high = records["test_accuracy_interval"]
+    assert low <= records["test_accuracy"] <= high
+    assert records["test_majority_baseline"] == max(records["test_class_balance"].values())
+    assert set(records["candidate_costs"]) == {"small CNN (from scratch)", records["transfer_model"]}
+    folders = records["run_folders"]
+    assert len(folders) == 2 and all(len(name.rsplit("_", 1)[1]) == 10 for name in folders)
 
 
 def test_11_class_preset_reaches_95_percent_within_3_minutes():
     """The committed outputs are the executor's class-preset run on a 2-core CPU (the README's claim)."""
-    notebook = nbformat.read(course.NOTEBOOKS_DIR / CAPSTONE, as_version=4)
+    notebook = nbformat.read(facts.NOTEBOOKS_DIR / CAPSTONE, as_version=4)
     assert notebook.metadata[STAMP_KEY]["preset"] == "class"
     records = read_records(notebook)
     assert records["test_accuracy"] >= 0.95
     assert records["cnn_training_seconds"] <= 180
     assert records["test_auc"] >= 0.95
+    assert records["test_accuracy"] >= records["test_majority_baseline"] + 0.30

@@ -22,9 +22,9 @@ import torch
 import torchvision
 from PIL import Image
 
-from helpers import course
+from helpers.course import facts
 from helpers.data import image_folder, patient_of, patient_split
-from helpers.runner import RunTask, run_notebook, run_tasks
+from helpers.tools.runner import RunTask, run_notebook, run_tasks
 
 INFECTED_SLIDES = ["C33P1thinF_IMG_20150619_114756a", "C39P4thinF_original_IMG_20150622_105102",
                    "C68P29N_ThinF_IMG_20150819_134112", "C183P144NThinF_IMG_20151201_224458",
@@ -116,11 +116,11 @@ def test_the_full_preset_runs_on_real_layout_data_through_the_real_download(serv
               "DATA_DIR": str(data), "NIH_URL": url, "NIH_SHA256": sha256}
     runs = {}
     first = "03_datasets_and_loaders.ipynb"  # downloads and extracts; 09 and 11 then reuse the data, side by side
-    runs[first] = run_notebook(course.NOTEBOOKS_DIR / first, tmp_path / "runs" / first, common)
+    runs[first] = run_notebook(facts.NOTEBOOKS_DIR / first, tmp_path / "runs" / first, common)
     assert runs[first].passed, runs[first].failure_text()
     then = {"09_prediction.ipynb": {"EPOCHS": 1, "DEVICE": "cpu"},
             "11_capstone_malaria.ipynb": {"EPOCHS": 1, "PATIENCE": 1, "DEVICE": "cpu"}}
-    tasks = [RunTask(course.NOTEBOOKS_DIR / name, tmp_path / "runs" / name, {**common, **extra})
+    tasks = [RunTask(facts.NOTEBOOKS_DIR / name, tmp_path / "runs" / name, {**common, **extra})
              for name, extra in then.items()]
     for name, run in zip(then, run_tasks(tasks, jobs=2)):
         assert run.passed, run.failure_text()
@@ -161,7 +161,7 @@ def test_offline_the_capstone_falls_back_to_the_course_backbone_and_says_so(tmp_
     import nbformat
     from urllib.error import URLError
 
-    from helpers.presets import resolve_settings
+    from helpers.course.presets import resolve_settings
 
     def offline(*args, **kwargs):
         raise URLError("no network here")
@@ -169,11 +169,11 @@ def test_offline_the_capstone_falls_back_to_the_course_backbone_and_says_so(tmp_
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_torch_home"))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
     monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
-    notebook = nbformat.read(course.NOTEBOOKS_DIR / "11_capstone_malaria.ipynb", as_version=4)
+    notebook = nbformat.read(facts.NOTEBOOKS_DIR / "11_capstone_malaria.ipynb", as_version=4)
     model_cell = next(cell.source for cell in notebook.cells if "def make_transfer_model" in cell.source)
-    namespace = {"settings": resolve_settings("full"), "nn": torch.nn, "torch": torch,
-                 "LEARNING_RATE": 0.003, "FINE_TUNE_LEARNING_RATE": 0.0003}
+    settings = resolve_settings("full")
+    namespace = {"settings": settings, "nn": torch.nn, "torch": torch, "FINE_TUNE_LEARNING_RATE": 0.0003}
     exec(model_cell, namespace)
     assert namespace["transfer_name"] == "course backbone (pretrained on shapes)"
-    assert namespace["transfer_learning_rate"] == 0.003
+    assert namespace["transfer_learning_rate"] == settings.learning_rate  # not the fine-tuning one
     assert "ImageNet weights unavailable" in capsys.readouterr().out

@@ -5,11 +5,11 @@ import json
 import nbformat
 import pytest
 
-from helpers import course
-from helpers.runner import plan_tasks, run_tasks
-from helpers.student_edition import answer_names, stub_source, write_student_edition
+from helpers.course import facts
+from helpers.tools.runner import plan_tasks, run_tasks
+from helpers.tools.student_edition import answer_names, stub_source, write_student_edition
 
-NOTEBOOKS = course.notebook_paths()
+NOTEBOOKS = facts.notebook_paths()
 
 
 def test_answer_names_and_stub():

@@ -1,0 +1,77 @@
+"""Checks for the exercises of notebook 09, prediction, squeeze and unsqueeze."""
+
+from __future__ import annotations
+
+import torch
+
+from helpers.course.checks import Verdict, exercise_check
+
+
+def _not_a_tensor(answer: object) -> str:
+    return "" if isinstance(answer, torch.Tensor) else f"expected a tensor, got a {type(answer).__name__}."
+
+
+@exercise_check
+def batch_of_one(answer: object, image: torch.Tensor) -> Verdict:
+    """The answer is ``image`` (C, H, W) as a batch of one (1, C, H, W)."""
+    problem = _not_a_tensor(answer)
+    if problem:
+        return False, problem
+    expected = (1, *image.shape)
+    if tuple(answer.shape) == (*image.shape, 1):
+        return False, f"got {tuple(answer.shape)}: the new dimension went last; unsqueeze(0) puts it first."
+    if tuple(answer.shape) != expected:
+        return False, f"expected shape {expected}, got {tuple(answer.shape)}. Use image.unsqueeze(0)."
+    if not torch.equal(answer[0], image):
+        return False, "the shape is right but the values changed; unsqueeze only adds a dimension."
+    return True, ""
+
+
+@exercise_check
+def predicted_classes(answer: object, logits: torch.Tensor) -> Verdict:
+    """The answer is ``logits.argmax(dim=1)``, shape (N,)."""
+    problem = _not_a_tensor(answer)
+    if problem:
+        return False, problem
+    expected = logits.argmax(dim=1)
+    if tuple(answer.shape) == (logits.shape[0], 1):
+        return False, "that is the cheat sheet's keepdim=True shape (N, 1); use argmax(dim=1) for (N,)."
+    if answer.is_floating_point():
+        return False, "those are scores, not class indices: take the argmax, not the max."
+    if tuple(answer.shape) != tuple(expected.shape):
+        return False, f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}; did you use dim=1?"
+    if not torch.equal(answer.cpu(), expected):
+        return False, "some indices are wrong: the class is the position of the largest score in each row (dim=1)."
+    return True, ""
+
+
+@exercise_check
+def parasitized_recall(answer: object, matrix: torch.Tensor) -> Verdict:
+    """The answer is recall of class 0: ``matrix[0, 0] / matrix[0].sum()`` (rows are true classes)."""
+    value = float(answer)
+    matrix = matrix.double()
+    recall = (matrix[0, 0] / matrix[0].sum()).item()
+    precision = (matrix[0, 0] / matrix[:, 0].sum()).item()
+    accuracy = (matrix.diagonal().sum() / matrix.sum()).item()
+    if abs(value - recall) < 1e-6:
+        return True, ""
+    if abs(value - precision) < 1e-6:
+        return False, "that is the precision (divided by the column: predicted Parasitized); recall divides by the row."
+    if abs(value - accuracy) < 1e-6:
+        return False, "that is the accuracy over both classes; recall looks at the Parasitized row only."
+    return False, f"got {value:g}; recall = found / all parasitized = matrix[0, 0] / matrix[0].sum()."
+
+
+@exercise_check
+def channels_first(answer: object, picture: torch.Tensor) -> Verdict:
+    """The answer is ``picture`` (H, W, C) as (C, H, W): ``picture.permute(2, 0, 1)``."""
+    problem = _not_a_tensor(answer)
+    if problem:
+        return False, problem
+    expected = picture.permute(2, 0, 1)
+    if tuple(answer.shape) != tuple(expected.shape):
+        return False, f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}; permute(2, 0, 1)."
+    if not torch.equal(answer, expected):
+        return False, ("the shape is right but the pixels are scrambled: reshape/view keep the memory order; "
+                       "permute moves the dimensions.")
+    return True, ""

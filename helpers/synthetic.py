@@ -1,0 +1,420 @@
+"""Synthetic blood-cell images in the NIH malaria layout, made offline in seconds.
+
+The real data set (notebook 03, ``helpers.nih``) is 27,558 cell crops from thin
+blood smears: roughly round pink-to-mauve cells on black, parasitized ones
+showing dark-purple chromatin dots or rings. These synthetic cells mimic it
+closely enough to teach with:
+
+* each image is one cell, 40 to 200 px wide (or one fixed size), on black;
+* every slide (one patient) has its own stain colour and lighting;
+* parasitized cells carry one to three dark-purple dots or rings;
+* some uninfected cells carry faint specks, so colour or area alone cannot
+  tell the classes apart, while a small CNN can;
+* a small share of labels is wrong, as in any hand-labelled data set.
+
+File names follow the NIH pattern (``C12P3thinF_IMG_20150604_112233_cell_7.png``)
+and carry the slide id ``C12P3``, so a patient-level split can be taught.
+
+:func:`make_shapes` draws a different task, coloured shapes labelled by the
+marks they carry (:data:`SHAPE_CLASSES`): the source task of the small backbone
+the course ships pretrained (notebook 05).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import struct
+import tempfile
+import zlib
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from helpers.nih import CLASSES
+from helpers.safe_files import remove_stale_temporaries
+from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
+
+GENERATOR_VERSION = 3
+CELLS_PER_SLIDE = 8
+INFECTED_SLIDE_SHARE = 0.6
+LABEL_NOISE = 0.01
+UNINFECTED_SPECK_SHARE = 0.35
+HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
+CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
+BACKGROUND_LEVEL = 6.0
+GRAIN = 8.0
+MANIFEST_NAME = "synthetic.json"
+"""The course's marker: only a folder holding it (and nothing else of anyone's) is ever replaced."""
+MAX_PER_CLASS = 50_000
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
+IMAGES_PER_TASK = 100
+GENERATED_NAME = re.compile(r"^C\d+P\d+thinF_IMG_\d{8}_\d{6}_cell_\d+\.png$")
+"""The names :func:`_file_name` gives; any other file in a class folder is someone else's."""
+SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+"""Files a file browser drops into any folder it shows: they do not make a folder someone else's."""
+_parent_pid: int | None = None
+"""In a worker process: the process that started it. A worker whose parent has died stops drawing."""
+SHAPE_CLASSES = ("plain", "dark spots", "dark rings", "stripes", "bright spots")
+"""The source task of the shipped backbone: what marks a shape carries."""
+
+
+class NotACourseFolderError(ValueError):
+    """A folder the course did not make: it is never deleted or replaced."""
+
+
+@dataclass(frozen=True)
+class SyntheticSpec:
+    """Everything that decides the images: same spec, same bytes."""
+
+    per_class: int
+    seed: int
+    image_size: int | None
+    version: int = GENERATOR_VERSION
+
+
+@dataclass(frozen=True)
+class Slide:
+    """One patient's smear: its id, whether it is infected, its stain and lighting."""
+
+    slide_id: str
+    infected: bool
+    stain: np.ndarray  # RGB of the cell body, 0-255
+    light_direction: float  # angle of the lighting gradient, radians
+    light_strength: float
+
+
+@lru_cache(maxsize=256)
+def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return pixel-centre coordinates in [-1, 1] for a square image of ``size`` px."""
+    axis = (np.arange(size, dtype=np.float32) + 0.5) / size * 2 - 1
+    return np.meshgrid(axis, axis, indexing="xy")
+
+
+def make_slides(count: int, seed: int) -> list[Slide]:
+    """Return ``count`` slides with their own ids, infection status, stain and lighting."""
+    rng = np.random.default_rng([seed, 0])
+    slides = []
+    for index in range(count):
+        pink, mauve = np.array([205, 120, 135]), np.array([175, 110, 175])
+        stain = pink + rng.uniform(0, 1) * (mauve - pink) + rng.normal(0, 12, 3)
+        slides.append(Slide(slide_id=f"C{index + 10}P{rng.integers(1, 90)}",
+                            infected=rng.uniform() < INFECTED_SLIDE_SHARE,
+                            stain=np.clip(stain, 90, 240).astype(np.float32),
+                            light_direction=float(rng.uniform(0, 2 * math.pi)),
+                            light_strength=float(rng.uniform(0.0, 0.25))))
+    if not any(slide.infected for slide in slides):
+        slides[0] = Slide(**{**slides[0].__dict__, "infected": True})
+    return slides
+
+
+def _blob(x: np.ndarray, y: np.ndarray, cx: float, cy: float, radius: float, ring: bool) -> np.ndarray:
+    """Return a soft disc (or ring) of weight 0..1 centred on (cx, cy)."""
+    distance = np.sqrt((x - cx) ** 2 + (y - cy) ** 2) / radius
+    if ring:
+        return np.clip(1.6 - 4.0 * np.abs(distance - 0.8), 0, 1)
+    return np.clip(1.5 - distance, 0, 1)
+
+
+def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bool) -> np.ndarray:
+    """Draw one cell as an RGB ``uint8`` array of shape (size, size, 3)."""
+    x, y = _grid(size)
+    angle = rng.uniform(0, math.pi)
+    cos, sin = math.cos(angle), math.sin(angle)
+    u, v = x * cos + y * sin, -x * sin + y * cos
+    a, b = rng.uniform(0.72, 0.92), rng.uniform(0.72, 0.92)
+    radius = np.sqrt((u / a) ** 2 + (v / b) ** 2)
+    wobble = rng.uniform(0.0, 0.035) * np.sin(rng.integers(2, 6) * np.arctan2(v, u) + rng.uniform(0, 6.3))
+    cell = np.clip((1.0 - radius - wobble) * size / 3, 0, 1)  # soft edge about 1.5 px wide
+
+    light = 1 + slide.light_strength * (x * math.cos(slide.light_direction) + y * math.sin(slide.light_direction))
+    pallor = 1 + 0.12 * np.exp(-(radius / 0.45) ** 2)  # the paler centre of a red blood cell
+    shade = light * pallor * rng.uniform(0.85, 1.1)
+
+    dots = np.zeros((size, size), dtype=np.float32)
+    if parasitized:
+        count, strength, scale = rng.integers(1, 4), rng.uniform(0.75, 1.0), (0.07, 0.13)
+    elif rng.uniform() < UNINFECTED_SPECK_SHARE:
+        count, strength, scale = rng.integers(1, 3), rng.uniform(0.2, 0.4), (0.04, 0.08)
+    else:
+        count, strength, scale = 0, 0.0, (0.0, 0.0)
+    for _ in range(count):
+        r, t = rng.uniform(0, 0.55), rng.uniform(0, 2 * math.pi)
+        cx, cy = r * a * math.cos(t), r * b * math.sin(t)
+        blob = _blob(u, v, cx, cy, rng.uniform(*scale), ring=parasitized and rng.uniform() < 0.4)
+        dots = np.maximum(dots, strength * blob)
+
+    # Mix three colours per pixel: the stained cell body, the chromatin dots and the black background.
+    # Channels come first while mixing: NumPy is much faster looping over rows than over 3 channels.
+    stain_weight, chromatin_weight = cell * shade * (1 - dots), cell * dots
+    image = (stain_weight * slide.stain[:, None, None] + chromatin_weight * CHROMATIN[:, None, None]
+             + BACKGROUND_LEVEL + rng.random((3, size, size), dtype=np.float32) * GRAIN)
+    return np.clip(image, 0, 255, out=image).astype(np.uint8).transpose(1, 2, 0)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Encode an RGB ``uint8`` array of shape (H, W, 3) as a PNG file's bytes.
+
+    A standard PNG (readable by PIL, browsers, ImageFolder): unfiltered rows
+    compressed with fast zlib. Pillow's encoder tries a filter for every row,
+    which makes it about five times slower for these small images.
+    """
+    height, width, _ = image.shape
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, -1)], axis=1)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
+
+
+def _image_size(rng: np.random.Generator, fixed: int | None) -> int:
+    """Return a fixed size, or one drawn like the NIH crops (mostly 110-150 px, 40-200 in all)."""
+    return fixed if fixed else int(np.clip(rng.normal(130, 25), 40, 200))
+
+
+def _file_name(slide: Slide, seed: int, index: int) -> str:
+    rng = np.random.default_rng([seed, 2, index])
+    day = 20150600 + int(rng.integers(1, 29))
+    hour, minute, second = rng.integers(8, 18), rng.integers(0, 60), rng.integers(0, 60)
+    return f"{slide.slide_id}thinF_IMG_{day}_{hour:02d}{minute:02d}{second:02d}_cell_{index}.png"
+
+
+def _remember_parent() -> None:
+    """Worker initializer: note the parent, so that the worker stops if the parent is killed."""
+    global _parent_pid
+    _parent_pid = os.getppid()
+
+
+def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
+    """Draw and save the images numbered ``indices`` (each from its own seeded generator)."""
+    total = 2 * spec.per_class
+    slides = make_slides(max(2, math.ceil(total / CELLS_PER_SLIDE)), spec.seed)
+    infected = [slide for slide in slides if slide.infected]
+    healthy = [slide for slide in slides if not slide.infected]
+    for index in indices:
+        if _parent_pid is not None and os.getppid() != _parent_pid:
+            return  # the command that started this worker is gone: nobody will use these images
+        rng = np.random.default_rng([spec.seed, 1, index])
+        parasitized = index < spec.per_class
+        # parasites come from infected patients; healthy-looking cells mostly from healthy ones
+        if parasitized:
+            slide = infected[rng.integers(len(infected))]
+        elif healthy and rng.uniform() < HEALTHY_SLIDE_SHARE_OF_UNINFECTED:
+            slide = healthy[rng.integers(len(healthy))]
+        else:
+            slide = slides[rng.integers(len(slides))]
+        image = draw_cell(rng, slide, _image_size(rng, spec.image_size), parasitized)
+        label_is_wrong = rng.uniform() < LABEL_NOISE
+        folder = CLASSES[int(parasitized == label_is_wrong)]
+        (root / folder / _file_name(slide, spec.seed, index)).write_bytes(png_bytes(image))
+
+
+def check_synthetic_arguments(per_class: int, seed: int, image_size: int | None,
+                              workers: int | None = None) -> None:
+    """Raise ``ValueError``, saying what is allowed, for arguments the generator cannot use.
+
+    Example:
+        >>> check_synthetic_arguments(per_class=0, seed=0, image_size=None)
+        Traceback (most recent call last):
+        ValueError: per_class must be a whole number from 1 to 50000, got 0.
+    """
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(per_class) or not 1 <= per_class <= MAX_PER_CLASS:
+        raise ValueError(f"per_class must be a whole number from 1 to {MAX_PER_CLASS}, got {per_class!r}.")
+    if not whole(seed) or seed < 0:
+        raise ValueError(f"seed must be a whole number, 0 or more, got {seed!r}.")
+    if image_size is not None and (not whole(image_size) or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE):
+        raise ValueError(f"image_size must be None (varied sizes) or a whole number of pixels from "
+                         f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, got {image_size!r}.")
+    if workers is not None and (not whole(workers) or workers < 1):
+        raise ValueError(f"workers must be None (one per CPU core) or a whole number, 1 or more, got {workers!r}.")
+
+
+def _is_course_manifest(path: Path) -> bool:
+    """Whether ``path`` is a ``synthetic.json`` this module wrote."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"per_class", "seed", "image_size", "version"} <= set(manifest)
+
+
+def check_replaceable(root: Path) -> None:
+    """Raise :class:`NotACourseFolderError` unless ``root`` is absent, empty or a data set this module made.
+
+    A folder it made holds ``synthetic.json``, the class folders and exactly
+    the PNG files it wrote in them, and nothing else: anything more (a thesis,
+    a checkout, a learner's own images) is kept, and the command refuses.
+    """
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise NotACourseFolderError(f"{root} is a file, not a folder: choose a folder for the images, "
+                                    f"e.g. {root.parent / 'synthetic_cells'}.")
+    entries = sorted(root.iterdir())
+    if not entries:
+        return
+    foreign = [entry.name for entry in entries if entry.name not in (*CLASSES, MANIFEST_NAME, *SYSTEM_FILES)
+               or (entry.name in CLASSES and not entry.is_dir())]
+    images = 0
+    for folder in (root / name for name in CLASSES if (root / name).is_dir()):
+        for entry in sorted(folder.iterdir()):
+            if GENERATED_NAME.match(entry.name) and entry.is_file():
+                images += 1
+            elif entry.name not in SYSTEM_FILES:
+                foreign.append(f"{folder.name}/{entry.name}")
+    if not foreign and _is_course_manifest(root / MANIFEST_NAME):
+        made = json.loads((root / MANIFEST_NAME).read_text())["per_class"]
+        if images == 2 * made:  # an image added by hand, with a name like ours, changes the count
+            return
+        foreign.append(f"{images} images where the generator wrote {2 * made}")
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    raise NotACourseFolderError(
+        f"{root} is not empty and the course did not make it"
+        + (f" (it holds {shown})" if shown else f" (it has no {MANIFEST_NAME})")
+        + ". Nothing was changed: the course only replaces a folder of synthetic images it wrote. "
+        f"Choose a new or empty folder, e.g. --out {root / 'synthetic_cells'}.")
+
+
+def _leftover_pattern(root: Path) -> re.Pattern[str]:
+    """Temporary folders of an interrupted run for ``root``: ``.cells.partial-<pid>-...``, ``.cells.old-<pid>-...``."""
+    return re.compile(rf"^\.{re.escape(root.name)}\.(partial|old)-(?P<pid>\d+)-")
+
+
+def _draw_all(partial: Path, spec: SyntheticSpec, workers: int) -> None:
+    """Write every image into ``partial``, in ``workers`` processes (here when 1)."""
+    total = 2 * spec.per_class
+    tasks = [range(start, min(start + IMAGES_PER_TASK, total)) for start in range(0, total, IMAGES_PER_TASK)]
+    workers = min(workers, len(tasks))
+    if workers == 1:
+        _write_images(partial, spec, range(total))
+        return
+    pool = ProcessPoolExecutor(workers, initializer=_remember_parent)
+    try:
+        list(pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks))
+    finally:  # on Ctrl-C, drop the tasks not started yet instead of waiting for them
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
+                         image_size: int | None = None, workers: int | None = None) -> Path:
+    """Write synthetic cell images to ``root/Parasitized`` and ``root/Uninfected``; return ``root``.
+
+    Calling it again with the same arguments reuses the images; other
+    arguments replace them, but only in a folder this function made: any other
+    non-empty folder raises :class:`NotACourseFolderError` and stays as it is.
+    The images are written to a temporary folder first, so an interrupted run
+    never leaves half a data set behind (the next run removes what a killed one
+    left). ``workers`` processes share the drawing (default: one per CPU core)
+    and stop if this process dies; every image has its own seeded generator, so
+    the result does not depend on them.
+
+    Example:
+        >>> root = make_synthetic_cells("data/synthetic", per_class=50, seed=0, image_size=64)
+        >>> sorted(p.name for p in root.iterdir())
+        ['Parasitized', 'Uninfected', 'synthetic.json']
+    """
+    check_synthetic_arguments(per_class, seed, image_size, workers)
+    root = Path(root).expanduser().resolve()
+    spec = SyntheticSpec(per_class, seed, image_size)
+    manifest = root / MANIFEST_NAME
+    if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
+        return root
+    check_replaceable(root)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(root.parent, _leftover_pattern(root))
+    partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-{os.getpid()}-", dir=root.parent))
+    try:
+        for folder in CLASSES:
+            (partial / folder).mkdir()
+        _draw_all(partial, spec, workers or os.cpu_count() or 1)
+        (partial / MANIFEST_NAME).write_text(json.dumps(asdict(spec)))
+        if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
+            return root  # another process made the same images meanwhile
+        check_replaceable(root)  # again: someone may have put files there while we drew
+        _move_into_place(partial, root)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return root
+
+
+def _move_into_place(partial: Path, root: Path) -> None:
+    """Rename ``partial`` to ``root``; an old ``root`` is renamed aside first and deleted last."""
+    if not root.exists():
+        partial.rename(root)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-{os.getpid()}-", dir=root.parent))
+    os.replace(root, old)  # old is an empty folder: renaming over it is allowed
+    partial.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def draw_shape(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
+    """Draw one image of the source task as an RGB float array (size, size, 3) in [0, 1].
+
+    A disc or a square of a random colour on a dark background carries the
+    marks of its class (:data:`SHAPE_CLASSES`): none, dark spots, dark rings,
+    stripes or bright spots; any class may also carry faint specks.
+    """
+    x, y = _grid(size)
+    angle = rng.uniform(0, math.pi)
+    cx, cy = rng.uniform(-0.15, 0.15, 2)
+    u = (x - cx) * math.cos(angle) + (y - cy) * math.sin(angle)
+    v = -(x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)
+    a, b = rng.uniform(0.45, 0.9, 2)
+    radius = np.sqrt((u / a) ** 2 + (v / b) ** 2) if rng.uniform() < 0.5 else np.maximum(abs(u / a), abs(v / b))
+    body = np.clip((1 - radius) * size / 3, 0, 1)
+    colour = rng.uniform(0.35, 1.0, 3)
+    background = rng.uniform(0, 0.35) * rng.uniform(0.3, 1, 3)
+    shade = 1 + rng.uniform(0, 0.3) * (x * math.cos(2 * angle) + y * math.sin(2 * angle))
+    marks, mark_colour = np.zeros_like(x), colour
+    if SHAPE_CLASSES[label] in ("dark spots", "dark rings", "bright spots"):
+        for _ in range(rng.integers(1, 4)):
+            r, t = rng.uniform(0, 0.6), rng.uniform(0, 2 * math.pi)
+            mark_x, mark_y, mark_radius = r * a * math.cos(t), r * b * math.sin(t), rng.uniform(0.06, 0.15)
+            distance = np.sqrt((u - mark_x) ** 2 + (v - mark_y) ** 2) / mark_radius
+            blob = (np.clip(1.6 - 4 * abs(distance - 0.8), 0, 1) if SHAPE_CLASSES[label] == "dark rings"
+                    else np.clip(1.5 - distance, 0, 1))
+            marks = np.maximum(marks, rng.uniform(0.7, 1.0) * blob)
+        mark_colour = (np.clip(colour + rng.uniform(0.4, 0.8), 0, 1.3) if SHAPE_CLASSES[label] == "bright spots"
+                       else colour * rng.uniform(0.1, 0.9, 3) * rng.uniform(0.3, 0.8))
+    elif SHAPE_CLASSES[label] == "stripes":
+        frequency, direction = rng.uniform(3, 8), rng.uniform(0, 2 * math.pi)
+        marks = 0.8 * (np.sin(frequency * math.pi * (u * math.cos(direction) + v * math.sin(direction))) > 0.3)
+        mark_colour = colour * rng.uniform(0.1, 0.5)
+    if rng.uniform() < 0.4 and SHAPE_CLASSES[label] != "stripes":  # faint specks are not marks
+        for _ in range(rng.integers(1, 3)):
+            sx, sy = rng.uniform(-0.4, 0.4, 2) * (a, b)
+            distance = np.sqrt((u - sx) ** 2 + (v - sy) ** 2) / rng.uniform(0.03, 0.07)
+            marks = np.maximum(marks, rng.uniform(0.1, 0.3) * np.clip(1.5 - distance, 0, 1))
+    image = ((1 - body[..., None]) * background + (body * shade * (1 - marks))[..., None] * colour
+             + (body * marks)[..., None] * mark_colour)
+    image = image + rng.normal(0, 0.03, image.shape)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def make_shapes(count: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``count`` source-task images (N, 3, size, size), normalised as ImageNet's, and their labels.
+
+    Example:
+        >>> images, labels = make_shapes(8, size=32)
+        >>> images.shape, labels.shape
+        (torch.Size([8, 3, 32, 32]), torch.Size([8]))
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(SHAPE_CLASSES), count)
+    images = torch.from_numpy(np.stack([draw_shape(rng, size, int(label)) for label in labels]))
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images.permute(0, 3, 1, 2) - mean) / std, torch.from_numpy(labels)

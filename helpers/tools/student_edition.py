@@ -1,0 +1,119 @@
+"""The student edition: every notebook with its reference solutions taken out.
+
+``python -m helpers student-edition --out student`` writes a copy of each
+notebook in which every cell tagged ``solution`` becomes a stub (its answer
+variables set to ``None``) and the outputs that would give the answers away,
+those of the solution cells and of the check cells after them, are removed.
+The checks stay: run unanswered, they print a hint, so the notebook still
+runs to the end.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+from pathlib import Path
+
+import nbformat
+
+from helpers.tools.executor import STAMP_KEY
+
+STUB_HEADER = "# Your answer here: replace None, then run the check below."
+STUDENT_EDITION_KEY = "pytorch_course_student_edition"
+"""Notebook metadata marking a file this module wrote: only such files are ever overwritten."""
+
+
+class StudentEditionError(ValueError):
+    """An output folder the student edition refuses to write into; the message says why."""
+
+
+def answer_names(solution_source: str) -> list[str]:
+    """Return the variables a solution cell defines for its check: ``answer_*`` ones, else the last assigned.
+
+    Example:
+        >>> answer_names("x = torch.tensor(2.0)\\nanswer_gradient = x.grad")
+        ['answer_gradient']
+    """
+    assigned: list[str] = []
+    for statement in ast.parse(solution_source).body:
+        targets = statement.targets if isinstance(statement, ast.Assign) else (
+            [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else [])
+        assigned += [target.id for target in targets if isinstance(target, ast.Name)]
+    answers = [name for name in assigned if name.startswith("answer")]
+    return list(dict.fromkeys(answers)) or assigned[-1:]
+
+
+def stub_source(solution_source: str) -> str:
+    """Return the stub that replaces a solution cell."""
+    return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source)])
+
+
+def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` with solutions stubbed and their give-away outputs removed."""
+    student = copy.deepcopy(notebook)
+    student.metadata.pop(STAMP_KEY, None)
+    student.metadata[STUDENT_EDITION_KEY] = True
+    clearing = False
+    for cell in student.cells:
+        if cell.cell_type == "markdown":
+            clearing = False
+            continue
+        tags = cell.metadata.get("tags", [])
+        if "solution" in tags:
+            cell.source = stub_source(cell.source)
+            cell.metadata["tags"] = [tag if tag != "solution" else "exercise" for tag in tags]
+            clearing = True
+        if clearing:  # the solution cell and the check cells that follow it
+            cell.outputs = []
+            cell.execution_count = None
+    return student
+
+
+def _is_student_edition(path: Path) -> bool:
+    try:
+        return bool(nbformat.read(path, as_version=4).metadata.get(STUDENT_EDITION_KEY))
+    except Exception:  # not a notebook at all: certainly not one this module wrote
+        return False
+
+
+def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
+    """Raise :class:`StudentEditionError` if writing into ``out_dir`` could overwrite a notebook it did not write.
+
+    Refused: a folder holding any of the source ``notebooks`` (the course's own,
+    with their solutions), and a folder holding any notebook that is not a
+    previous student edition.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StudentEditionError(f"{out_dir} is a file: give a folder for the student notebooks.")
+    if not out_dir.is_dir():
+        return
+    sources = {path.resolve().parent for path in notebooks}
+    if out_dir.resolve() in sources:
+        raise StudentEditionError(f"{out_dir} holds the notebooks the student edition is made from: writing "
+                                  "there would replace the solutions with stubs. Choose another folder, e.g. "
+                                  "--out student.")
+    foreign = [path.name for path in sorted(out_dir.glob("*.ipynb")) if not _is_student_edition(path)]
+    if foreign:
+        raise StudentEditionError(f"{out_dir} already holds notebooks the student edition did not write "
+                                  f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}). It writes only "
+                                  "into a new folder or one holding its own earlier output, so that no notebook of "
+                                  "yours is overwritten or mixed up with stubs. Choose a new or empty folder, e.g. "
+                                  "--out student.")
+
+
+def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
+    """Write the student edition of each notebook into ``out_dir``; return the new paths.
+
+    Raises:
+        StudentEditionError: ``out_dir`` holds the source notebooks or notebooks it did not write.
+    """
+    check_output_folder(notebooks, out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in notebooks:
+        target = out_dir / path.name
+        temporary = target.with_name(f".{target.name}.tmp")
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), temporary)
+        temporary.replace(target)  # a reader sees the old notebook or the new one, never half
+        written.append(target)
+    return written

@@ -1,0 +1,88 @@
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import cross_val_score
+
+from helpers.data import patient_of
+from helpers.synthetic import CLASSES, NotACourseFolderError, make_synthetic_cells, png_bytes
+
+
+def digest(root):
+    files = sorted(p for folder in CLASSES for p in (root / folder).glob("*.png"))
+    return [(p.parent.name, p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
+
+
+@pytest.fixture(scope="module")
+def cells(tmp_path_factory):
+    return make_synthetic_cells(tmp_path_factory.mktemp("cells") / "cells", per_class=300, seed=3)
+
+
+def test_layout_and_nih_style_names(cells):
+    names = {folder: sorted(p.name for p in (cells / folder).glob("*.png")) for folder in CLASSES}
+    assert abs(len(names["Parasitized"]) - 300) < 15  # 1% of labels are deliberately wrong
+    assert len(names["Parasitized"]) + len(names["Uninfected"]) == 600
+    for name in names["Parasitized"][:20]:
+        assert patient_of(name).startswith("C") and "thinF_IMG_2015" in name
+    assert len({patient_of(n) for n in names["Uninfected"]}) > 20
+
+
+def test_images_are_valid_rgb_pngs_of_varied_sizes(cells):
+    sizes = set()
+    for path in sorted((cells / "Parasitized").glob("*.png"))[:50]:
+        with Image.open(path) as image:
+            image.verify()
+        with Image.open(path) as image:
+            assert image.mode == "RGB" and image.width == image.height
+            sizes.add(image.width)
+    assert min(sizes) >= 40 and max(sizes) <= 200 and len(sizes) > 15
+
+
+def test_generator_is_deterministic_whatever_the_workers(tmp_path):
+    one = make_synthetic_cells(tmp_path / "a", per_class=120, seed=7, workers=1)
+    two = make_synthetic_cells(tmp_path / "b", per_class=120, seed=7, workers=2)
+    assert digest(one) == digest(two)
+    other_seed = make_synthetic_cells(tmp_path / "c", per_class=120, seed=8, workers=1)
+    assert digest(other_seed) != digest(one)
+
+
+def test_same_arguments_reuse_and_other_arguments_regenerate(tmp_path):
+    root = make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
+    first_image = sorted((root / "Parasitized").glob("*.png"))[0]
+    inode = first_image.stat().st_ino
+    make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
+    assert first_image.stat().st_ino == inode  # reused, not rewritten
+    make_synthetic_cells(tmp_path / "cells", per_class=12, seed=0, image_size=48)
+    assert sum(1 for _ in root.rglob("*.png")) == 24
+    assert [p.name for p in tmp_path.iterdir()] == ["cells"]  # no partial folder left behind
+
+
+def test_a_file_the_learner_added_stops_the_replacement(tmp_path):
+    root = make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
+    (root / "Parasitized" / "kept.txt").write_text("mine")
+    with pytest.raises(NotACourseFolderError, match="Parasitized/kept.txt"):
+        make_synthetic_cells(tmp_path / "cells", per_class=12, seed=0, image_size=48)
+    assert (root / "Parasitized" / "kept.txt").read_text() == "mine"
+    assert sum(1 for _ in root.rglob("*.png")) == 20
+
+
+def test_png_writer_round_trips(tmp_path):
+    image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    (tmp_path / "x.png").write_bytes(png_bytes(image))
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "x.png")), image)
+
+
+def test_colour_and_area_alone_do_not_separate_the_classes(cells):
+    features, labels = [], []
+    for label, folder in enumerate(CLASSES):
+        for path in sorted((cells / folder).glob("*.png")):
+            pixels = np.asarray(Image.open(path), dtype=np.float32)
+            inside = pixels.sum(axis=2) > 60
+            features.append([*pixels.reshape(-1, 3).mean(axis=0), inside.mean(), pixels.shape[0]])
+            labels.append(label)
+    features, labels = np.array(features), np.array(labels)
+    mean_colour = cross_val_score(LogisticRegression(max_iter=2000), features[:, :3], labels, cv=5).mean()
+    everything = cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=5).mean()
+    assert mean_colour < 0.65 and everything < 0.65
