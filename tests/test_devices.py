@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from helpers import devices
 from helpers.devices import (autocast_dtype, choose_device, memory_readout, seconds_per_call, tensor_megabytes,
                              to_device)
 
@@ -46,10 +47,25 @@ def test_to_device_moves_nested_batches_and_keeps_other_values():
     assert isinstance(moved["pair"], tuple) and moved["pair"][1] == 3
 
 
-def test_seconds_per_call_is_the_median():
-    calls = []
-    assert seconds_per_call(lambda: calls.append(1), repeats=3, warmup=2) >= 0
-    assert len(calls) == 5
+def test_seconds_per_call_is_the_median_of_the_timed_calls(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    durations = iter([100.0, 100.0, 9.0, 1.0, 2.0])  # two slow warm-up calls, then the timed ones
+
+    def call_taking_the_next_duration():
+        clock[0] += next(durations)
+
+    assert seconds_per_call(call_taking_the_next_duration, repeats=3, warmup=2) == 2.0
+    assert next(durations, "all used") == "all used"
+
+
+def test_seconds_per_call_waits_for_the_device_before_each_clock_reading(monkeypatch):
+    events = []
+    monkeypatch.setattr(devices, "time", SimpleNamespace(perf_counter=lambda: events.append("clock") or 0.0))
+    monkeypatch.setattr(devices, "synchronize", lambda device: events.append(f"wait {device}"))
+    seconds_per_call(lambda: events.append("call"), device="cuda", repeats=2, warmup=1)
+    timed = ["clock", "call", "wait cuda", "clock"]
+    assert events == ["call", "wait cuda"] + timed + timed
 
 
 def test_autocast_dtype_and_memory():

@@ -34,6 +34,20 @@ def test_metrics_are_weighted_by_batch_size_not_a_mean_of_batch_means():
     assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
 
 
+def test_a_train_step_weights_each_batch_loss_by_its_size():
+    dataset = data(count=9)
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the model stays as it is: one loss to expect
+    inputs, labels = dataset.tensors
+    with torch.no_grad():
+        logits = model(inputs)
+    expected_loss = nn.functional.cross_entropy(logits, labels).item()
+    expected_accuracy = (logits.argmax(1) == labels).float().mean().item()
+    loss, accuracy = train_step(model, loader(dataset, batch_size=4), nn.CrossEntropyLoss(), optimizer, CPU)  # 4 + 4 + 1
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    assert accuracy == pytest.approx(expected_accuracy)
+
+
 def test_a_train_step_reads_the_device_once_per_epoch_not_once_per_batch(monkeypatch):
     calls = []
     original = torch.Tensor.item

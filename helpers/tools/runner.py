@@ -18,6 +18,7 @@ import keyword
 import math
 import os
 import re
+import reprlib
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -32,6 +33,11 @@ from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
 MAX_LABEL_LENGTH = 120
+MAX_LITERAL_ITEMS = 10_000
+MAX_RUNS = 1_000
+"""The most notebook runs one command plans: a grid of 10 axes with 10 values each would be 10 billion."""
+COURSE_PARAMETERS = ("PRESET",)
+"""Set by ``--preset`` for every notebook; a notebook that does not declare it simply ignores it."""
 MAX_JOBS = max(4, 2 * (os.cpu_count() or 1))
 """Each job is a Jupyter kernel with its own PyTorch: more than this only makes them fight over memory."""
 
@@ -140,20 +146,34 @@ def declared_parameters(notebook: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def is_literal(value: Any) -> bool:
+def is_literal(value: Any, max_items: int = MAX_LITERAL_ITEMS) -> bool:
     """Whether ``value`` is None, a bool, int, finite float or str, or a list or dict of them.
+
+    At most ``max_items`` values in all: a YAML file can alias one list inside
+    another until a few lines stand for billions of values.
 
     Example:
         >>> is_literal([1, 2.5, "x", None]), is_literal(float("nan"))
         (True, False)
     """
-    if isinstance(value, (list, tuple)):
-        return all(is_literal(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and is_literal(item) for key, item in value.items())
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, (bool, int, str))
+    pending, seen = [value], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > max_items:
+            return False
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif not (item is None or isinstance(item, (bool, int, str))):
+            return False
+    return True
 
 
 def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
@@ -168,13 +188,13 @@ def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ParameterError(f"{name!r} is not a parameter name: names are Python identifiers such as "
                                  f"EPOCHS. {notebook.name} takes: {', '.join(declared) or 'no parameters'}.")
-        if name not in declared:
+        if name not in declared and name not in COURSE_PARAMETERS:
             raise ParameterError(f"{notebook.name} has no parameter {name}: its parameters cell declares "
                                  f"{', '.join(declared) or 'none'}. Check the spelling (names are case-sensitive).")
         if not is_literal(value):
-            raise ParameterError(f"the value of {name} ({value!r}, a {type(value).__name__}) is not a plain literal: "
+            raise ParameterError(f"the value of {name} ({reprlib.repr(value)}, a {type(value).__name__}) is not a plain literal: "
                                  "use a number, true/false, null, a string (quote dates: '2024-01-01') or a list "
-                                 "or mapping of them.")
+                                 f"or mapping of them, {MAX_LITERAL_ITEMS:,} values at most.")
 
 
 def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
@@ -191,6 +211,10 @@ def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
     for name, values in grid.items():
         if not values:
             raise ParameterError(f"the grid axis {name} has no values: give at least one, e.g. {name}: [1, 3].")
+    runs = len(notebooks) * math.prod(len(values) for values in grid.values())
+    if runs > MAX_RUNS:
+        raise ParameterError(f"this grid asks for {runs:,} notebook runs; at most {MAX_RUNS:,} are planned at once. "
+                             "Use fewer values per parameter, or split the grid over several commands.")
     notebooks = list(dict.fromkeys(Path(notebook).resolve() for notebook in notebooks))
     stems = [notebook.stem for notebook in notebooks]
     clashing = sorted({stem for stem in stems if stems.count(stem) > 1})
@@ -198,14 +222,15 @@ def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
         raise ValueError(f"several notebooks are named {', '.join(clashing)}: their runs would overwrite each "
                          "other in the output folder. Run them one folder at a time.")
     combinations = expand_grid(grid) if grid else [{}]
+    for notebook in notebooks:  # before any label is made from the values
+        for combination in combinations:
+            check_parameters(notebook, {**fixed, **combination})
     labels = unique_labels(combinations)
     tasks = []
     for notebook in notebooks:
         for combination, label in zip(combinations, labels):
-            parameters = {**fixed, **combination}
-            check_parameters(notebook, parameters)
             output = out_dir / notebook.stem / f"{label}.ipynb" if label else out_dir / notebook.name
-            tasks.append(RunTask(notebook, output, parameters))
+            tasks.append(RunTask(notebook, output, {**fixed, **combination}))
     return tasks
 
 

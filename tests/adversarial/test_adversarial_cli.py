@@ -1,12 +1,11 @@
 """Bad input to every command-line path: one clear message, a non-zero exit, no traceback, nothing run."""
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
+from hostile import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
 from helpers.course import facts
 
 
@@ -41,6 +40,15 @@ GRID_FILES = {
     "a set value": ("TAG: !!set {a: null}\n", "not a plain literal"),
     "a python object tag": ("TAG: !!python/object/apply:os.system ['touch INJECTED_CODE_RAN']\n", "not valid YAML"),
     "a mapping with an int key": ("TAG: {1: 2}\n", "not a plain literal"),
+    "a billion laughs": ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                         "TAG: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "at most 1,000"),
+    "a billion laughs in one value": ("TAG: {a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: &b [*a, *a, *a, *a, *a, *a, *a, *a],"
+                                      " c: &c [*b, *b, *b, *b, *b, *b, *b, *b], d: &d [*c, *c, *c, *c, *c, *c, *c, *c],"
+                                      " e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n", "values at most"),
+    "a grid too large to plan": ("STEPS: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nTAG: [a, b, c, d, e, f, g, h, i, j]\n"
+                                 "PRESET: [smoke, class, full, smoke, class, full, smoke, class, full, smoke, class]\n",
+                                 "at most 1,000"),
 }
 
 
@@ -221,3 +229,16 @@ def test_hostile_string_values_reach_the_notebook_as_plain_text(cli, tmp_path):
         values.remove(ast.literal_eval(printed))  # the repr the notebook printed is one of the values, unchanged
     assert values == []
     assert not (folder / SENTINEL_NAME).exists() and not (tmp_path / SENTINEL_NAME).exists()
+
+
+def test_a_notebook_without_a_parameters_cell_still_takes_the_preset(cli, tmp_path):
+    import nbformat
+
+    notebook = tmp_path / "plain.ipynb"
+    plain = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('no parameters here')")])
+    plain.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(plain, notebook)
+    status, out, err = cli(["run", notebook, "--preset", "smoke", "--out", tmp_path / "out"])
+    assert status == 0, out + err
+    status, out, err = cli(["run", notebook, "--out", tmp_path / "out2", "-p", "EPOCHS", "3"])
+    assert_clear_refusal(status, out, err, "declares none")

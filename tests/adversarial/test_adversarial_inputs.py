@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import write_tiny_notebook
+from hostile import write_tiny_notebook
 from helpers.data import UnreadableImagesError, image_folder, make_loaders, patient_split
 from helpers.predict import PredictionInputError, load_image, predict, to_model_batch
 from helpers.tools.runner import ParameterError, plan_tasks

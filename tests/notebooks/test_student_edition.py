@@ -1,4 +1,8 @@
-"""The student edition: no solution survives, and every notebook still runs to the end."""
+"""The student edition: no solution survives, and every notebook still runs to the end.
+
+The student edition runs in the same kernel as the lesson's smoke run: the cells
+they share run once, then the student edition's own cells (see helpers.tools.smoke_runs).
+"""
 
 import json
 
@@ -6,10 +10,10 @@ import nbformat
 import pytest
 
 from helpers.course import facts
-from helpers.tools.runner import plan_tasks, run_tasks
 from helpers.tools.student_edition import answer_names, stub_source, write_student_edition
 
 NOTEBOOKS = facts.notebook_paths()
+NAMES = [path.name for path in NOTEBOOKS]
 
 
 def test_answer_names_and_stub():
@@ -30,15 +34,8 @@ def solution_lines(path):
                     yield line
 
 
-@pytest.fixture(scope="module")
-def student_runs(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("student")
-    written = write_student_edition(NOTEBOOKS, folder / "notebooks")
-    return written, run_tasks(plan_tasks(written, folder / "runs", {"PRESET": "smoke"}, {}))
-
-
-def test_no_solution_text_survives(student_runs):
-    written, _ = student_runs
+def test_no_solution_text_survives(tmp_path):
+    written = write_student_edition(NOTEBOOKS, tmp_path / "notebooks")
     for original, student in zip(NOTEBOOKS, written):
         text = json.dumps(nbformat.read(student, as_version=4))
         leaked = [line for line in solution_lines(original) if json.dumps(line)[1:-1] in text]
@@ -46,9 +43,12 @@ def test_no_solution_text_survives(student_runs):
         assert "correct!" not in text, f"{student.name} still shows a passed check"
 
 
-def test_student_edition_runs_to_the_end_with_hints(student_runs):
-    _, runs = student_runs
-    for run in runs:
-        assert run.passed, f"student edition of {run.notebook} failed\n{run.failure_text()}"
-        verdicts = [value for name, value in run.records.items() if name.startswith("exercise:")]
-        assert len(verdicts) >= 3 and not any(verdicts), f"{run.notebook}: unanswered checks must not pass"
+@pytest.mark.parametrize("name", NAMES, ids=[n[:2] for n in NAMES])
+def test_student_edition_runs_to_the_end_with_hints(student_run, name):
+    run = student_run(name)
+    assert run.passed, f"student edition of {name} failed\n{run.failure_text()}"
+    executed = nbformat.read(run.output, as_version=4)
+    stubs = [cell for cell in executed.cells if "exercise" in cell.metadata.get("tags", [])]
+    assert stubs and all(cell.get("execution_count") for cell in stubs), f"{name}: its stubs did not run"
+    verdicts = [value for key, value in run.records.items() if key.startswith("exercise:")]
+    assert len(verdicts) >= 3 and not any(verdicts), f"{name}: unanswered checks must not pass"
