@@ -1,7 +1,7 @@
 """The `full` preset on a GPU, measured in one run: training speed with and without mixed precision,
 loader speed with and without workers, and notebooks 07 and 11 executed on synthetic cells.
 
-    python3 benchmarks/gpu_check.py --out "$OUT"           # on a CUDA machine: about 5 minutes
+    python3 benchmarks/gpu_check.py --out "$OUT"           # on a CUDA machine: about 5 minutes (estimated)
     python benchmarks/gpu_check.py --tiny --out /tmp/gpu    # on a CPU, in a minute or two: checks the script
 
 It needs no internet. The GPU machine may lack IPython (``helpers.course.records`` uses it); the script
