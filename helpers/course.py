@@ -23,6 +23,12 @@ PACKAGE_ROOT = Path(__file__).resolve().parent
 CHECKOUT_ROOT = PACKAGE_ROOT.parent
 NOTEBOOKS_DIR = CHECKOUT_ROOT / "notebooks"
 
+STUDENT_FOLDER = "student"
+"""The committed student edition (the notebooks without their solutions), beside ``notebooks/``."""
+STUDENT_DIR = CHECKOUT_ROOT / STUDENT_FOLDER
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+KAGGLE_BADGE_IMAGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
+
 
 def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Return the course notebooks in teaching order.
@@ -39,8 +45,8 @@ def repository_slug() -> str:
     return REPOSITORY_URL.removeprefix("https://github.com/")
 
 
-def colab_url(notebook_name: str) -> str:
-    """Return the link that opens a notebook of the course in Google Colab.
+def colab_url(notebook_name: str, folder: str = "notebooks") -> str:
+    """Return the link that opens a notebook of the course (in ``folder`` of the repository) in Google Colab.
 
     Example:
         >>> colab_url("01_tensors_and_autograd.ipynb")[:44]
@@ -48,26 +54,40 @@ def colab_url(notebook_name: str) -> str:
     """
     return (
         f"https://colab.research.google.com/github/{repository_slug()}"
-        f"/blob/{BADGE_REF}/notebooks/{notebook_name}"
+        f"/blob/{BADGE_REF}/{folder}/{notebook_name}"
     )
 
 
-def kaggle_url(notebook_name: str) -> str:
-    """Return the link that imports a notebook of the course into Kaggle."""
+def kaggle_url(notebook_name: str, folder: str = "notebooks") -> str:
+    """Return the link that imports a notebook of the course (in ``folder`` of the repository) into Kaggle."""
     return (
         "https://kaggle.com/kernels/welcome?src="
-        f"{REPOSITORY_URL}/blob/{BADGE_REF}/notebooks/{notebook_name}"
+        f"{REPOSITORY_URL}/blob/{BADGE_REF}/{folder}/{notebook_name}"
+    )
+
+
+def open_badges(notebook_name: str, folder: str, what: str = "") -> str:
+    """Return the 'Open in Colab' and 'Open in Kaggle' badges of one notebook in ``folder``.
+
+    Example:
+        >>> open_badges("00_start_here.ipynb", STUDENT_FOLDER, " (student edition)")[:41]
+        '[![Open In Colab (student edition)](https:'
+    """
+    return (
+        f"[![Open In Colab{what}]({COLAB_BADGE_IMAGE})]({colab_url(notebook_name, folder)}) "
+        f"[![Open In Kaggle{what}]({KAGGLE_BADGE_IMAGE})]({kaggle_url(notebook_name, folder)})"
     )
 
 
 def badges_markdown(notebook_name: str) -> str:
-    """Return the Markdown line of 'Open in Colab' and 'Open in Kaggle' badges."""
-    colab = "https://colab.research.google.com/assets/colab-badge.svg"
-    kaggle = "https://kaggle.com/static/images/open-in-kaggle.svg"
-    return (
-        f"[![Open In Colab]({colab})]({colab_url(notebook_name)}) "
-        f"[![Open In Kaggle]({kaggle})]({kaggle_url(notebook_name)})"
-    )
+    """Return a notebook's badge line: open it in Colab or Kaggle, with or without the solutions."""
+    return (f"{open_badges(notebook_name, 'notebooks')} Without the solutions: "
+            f"{open_badges(notebook_name, STUDENT_FOLDER, ' (student edition)')}")
+
+
+def student_badges_markdown(notebook_name: str) -> str:
+    """Return the badge line of a notebook's student edition: it opens the student edition itself."""
+    return f"Student edition, without the solutions: {open_badges(notebook_name, STUDENT_FOLDER, ' (student edition)')}"
 
 
 def install_spec() -> str:

@@ -5,7 +5,8 @@ notebook in which every cell tagged ``solution`` becomes a stub (its answer
 variables set to ``None``) and the outputs that would give the answers away,
 those of the solution cells and of the check cells after them, are removed.
 The checks stay: run unanswered, they print a hint, so the notebook still
-runs to the end.
+runs to the end. Its badges open the student edition itself, which the
+repository keeps in ``student/`` (regenerated whenever the notebooks are).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.executor import STAMP_KEY
+from helpers import course
+from helpers.executor import STAMP_KEY, cell_with_tag
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 
@@ -42,10 +44,15 @@ def stub_source(solution_source: str) -> str:
     return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source)])
 
 
-def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Return a copy of ``notebook`` with solutions stubbed and their give-away outputs removed."""
+def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` with solutions stubbed, give-away outputs removed and its own badges."""
     student = copy.deepcopy(notebook)
     student.metadata.pop(STAMP_KEY, None)
+    badges = cell_with_tag(student, "badges")
+    if badges is not None:
+        lines = badges.source.rstrip("\n").split("\n")
+        lines[-1] = course.student_badges_markdown(notebook_name)
+        badges.source = "\n".join(lines)
     clearing = False
     for cell in student.cells:
         if cell.cell_type == "markdown":
@@ -68,6 +75,6 @@ def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
     written = []
     for path in notebooks:
         target = out_dir / path.name
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), target)
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
         written.append(target)
     return written

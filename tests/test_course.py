@@ -22,3 +22,11 @@ def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
     assert f"@{course.PINNED_REF}" in source
     assert course.REPOSITORY_URL in source
     assert "check=True" in source  # a failed install stops the notebook loudly
+
+
+def test_student_badges_open_the_student_edition_of_the_same_notebook():
+    name = "03_datasets_and_loaders.ipynb"
+    line = course.student_badges_markdown(name)
+    assert line.count(f"/blob/{course.BADGE_REF}/{course.STUDENT_FOLDER}/{name}") == 2
+    assert "/notebooks/" not in line
+    assert course.open_badges(name, course.STUDENT_FOLDER, " (student edition)") in course.badges_markdown(name)

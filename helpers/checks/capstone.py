@@ -61,10 +61,12 @@ def flag_with_threshold(answer: object, scores: torch.Tensor, threshold: float) 
     if answer.is_floating_point() and not set(answer.unique().tolist()) <= {0.0, 1.0}:
         return False, "those are probabilities; compare them with the threshold to get flags: scores >= 0.2."
     flags = answer.bool()
-    if torch.equal(flags, scores >= threshold) or torch.equal(flags, scores > threshold):
+    if torch.equal(flags, scores >= threshold):
         return True, ""
     if torch.equal(flags, scores >= 0.5):
         return False, "that is the default threshold 0.5; lower it to 0.2 to flag more cells."
     if torch.equal(flags, scores < threshold) or torch.equal(flags, scores <= threshold):
         return False, "that flags the cells below the threshold, the likely healthy ones: use >=."
+    if torch.equal(flags, scores > threshold):
+        return False, "a cell whose probability is exactly 0.2 must be flagged too: at least 0.2 is >=, not >."
     return False, "flag a cell when its probability of Parasitized is at least 0.2."

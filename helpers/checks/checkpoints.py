@@ -127,7 +127,7 @@ def latest_checkpoint(answer: object, names: list[str]) -> Verdict:
         return False, ("that is the last name in alphabetical order: 'epoch_9' sorts after 'epoch_10'. "
                        "Compare the epoch numbers as integers.")
     if answer == "best.pt":
-        return False, "best.pt holds the best weights, not the latest state: a run resumes from the newest epoch file."
+        return False, "best.pt holds the best weights, not an epoch checkpoint with the latest state: a run resumes from the newest epoch file."
     if answer not in names:
         return False, f"{answer!r} is not one of the names in files."
     return False, "pick the epoch file with the highest epoch number."

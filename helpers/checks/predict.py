@@ -40,7 +40,9 @@ def predicted_classes(answer: object, logits: torch.Tensor) -> Verdict:
         return False, "that is the cheat sheet's keepdim=True shape (N, 1); use argmax(dim=1) for (N,)."
     if answer.is_floating_point():
         return False, "those are scores or probabilities, not class indices: take the argmax, not the max."
-    if tuple(answer.shape) == (logits.shape[1],):
+    by_column = logits.argmax(dim=0)
+    if tuple(answer.shape) == tuple(by_column.shape) and torch.equal(answer.cpu(), by_column) \
+            and not torch.equal(by_column, expected):
         return False, "that is one index per class (dim=0, down the columns); each image is a row: argmax(dim=1)."
     if tuple(answer.shape) != tuple(expected.shape):
         return False, f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}; did you use dim=1?"
