@@ -22,7 +22,8 @@ import time
 import torch
 from torch import nn
 
-from helpers.engine import fit, resolve_device
+from helpers.devices import choose_device
+from helpers.engine import fit
 
 
 def small_cnn() -> nn.Module:
@@ -103,7 +104,7 @@ def main() -> None:
     parser.add_argument("--no-progress", dest="progress", action="store_false",
                         help="measure fit without its progress bars")
     args = parser.parse_args()
-    device = resolve_device(args.device)
+    device = choose_device(args.device)
     torch.set_num_threads(args.threads)
     timed(False, args, device)  # warm-up: first-call costs of the kernels land on neither side
     hand, fitted = [], []

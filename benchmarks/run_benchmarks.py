@@ -28,10 +28,10 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from helpers import course  # noqa: E402
+from helpers.course import facts  # noqa: E402
 from helpers.data import make_loaders  # noqa: E402
-from helpers.runner import run_notebooks  # noqa: E402
-from helpers.synthetic_cells import make_synthetic_cells  # noqa: E402
+from helpers.tools.runner import run_notebooks  # noqa: E402
+from helpers.synthetic import make_synthetic_cells  # noqa: E402
 
 
 def generation_speed(folder: Path, images_per_class: int, workers: int | None) -> float:
@@ -97,7 +97,7 @@ def main() -> None:
         rows.append(("fit against the hand-written loop", fit_overhead(), "<= 1.03"))
 
         started = time.perf_counter()
-        runs = run_notebooks(course.notebook_paths(), work / "smoke", {"PRESET": "smoke"})
+        runs = run_notebooks(facts.notebook_paths(), work / "smoke", {"PRESET": "smoke"})
         wall = time.perf_counter() - started
         for run in runs:
             rows.append((f"smoke run {run.notebook}", f"{run.seconds:.1f} s" + ("" if run.passed else " FAILED"),

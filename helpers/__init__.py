@@ -1,9 +1,10 @@
 """The runnable PyTorch cheat sheet's helper package.
 
-Each teaching module holds the code one notebook taught, tidied
-(``helpers.data`` after notebook 03, ``helpers.engine`` after notebook 06, ...).
-The course machinery (presets, recorded figures, the headless runner, the
-doctor) lives in its own modules so the teaching modules stay short.
+Each module of ``helpers`` holds the code one notebook taught, tidied
+(``helpers.data`` after notebook 03, ``helpers.engine`` after notebook 06, ...):
+the learner's library. The course runtime (presets, recorded figures, exercise
+checks, folders) lives in ``helpers.course`` and the instructor tools (command
+line, runner, report, doctor) in ``helpers.tools``; the library imports neither.
 
 Importing ``helpers`` is cheap: it does not import torch, so ``python -m helpers
 doctor`` can still report a broken torch installation.

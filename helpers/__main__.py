@@ -1,5 +1,5 @@
-"""``python -m helpers``: the course's command line (see ``helpers.cli``)."""
+"""``python -m helpers``: the course's command line (see ``helpers.tools.cli``)."""
 
-from helpers.cli import main
+from helpers.tools.cli import main
 
 raise SystemExit(main())

@@ -12,8 +12,6 @@
   errors into ones that say what happened and what to do.
 * :class:`CheckpointManager` keeps the last N epochs and the best one in a folder
   and resumes from the newest checkpoint that loads.
-* :func:`default_checkpoint_dir` picks the folder: Google Drive in Colab (mounted
-  only when asked), ``/kaggle/working`` in Kaggle, ``checkpoints/`` locally.
 """
 
 from __future__ import annotations
@@ -28,15 +26,10 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 
 from helpers import __version__
-from helpers.environment import detect_runtime
-from helpers.paths import CHECKPOINT_DIR_ENV_VAR, local_course_folder
 
-COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
-DRIVE_COURSE_FOLDER = "pytorch-course"
-"""The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""
-KAGGLE_WORKING_DIR = Path("/kaggle/working")
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
 BEST_FILE = "best.pt"
 
@@ -99,7 +92,7 @@ def data_generators(loaders: Iterable[object]) -> list[torch.Generator]:
 
 
 def full_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler: object | None = None, epoch: int = 0, history: dict | None = None,
+                    scheduler: LRScheduler | None = None, epoch: int = 0, history: dict | None = None,
                     loaders: Iterable[object] = ()) -> dict[str, Any]:
     """Return everything needed to continue training exactly where it stopped.
 
@@ -240,7 +233,7 @@ def check_architecture(model: nn.Module, state_dict: dict[str, torch.Tensor], so
 
 
 def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-            scheduler: object | None = None, loaders: Iterable[object] = ()) -> None:
+            scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> None:
     """Put the states of a :func:`full_checkpoint` back into the objects of a new run."""
     check_architecture(model, checkpoint["model"], f"The checkpoint of epoch {checkpoint.get('epoch')}")
     model.load_state_dict(checkpoint["model"])
@@ -258,7 +251,7 @@ class CheckpointManager:
     """A folder of checkpoints: ``epoch_0001.pt`` ... (the last ``keep_last``) and ``best.pt``.
 
     Example:
-        >>> manager = CheckpointManager(default_checkpoint_dir() / "06_small_cnn", keep_last=2)  # doctest: +SKIP
+        >>> manager = CheckpointManager("checkpoints/06_small_cnn", keep_last=2)  # doctest: +SKIP
         >>> manager.save(full_checkpoint(model, optimizer, epoch=3), epoch=3, is_best=True)  # doctest: +SKIP
         >>> [p.name for p in manager.epoch_files()]  # doctest: +SKIP
         ['epoch_0002.pt', 'epoch_0003.pt']
@@ -305,7 +298,7 @@ class CheckpointManager:
         return load_checkpoint(self.best_path)["model"] if self.best_path.is_file() else None
 
     def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-               scheduler: object | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:
+               scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:
         """Restore the newest checkpoint into the given objects and return it (``None``: start fresh)."""
         checkpoint = self.latest()
         if checkpoint is None:
@@ -314,39 +307,3 @@ class CheckpointManager:
         if self.verbose:
             print(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
         return checkpoint
-
-
-def default_checkpoint_dir(mount_drive: bool = False) -> Path:
-    """Return the folder for checkpoints here, creating it.
-
-    In order: the ``COURSE_CHECKPOINT_DIR`` environment variable; in Colab, the
-    course folder on Google Drive (mounted only when ``mount_drive=True``, since
-    mounting asks for permission; it survives a disconnect), else ``/content``;
-    ``/kaggle/working/checkpoints`` in Kaggle (kept with the notebook's output);
-    ``checkpoints/`` in a checkout (git-ignored); else ``~/.cache/pytorch-course``.
-
-    Example:
-        >>> default_checkpoint_dir().name
-        'checkpoints'
-    """
-    runtime = detect_runtime()
-    if os.environ.get(CHECKPOINT_DIR_ENV_VAR):
-        folder = Path(os.environ[CHECKPOINT_DIR_ENV_VAR]).expanduser()
-    elif runtime == "colab":
-        drive = COLAB_DRIVE_MOUNT_POINT / "MyDrive"
-        if mount_drive and not drive.is_dir():
-            from google.colab import drive as colab_drive
-
-            colab_drive.mount(str(COLAB_DRIVE_MOUNT_POINT))
-        if drive.is_dir():
-            folder = drive / DRIVE_COURSE_FOLDER / "checkpoints"
-        else:
-            folder = COLAB_DRIVE_MOUNT_POINT.parent / "checkpoints"
-            print("Checkpoints go to /content/checkpoints, which a disconnect erases; "
-                  "default_checkpoint_dir(mount_drive=True) keeps them on Google Drive.")
-    elif runtime == "kaggle":
-        folder = KAGGLE_WORKING_DIR / "checkpoints"
-    else:
-        folder = local_course_folder("checkpoints")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder

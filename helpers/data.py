@@ -1,7 +1,5 @@
 """Data sets and loaders, as notebook 03 built them.
 
-* :func:`prepare_cell_images` gives the folder of cell images a preset asks for:
-  synthetic cells, or the real NIH data set for the ``full`` preset.
 * :func:`random_split` and :func:`patient_split` cut the images into train,
   validation and test indices; the patient split keeps every patient's cells in
   one part, so the test set measures how the model does on new patients.
@@ -21,10 +19,6 @@ import torch
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 
-from helpers.nih import download_nih
-from helpers.paths import data_dir
-from helpers.presets import Settings
-from helpers.synthetic_cells import make_synthetic_cells
 from helpers.transforms import eval_transforms, train_transforms
 
 PATIENT_ID = re.compile(r"^(C\d+P\d+)", re.IGNORECASE)
@@ -53,20 +47,6 @@ class Loaders:
     test: DataLoader
     classes: list[str]
     split: Split
-
-
-def prepare_cell_images(settings: Settings) -> Path:
-    """Return the image folder the preset asks for, making or downloading it if needed.
-
-    Example:
-        >>> prepare_cell_images(resolve_settings("smoke")).name
-        'synthetic_cells_48_seed0'
-    """
-    root = data_dir(settings.data_dir)
-    if settings.use_real_data:
-        return download_nih(root)
-    folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
-    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
 
 
 def image_folder(root: str | Path, transform=None) -> ImageFolder:

@@ -23,8 +23,10 @@ from typing import Iterable, Iterator, TypeVar
 
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
+from helpers.checkpoints import CheckpointManager, full_checkpoint
 from helpers.devices import choose_device
 
 Item = TypeVar("Item")
@@ -60,18 +62,8 @@ def counted(iterable: Iterable[Item], bar: tqdm) -> Iterator[Item]:
         bar.update()
 
 
-def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
-    """Return ``device`` as a ``torch.device``; ``"auto"`` or ``None`` picks the fastest one.
-
-    Example:
-        >>> resolve_device("cpu")
-        device(type='cpu')
-    """
-    return choose_device(device)
-
-
 def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-               device: torch.device, scheduler: object | None = None) -> tuple[float, float]:
+               device: torch.device, scheduler: LRScheduler | None = None) -> tuple[float, float]:
     """Train ``model`` for one epoch over ``loader``; return the epoch's (loss, accuracy).
 
     ``scheduler``, when given, steps after every batch (OneCycleLR does).
@@ -173,7 +165,7 @@ def copy_of_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
-def step_scheduler_after_epoch(scheduler: object, valid_loss: float) -> None:
+def step_scheduler_after_epoch(scheduler: LRScheduler, valid_loss: float) -> None:
     """Step a per-epoch scheduler; ``ReduceLROnPlateau`` needs the validation loss to decide."""
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         scheduler.step(valid_loss)
@@ -183,7 +175,8 @@ def step_scheduler_after_epoch(scheduler: object, valid_loss: float) -> None:
 
 def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_fn: nn.Module,
         optimizer: torch.optim.Optimizer, epochs: int, device: str | torch.device | None = "auto",
-        scheduler: object | None = None, patience: int | None = None, checkpoints: object | None = None,
+        scheduler: LRScheduler | None = None, patience: int | None = None,
+        checkpoints: CheckpointManager | None = None,
         restore_best: bool = True, progress: bool = True) -> History:
     """Train for ``epochs`` epochs, validating after each; return the :class:`History`.
 
@@ -203,9 +196,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
         >>> history.best_epoch, history.valid_accuracy[-1]  # doctest: +SKIP
         (5, 0.91)
     """
-    from helpers import checkpoints as checkpointing
-
-    device = resolve_device(device)
+    device = choose_device(device)
     model.to(device)
     history, best_state = History(), None
     if checkpoints is not None:
@@ -228,7 +219,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
         if improved:
             best_state = copy_of_state(model)
         if checkpoints is not None:
-            state = checkpointing.full_checkpoint(model, optimizer, scheduler, epoch=epoch + 1,
+            state = full_checkpoint(model, optimizer, scheduler, epoch=epoch + 1,
                                                   history=history.as_dict(),
                                                   loaders=[train_loader, valid_loader])
             checkpoints.save(state, epoch=epoch + 1, is_best=improved)

@@ -3,7 +3,7 @@
 Notebook 05 needs a pretrained network that works offline: ImageNet weights
 cannot be downloaded in CI. This script trains the small CNN of notebook 04
 (``helpers.models.make_small_backbone`` plus a linear head) to tell apart five
-kinds of marks on synthetic shapes (``helpers.models.SHAPE_CLASSES``), a task
+kinds of marks on synthetic shapes (``helpers.synthetic.SHAPE_CLASSES``), a task
 with no cells, no stain colours and no malaria labels, and saves the backbone's
 weights (without the head) with a PROVENANCE.md beside them.
 
@@ -30,8 +30,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from helpers.models import (BACKBONE_FILE, SHAPE_CLASSES, SMALL_CNN_CHANNELS, make_shapes,  # noqa: E402
-                            make_small_backbone)
+from helpers.models import SMALL_CNN_CHANNELS, make_small_backbone  # noqa: E402
+from helpers.pretrained import BACKBONE_FILE  # noqa: E402
+from helpers.synthetic import SHAPE_CLASSES, make_shapes  # noqa: E402
 
 SOURCE_TASK = ("Synthetic shapes (discs and squares of random colours on dark backgrounds), labelled by the "
                "marks they carry: " + ", ".join(SHAPE_CLASSES) + "; faint specks appear on any class")
@@ -85,9 +86,9 @@ def provenance(args: argparse.Namespace, command: str, sha256: str, size: int, s
 **What it is.** The weights of `helpers.models.make_small_backbone()` (four 3x3 convolution blocks with
 {', '.join(map(str, SMALL_CNN_CHANNELS))} channels, ReLU, max-pooling, then global average pooling: images to
 {SMALL_CNN_CHANNELS[-1]} features), {size:,} bytes. Notebook 05 uses it to show transfer learning offline, where
-torchvision's ImageNet weights cannot be downloaded. Load it with `helpers.models.load_pretrained_backbone()`.
+torchvision's ImageNet weights cannot be downloaded. Load it with `helpers.pretrained.load_pretrained_backbone(path)`.
 
-**Source task.** {SOURCE_TASK}. The images are drawn by `helpers.models.make_shapes` ({args.images:,} training
+**Source task.** {SOURCE_TASK}. The images are drawn by `helpers.synthetic.make_shapes` ({args.images:,} training
 images, seed {args.seed}; 1,000 validation images, seed {args.seed + 1}; {args.image_size} x {args.image_size} px,
 normalised with the ImageNet channel statistics). The source task contains no cells, no stain colours and no malaria
 labels. It was chosen, as ImageNet is for photographs, so that its features (edges, blobs, small marks on larger
@@ -108,7 +109,7 @@ a linear head on the features that is thrown away afterwards.
 | sha256 | `{sha256}` |
 
 A rerun gives the same figures up to floating-point differences between machines and thread counts, so its
-checksum may differ; `helpers.models.BACKBONE_SHA256` records the shipped file's.
+checksum may differ; `helpers.pretrained.BACKBONE_SHA256` records the shipped file's.
 """
 
 

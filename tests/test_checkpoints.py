@@ -13,14 +13,14 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import checkpoints, course
+from helpers import checkpoints
+from helpers.course import facts
 from helpers.checkpoints import (
     ArchitectureMismatchError,
     CheckpointManager,
     CorruptCheckpointError,
     UnsafeCheckpointError,
     check_architecture,
-    default_checkpoint_dir,
     full_checkpoint,
     load_checkpoint,
     restore,
@@ -57,7 +57,7 @@ WRITER = textwrap.dedent("""
 def run_writer_and_kill(tmp_path, mode, delay):
     path = tmp_path / "model.pt"
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(path), mode], stdout=subprocess.PIPE,
-                              cwd=course.CHECKOUT_ROOT, text=True)
+                              cwd=facts.CHECKOUT_ROOT, text=True)
     try:
         assert writer.stdout.readline() == "writing\n"
         if delay:
@@ -198,48 +198,3 @@ def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(tmp_path):
     for expected, found in zip(uninterrupted.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(expected, found)
     assert resumed_history == history
-
-
-def fake_colab(monkeypatch, tmp_path):
-    """Stand in for Colab: a ``google.colab`` module whose ``drive.mount`` makes the MyDrive folder."""
-    mounts = []
-
-    def mount(mountpoint, force_remount=False):
-        mounts.append(mountpoint)
-        os.makedirs(os.path.join(mountpoint, "MyDrive"), exist_ok=True)
-
-    google, colab = types.ModuleType("google"), types.ModuleType("google.colab")
-    colab.drive = types.SimpleNamespace(mount=mount)
-    google.colab = colab
-    monkeypatch.setitem(sys.modules, "google", google)
-    monkeypatch.setitem(sys.modules, "google.colab", colab)
-    monkeypatch.setattr(checkpoints, "COLAB_DRIVE_MOUNT_POINT", tmp_path / "content" / "drive")
-    monkeypatch.delenv(checkpoints.CHECKPOINT_DIR_ENV_VAR, raising=False)
-    return mounts
-
-
-def test_in_colab_checkpoints_go_to_drive_when_asked(monkeypatch, tmp_path, capsys):
-    mounts = fake_colab(monkeypatch, tmp_path)
-    assert default_checkpoint_dir() == tmp_path / "content" / "checkpoints"
-    assert mounts == [] and "a disconnect erases" in capsys.readouterr().out
-    folder = default_checkpoint_dir(mount_drive=True)
-    assert mounts == [str(tmp_path / "content" / "drive")]
-    assert folder == tmp_path / "content" / "drive" / "MyDrive" / "pytorch-course" / "checkpoints"
-    manager = CheckpointManager(folder / "run", verbose=False)
-    manager.save(full_checkpoint(nn.Linear(2, 2), epoch=1), epoch=1, is_best=True)
-    assert (folder / "run" / "best.pt").is_file()
-    default_checkpoint_dir(mount_drive=True)
-    assert len(mounts) == 1, "an already mounted Drive is not mounted again"
-
-
-def test_kaggle_and_local_folders(monkeypatch, tmp_path):
-    monkeypatch.delenv(checkpoints.CHECKPOINT_DIR_ENV_VAR, raising=False)
-    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
-    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
-    assert default_checkpoint_dir() == course.CHECKOUT_ROOT / "checkpoints"
-    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
-    monkeypatch.setattr(checkpoints, "KAGGLE_WORKING_DIR", tmp_path / "kaggle" / "working")
-    assert default_checkpoint_dir() == tmp_path / "kaggle" / "working" / "checkpoints"
-    monkeypatch.setenv(checkpoints.CHECKPOINT_DIR_ENV_VAR, str(tmp_path / "mine"))
-    assert default_checkpoint_dir() == tmp_path / "mine"

@@ -6,9 +6,9 @@ The checks themselves are judged by the probe corpus in test_checks_probes.py.
 import numpy as np
 import torch
 
-from helpers.checks import (UNANSWERED_HINT, as_number, call_learner_function, exercise_check, kind_of, number_problem,
+from helpers.course.checks import (UNANSWERED_HINT, as_number, call_learner_function, exercise_check, kind_of, number_problem,
                             shape_kind_problem)
-from helpers.checks import start, tensors
+from helpers.course.checks import start, tensors
 
 
 def test_a_check_never_raises_and_its_hint_is_plain_language(capsys):

@@ -29,15 +29,16 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorData
 from torchvision import transforms
 from torchvision.transforms import v2
 
-from helpers import course
-from helpers.checks import (capstone, checkpoints, devices, distributed, export, loaders, models, predict, start,
+from helpers.course import facts
+from helpers.course.checks import (capstone, checkpoints, devices, distributed, export, loaders, models, predict, start,
                             tensors, training, transfer)
-from helpers.checks import transforms as transform_checks
+from helpers.course.checks import transforms as transform_checks
 from helpers.checkpoints import save_atomically
 from helpers.data import image_folder, patient_of, random_split
 from helpers.devices import choose_device
-from helpers.models import build_transfer_model, conv_output_size, make_classifier, trainable_parameters
-from helpers.synthetic_cells import make_synthetic_cells
+from helpers.models import conv_output_size, make_classifier, trainable_parameters
+from helpers.pretrained import build_transfer_model
+from helpers.synthetic import make_synthetic_cells
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transforms
 
 Answer = Callable[..., object]
@@ -944,8 +945,8 @@ def probed_checks() -> set[str]:
 
 
 def test_the_corpus_covers_every_exercise_of_every_notebook():
-    called = set().union(*(checks_called_in(path) for path in course.notebook_paths()))
+    called = set().union(*(checks_called_in(path) for path in facts.notebook_paths()))
     probed = probed_checks()
     assert called == probed, f"not probed: {called - probed}; probed but gone: {probed - called}"
-    for path in course.notebook_paths():
+    for path in facts.notebook_paths():
         assert len(checks_called_in(path)) >= 3, f"{path.name} has fewer than three checked exercises"

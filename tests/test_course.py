@@ -1,32 +1,32 @@
 import ast
 
-from helpers import course
+from helpers.course import facts
 
 
 def test_notebooks_are_found_in_order():
-    names = [path.name for path in course.notebook_paths()]
+    names = [path.name for path in facts.notebook_paths()]
     assert names[:2] == ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"]
     assert names == sorted(names)
 
 
 def test_badges_point_at_the_notebook_in_the_repository():
-    line = course.badges_markdown("01_tensors_and_autograd.ipynb")
-    expected = f"{course.repository_slug()}/blob/{course.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
+    line = facts.badges_markdown("01_tensors_and_autograd.ipynb")
+    expected = f"{facts.repository_slug()}/blob/{facts.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
     assert line.count(expected) == 2  # Colab and Kaggle
     assert "colab.research.google.com/github/" in line and "kaggle.com/kernels/welcome" in line
 
 
 def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
-    source = course.setup_cell_source()
+    source = facts.setup_cell_source()
     ast.parse(source)
-    assert f"@{course.PINNED_REF}" in source
-    assert course.REPOSITORY_URL in source
+    assert f"@{facts.PINNED_REF}" in source
+    assert facts.REPOSITORY_URL in source
     assert "check=True" in source  # a failed install stops the notebook loudly
 
 
 def test_student_badges_open_the_student_edition_of_the_same_notebook():
     name = "03_datasets_and_loaders.ipynb"
-    line = course.student_badges_markdown(name)
-    assert line.count(f"/blob/{course.BADGE_REF}/{course.STUDENT_FOLDER}/{name}") == 2
+    line = facts.student_badges_markdown(name)
+    assert line.count(f"/blob/{facts.BADGE_REF}/{facts.STUDENT_FOLDER}/{name}") == 2
     assert "/notebooks/" not in line
-    assert course.open_badges(name, course.STUDENT_FOLDER, " (student edition)") in course.badges_markdown(name)
+    assert facts.open_badges(name, facts.STUDENT_FOLDER, " (student edition)") in facts.badges_markdown(name)

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from helpers.data import image_folder, make_loaders, patient_of, patient_split, random_split
-from helpers.synthetic_cells import make_synthetic_cells
+from helpers.synthetic import make_synthetic_cells
 
 
 @pytest.fixture(scope="module")

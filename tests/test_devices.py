@@ -5,13 +5,23 @@ import torch
 
 from helpers.devices import (autocast_dtype, choose_device, memory_readout, seconds_per_call, tensor_megabytes,
                              to_device)
-from helpers.environment import best_device_name
 
 
 def test_choose_device():
     assert choose_device("cpu") == torch.device("cpu")
-    assert choose_device("auto") == torch.device(best_device_name())
-    assert choose_device(None) == torch.device(best_device_name())
+    expected = "cuda" if torch.cuda.is_available() else "mps" if torch.backends.mps.is_available() else "cpu"
+    assert choose_device("auto") == torch.device(expected)
+    assert choose_device(None) == torch.device(expected)
+
+
+def test_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: True)
+    assert choose_device("auto") == torch.device("mps")
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
+    assert choose_device("auto") == torch.device("cpu")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: True)
+    assert choose_device("auto") == torch.device("cuda")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import doctor
+from helpers.tools import doctor
 
 
 def test_doctor_prints_one_line_per_requirement(capsys):
@@ -18,9 +18,8 @@ def test_a_failure_comes_with_a_hint():
 
 
 def test_full_preset_without_gpu_fails_with_the_colab_hint(monkeypatch):
-    import helpers.environment
-
-    monkeypatch.setattr(helpers.environment, "best_device_name", lambda: "cpu")
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    monkeypatch.setattr("torch.backends.mps.is_available", lambda: False)
     assert not doctor.check_device("full").ok
     assert doctor.check_device("class").ok
 

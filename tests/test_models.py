@@ -1,4 +1,4 @@
-"""The models notebooks 04 and 05 graduate into helpers.models, and the shipped backbone."""
+"""The models notebooks 04 and 05 graduate into helpers.models and helpers.pretrained, and the shipped backbone."""
 
 import hashlib
 import importlib.util
@@ -9,13 +9,15 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import course, models
-from helpers.models import (BACKBONE_SHA256, SHAPE_CLASSES, WeightsUnavailableError, build_transfer_model,
-                            conv_output_size, count_parameters, freeze, imagenet_weights, load_imagenet_model,
-                            load_pretrained_backbone, make_classifier, make_shapes, make_small_backbone,
-                            make_small_cnn, published_metrics, trainable_parameters, weights_cache_path)
+from helpers.course import facts, prepare
+from helpers.models import (conv_output_size, count_parameters, freeze, make_classifier, make_small_backbone,
+                            make_small_cnn, trainable_parameters)
+from helpers.pretrained import (BACKBONE_FILE, BACKBONE_SHA256, WeightsUnavailableError, build_transfer_model,
+                                imagenet_weights, load_imagenet_model, load_pretrained_backbone,
+                                published_metrics, weights_cache_path)
+from helpers.synthetic import SHAPE_CLASSES, make_shapes
 
-SHIPPED = course.CHECKOUT_ROOT / "data" / "pretrained"
+SHIPPED = facts.CHECKOUT_ROOT / "data" / "pretrained"
 
 
 def test_the_cheat_sheet_classifier_has_named_layers_and_gives_log_probabilities():
@@ -119,12 +121,12 @@ def test_the_source_task_is_seeded_and_has_every_class():
 
 
 def test_the_shipped_backbone_is_small_checked_and_loads():
-    path = SHIPPED / models.BACKBONE_FILE
+    path = SHIPPED / BACKBONE_FILE
     assert path.stat().st_size < 400_000
     assert hashlib.sha256(path.read_bytes()).hexdigest() == BACKBONE_SHA256
     provenance = (SHIPPED / "PROVENANCE.md").read_text()
     assert BACKBONE_SHA256 in provenance and "python scripts/pretrain_backbone.py" in provenance
-    backbone, card = load_pretrained_backbone()
+    backbone, card = load_pretrained_backbone(prepare.course_backbone_path())
     assert backbone(torch.zeros(2, 3, 64, 64)).shape == (2, 64)
     assert card["source_classes"] == list(SHAPE_CLASSES) and card["source_accuracy"] > 0.9
     assert not backbone.training
@@ -137,23 +139,23 @@ def test_outside_a_checkout_the_backbone_is_downloaded_with_its_checksum(tmp_pat
         asked.update(url=url, known_hash=known_hash)
         return str(SHIPPED / fname)
 
-    monkeypatch.setattr(course, "CHECKOUT_ROOT", tmp_path)
+    monkeypatch.setattr(facts, "CHECKOUT_ROOT", tmp_path)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr("pooch.retrieve", fake_retrieve)
-    assert models.pretrained_backbone_path().name == models.BACKBONE_FILE
-    assert asked["url"].endswith(f"/{course.PINNED_REF}/data/pretrained/{models.BACKBONE_FILE}")
+    assert prepare.course_backbone_path().name == BACKBONE_FILE
+    assert asked["url"].endswith(f"/{facts.PINNED_REF}/data/pretrained/{BACKBONE_FILE}")
     assert asked["known_hash"] == f"sha256:{BACKBONE_SHA256}"
 
 
 def test_the_pretraining_script_writes_a_loadable_backbone_and_its_provenance(tmp_path):
     spec = importlib.util.spec_from_file_location("pretrain_backbone",
-                                                  course.CHECKOUT_ROOT / "scripts" / "pretrain_backbone.py")
+                                                  facts.CHECKOUT_ROOT / "scripts" / "pretrain_backbone.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     script.main(["--out", str(tmp_path), "--images", "32", "--epochs", "1", "--image-size", "32"])
-    backbone, card = load_pretrained_backbone(tmp_path / models.BACKBONE_FILE)
+    backbone, card = load_pretrained_backbone(tmp_path / BACKBONE_FILE)
     assert card["image_size"] == 32 and backbone(torch.zeros(1, 3, 32, 32)).shape == (1, 64)
-    digest = hashlib.sha256((tmp_path / models.BACKBONE_FILE).read_bytes()).hexdigest()
+    digest = hashlib.sha256((tmp_path / BACKBONE_FILE).read_bytes()).hexdigest()
     assert digest in (tmp_path / "PROVENANCE.md").read_text()
 
 

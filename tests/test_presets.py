@@ -1,6 +1,6 @@
 import pytest
 
-from helpers.presets import PRESETS, preset_name, resolve_settings
+from helpers.course.presets import PRESETS, preset_name, resolve_settings
 
 
 def test_argument_beats_environment(monkeypatch):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.records import RECORD_MIME_TYPE, _plain, read_records, record
+from helpers.course.records import RECORD_MIME_TYPE, _plain, read_records, record
 
 
 def test_values_become_plain_json():

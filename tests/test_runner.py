@@ -3,9 +3,9 @@
 import nbformat
 import pytest
 
-from helpers.cli import main, parse_value, split_parameters
-from helpers.report import report_markdown
-from helpers.runner import expand_grid, plan_tasks, run_notebooks, run_tasks, strip_ansi
+from helpers.tools.cli import main, parse_value, split_parameters
+from helpers.tools.report import report_markdown
+from helpers.tools.runner import expand_grid, plan_tasks, run_notebooks, run_tasks, strip_ansi
 
 
 def write_notebook(path, *sources):
@@ -21,7 +21,7 @@ def write_notebook(path, *sources):
 @pytest.fixture(scope="module")
 def tiny_notebooks(tmp_path_factory):
     folder = tmp_path_factory.mktemp("notebooks")
-    good = write_notebook(folder / "good.ipynb", "from helpers.records import record\n"
+    good = write_notebook(folder / "good.ipynb", "from helpers.course.records import record\n"
                           "record('score', STEPS * RATE)\nrecord('exercise:demo', True)")
     bad = write_notebook(folder / "bad.ipynb", "x = 1", "assert STEPS != 2, 'two steps break it'  # the failing cell")
     return good, bad

@@ -15,9 +15,9 @@ import zipfile
 import nbformat
 import pytest
 
-from helpers import course, paths
+from helpers.course import facts, paths
 
-NOTEBOOKS = course.notebook_paths()
+NOTEBOOKS = facts.notebook_paths()
 REAL_FIND_SPEC = importlib.util.find_spec
 
 
@@ -54,7 +54,7 @@ def test_colab_installs_the_package_at_the_pinned_ref(path, pip_calls, monkeypat
     exec(setup_source(path), {})
     [(command, options)] = pip_calls
     assert command[:5] == [sys.executable, "-m", "pip", "install", "--quiet"]
-    assert command[5] == f"runnable-pytorch-cheatsheet @ git+{course.REPOSITORY_URL}@{course.PINNED_REF}"
+    assert command[5] == f"runnable-pytorch-cheatsheet @ git+{facts.REPOSITORY_URL}@{facts.PINNED_REF}"
     assert command[6:] == [f"torch=={importlib.metadata.version('torch')}",
                            f"torchvision=={importlib.metadata.version('torchvision')}"]
     assert options == {"check": True}
@@ -78,19 +78,6 @@ def test_a_failed_install_stops_the_notebook_loudly(monkeypatch, tmp_path):
     with pytest.raises(subprocess.CalledProcessError):
         exec(setup_source(NOTEBOOKS[0]), {})
 
-
-def test_data_lands_in_colab_kaggle_or_the_checkout(monkeypatch, tmp_path):
-    monkeypatch.delenv(paths.DATA_DIR_ENV_VAR, raising=False)
-    monkeypatch.setattr(paths, "COLAB_DATA_DIR", tmp_path / "content" / "data")
-    monkeypatch.setattr(paths, "KAGGLE_DATA_DIR", tmp_path / "kaggle" / "working" / "data")
-    assert paths.data_dir() == course.CHECKOUT_ROOT / "data"
-    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    assert paths.data_dir() == tmp_path / "content" / "data"
-    monkeypatch.delitem(sys.modules, "google.colab")
-    monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
-    assert paths.data_dir() == tmp_path / "kaggle" / "working" / "data"
-    monkeypatch.setenv(paths.DATA_DIR_ENV_VAR, str(tmp_path / "mine"))
-    assert paths.data_dir() == tmp_path / "mine"
 
 
 def write_course_wheel(folder, requires):

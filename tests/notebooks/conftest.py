@@ -1,7 +1,7 @@
 """Execute every notebook once, in the smoke preset, with papermill, in this process.
 
 Tests ask for ``smoke_run("01_tensors_and_autograd.ipynb")`` and get the
-:class:`~helpers.runner.NotebookRun`; each notebook runs at most once per
+:class:`~helpers.tools.runner.NotebookRun`; each notebook runs at most once per
 session, and the durations are printed at the end of the test run.
 """
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import course
-from helpers.runner import NotebookRun, run_notebook
+from helpers.course import facts
+from helpers.tools.runner import NotebookRun, run_notebook
 
 _runs: dict[str, NotebookRun] = {}
 
@@ -21,7 +21,7 @@ def smoke_run(tmp_path_factory):
 
     def run(name: str) -> NotebookRun:
         if name not in _runs:
-            notebook = course.NOTEBOOKS_DIR / name
+            notebook = facts.NOTEBOOKS_DIR / name
             _runs[name] = run_notebook(notebook, Path(out_dir) / name, {"PRESET": "smoke"})
         return _runs[name]
 

@@ -4,9 +4,9 @@ import math
 
 import nbformat
 
-from helpers import course
-from helpers.executor import STAMP_KEY
-from helpers.records import read_records
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY
+from helpers.course.records import read_records
 
 CAPSTONE = "11_capstone_malaria.ipynb"
 
@@ -21,7 +21,7 @@ def test_11_runs_end_to_end_in_smoke(smoke_run):
 
 def test_11_class_preset_reaches_95_percent_within_3_minutes():
     """The committed outputs are the executor's class-preset run on a 2-core CPU (the README's claim)."""
-    notebook = nbformat.read(course.NOTEBOOKS_DIR / CAPSTONE, as_version=4)
+    notebook = nbformat.read(facts.NOTEBOOKS_DIR / CAPSTONE, as_version=4)
     assert notebook.metadata[STAMP_KEY]["preset"] == "class"
     records = read_records(notebook)
     assert records["test_accuracy"] >= 0.95

@@ -28,8 +28,8 @@ def test_03_loader_throughput_is_measured_both_ways(smoke_run):
 def test_03_class_preset_shows_the_leak_in_its_committed_outputs():
     import nbformat
 
-    from helpers import course
-    from helpers.records import read_records
+    from helpers.course import facts
+    from helpers.course.records import read_records
 
-    records = read_records(nbformat.read(course.NOTEBOOKS_DIR / "03_datasets_and_loaders.ipynb", as_version=4))
+    records = read_records(nbformat.read(facts.NOTEBOOKS_DIR / "03_datasets_and_loaders.ipynb", as_version=4))
     assert records["colour_nn_accuracy_random_split"] > records["colour_nn_accuracy_patient_split"] + 0.1

@@ -6,10 +6,10 @@ import json
 import nbformat
 import pytest
 
-from helpers import course
-from helpers.hygiene import notebook_problems
+from helpers.course import facts
+from helpers.tools.hygiene import notebook_problems
 
-NOTEBOOKS = course.notebook_paths()
+NOTEBOOKS = facts.notebook_paths()
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -25,7 +25,7 @@ def test_the_course_has_its_notebooks_in_order():
 @pytest.fixture
 def clean_copy(tmp_path):
     """A copy of notebook 01, and a function to break it and list what the checks find."""
-    source = course.NOTEBOOKS_DIR / "01_tensors_and_autograd.ipynb"
+    source = facts.NOTEBOOKS_DIR / "01_tensors_and_autograd.ipynb"
     notebook = nbformat.read(source, as_version=4)
 
     def problems_after(change):
@@ -54,7 +54,7 @@ def test_catches_a_wrong_badge_path(clean_copy):
 def test_catches_an_absolute_path_in_an_output(clean_copy):
     def leak_path(nb):
         cell = next(c for c in nb.cells if c.cell_type == "code" and c.outputs)
-        cell.outputs.append(nbformat.v4.new_output("stream", text=f"saved to {course.CHECKOUT_ROOT}/data/x.pt\n"))
+        cell.outputs.append(nbformat.v4.new_output("stream", text=f"saved to {facts.CHECKOUT_ROOT}/data/x.pt\n"))
 
     assert "path of the machine" in clean_copy(leak_path)
 

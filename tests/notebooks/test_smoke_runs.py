@@ -6,9 +6,9 @@ files beside this one, one file per group of notebooks.
 
 import pytest
 
-from helpers import course
+from helpers.course import facts
 
-NOTEBOOKS = [path.name for path in course.notebook_paths()]
+NOTEBOOKS = [path.name for path in facts.notebook_paths()]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS, ids=[n[:2] for n in NOTEBOOKS])

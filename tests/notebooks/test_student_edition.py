@@ -7,13 +7,13 @@ import re
 import nbformat
 import pytest
 
-from helpers import course
-from helpers.executor import cell_with_tag
-from helpers.runner import plan_tasks, run_tasks
-from helpers.student_edition import answer_names, stub_source, student_notebook, write_student_edition
+from helpers.course import facts
+from helpers.tools.executor import cell_with_tag
+from helpers.tools.runner import plan_tasks, run_tasks
+from helpers.tools.student_edition import answer_names, stub_source, student_notebook, write_student_edition
 
-NOTEBOOKS = course.notebook_paths()
-REGENERATE = f"python -m helpers student-edition --out {course.STUDENT_FOLDER}"
+NOTEBOOKS = facts.notebook_paths()
+REGENERATE = f"python -m helpers student-edition --out {facts.STUDENT_FOLDER}"
 
 
 def test_answer_names_and_stub():
@@ -59,11 +59,11 @@ def test_student_edition_runs_to_the_end_with_hints(student_runs):
 
 
 def test_the_committed_student_edition_is_fresh():
-    committed = sorted(path.name for path in course.STUDENT_DIR.iterdir())
+    committed = sorted(path.name for path in facts.STUDENT_DIR.iterdir())
     assert committed == [path.name for path in NOTEBOOKS], f"student/ should hold exactly the notebooks; run {REGENERATE}"
     for path in NOTEBOOKS:
         expected = nbformat.writes(student_notebook(nbformat.read(path, as_version=4), path.name))
-        found = (course.STUDENT_DIR / path.name).read_text(encoding="utf-8").rstrip("\n")
+        found = (facts.STUDENT_DIR / path.name).read_text(encoding="utf-8").rstrip("\n")
         assert found == expected.rstrip("\n"), f"student/{path.name} is stale: run {REGENERATE}"
 
 
@@ -74,12 +74,12 @@ def badge_links(markdown: str) -> list[str]:
 
 def test_each_student_notebook_has_badges_that_open_itself():
     for path in NOTEBOOKS:
-        student = nbformat.read(course.STUDENT_DIR / path.name, as_version=4)
+        student = nbformat.read(facts.STUDENT_DIR / path.name, as_version=4)
         line = cell_with_tag(student, "badges").source.rstrip().split("\n")[-1]
         targets = badge_links(line)
         assert len(targets) == 2, line
-        assert all(url.endswith(f"/blob/{course.BADGE_REF}/{course.STUDENT_FOLDER}/{path.name}") for url in targets), line
-        assert (course.CHECKOUT_ROOT / course.STUDENT_FOLDER / path.name).is_file()
+        assert all(url.endswith(f"/blob/{facts.BADGE_REF}/{facts.STUDENT_FOLDER}/{path.name}") for url in targets), line
+        assert (facts.CHECKOUT_ROOT / facts.STUDENT_FOLDER / path.name).is_file()
 
 
 def test_each_notebook_offers_its_own_student_edition():
@@ -88,14 +88,14 @@ def test_each_notebook_offers_its_own_student_edition():
         targets = badge_links(line)
         assert [url.rsplit("/blob/main/", 1)[1] for url in targets] == [
             f"notebooks/{path.name}", f"notebooks/{path.name}",
-            f"{course.STUDENT_FOLDER}/{path.name}", f"{course.STUDENT_FOLDER}/{path.name}"], line
+            f"{facts.STUDENT_FOLDER}/{path.name}", f"{facts.STUDENT_FOLDER}/{path.name}"], line
 
 
 def test_the_readme_has_a_student_badge_for_every_notebook():
-    readme = (course.CHECKOUT_ROOT / "README.md").read_text(encoding="utf-8")
-    student_targets = [url for url in badge_links(readme) if f"/{course.STUDENT_FOLDER}/" in url]
+    readme = (facts.CHECKOUT_ROOT / "README.md").read_text(encoding="utf-8")
+    student_targets = [url for url in badge_links(readme) if f"/{facts.STUDENT_FOLDER}/" in url]
     for path in NOTEBOOKS:
-        own = [url for url in student_targets if url.endswith(f"/{course.STUDENT_FOLDER}/{path.name}")]
+        own = [url for url in student_targets if url.endswith(f"/{facts.STUDENT_FOLDER}/{path.name}")]
         assert len(own) == 2, f"README: the student edition of {path.name} needs its Colab and Kaggle badges"
     for url in student_targets:
-        assert (course.CHECKOUT_ROOT / url.rsplit(f"/blob/{course.BADGE_REF}/", 1)[1]).is_file(), url
+        assert (facts.CHECKOUT_ROOT / url.rsplit(f"/blob/{facts.BADGE_REF}/", 1)[1]).is_file(), url

@@ -6,7 +6,7 @@ import torch
 import torchvision
 from torch import nn
 
-from helpers.checks import Verdict, as_number, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
 
 
 @exercise_check

@@ -14,6 +14,10 @@ closely enough to teach with:
 
 File names follow the NIH pattern (``C12P3thinF_IMG_20150604_112233_cell_7.png``)
 and carry the slide id ``C12P3``, so a patient-level split can be taught.
+
+:func:`make_shapes` draws a different task, coloured shapes labelled by the
+marks they carry (:data:`SHAPE_CLASSES`): the source task of the small backbone
+the course ships pretrained (notebook 05).
 """
 
 from __future__ import annotations
@@ -31,8 +35,11 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+import torch
 
-CLASSES = ("Parasitized", "Uninfected")
+from helpers.nih import CLASSES
+from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
+
 GENERATOR_VERSION = 3
 CELLS_PER_SLIDE = 8
 INFECTED_SLIDE_SHARE = 0.6
@@ -42,6 +49,8 @@ HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
 CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
 BACKGROUND_LEVEL = 6.0
 GRAIN = 8.0
+SHAPE_CLASSES = ("plain", "dark spots", "dark rings", "stripes", "bright spots")
+"""The source task of the shipped backbone: what marks a shape carries."""
 
 
 @dataclass(frozen=True)
@@ -223,3 +232,62 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     shutil.rmtree(root, ignore_errors=True)
     partial.rename(root)
     return root
+
+
+def draw_shape(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
+    """Draw one image of the source task as an RGB float array (size, size, 3) in [0, 1].
+
+    A disc or a square of a random colour on a dark background carries the
+    marks of its class (:data:`SHAPE_CLASSES`): none, dark spots, dark rings,
+    stripes or bright spots; any class may also carry faint specks.
+    """
+    x, y = _grid(size)
+    angle = rng.uniform(0, math.pi)
+    cx, cy = rng.uniform(-0.15, 0.15, 2)
+    u = (x - cx) * math.cos(angle) + (y - cy) * math.sin(angle)
+    v = -(x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)
+    a, b = rng.uniform(0.45, 0.9, 2)
+    radius = np.sqrt((u / a) ** 2 + (v / b) ** 2) if rng.uniform() < 0.5 else np.maximum(abs(u / a), abs(v / b))
+    body = np.clip((1 - radius) * size / 3, 0, 1)
+    colour = rng.uniform(0.35, 1.0, 3)
+    background = rng.uniform(0, 0.35) * rng.uniform(0.3, 1, 3)
+    shade = 1 + rng.uniform(0, 0.3) * (x * math.cos(2 * angle) + y * math.sin(2 * angle))
+    marks, mark_colour = np.zeros_like(x), colour
+    if SHAPE_CLASSES[label] in ("dark spots", "dark rings", "bright spots"):
+        for _ in range(rng.integers(1, 4)):
+            r, t = rng.uniform(0, 0.6), rng.uniform(0, 2 * math.pi)
+            mark_x, mark_y, mark_radius = r * a * math.cos(t), r * b * math.sin(t), rng.uniform(0.06, 0.15)
+            distance = np.sqrt((u - mark_x) ** 2 + (v - mark_y) ** 2) / mark_radius
+            blob = (np.clip(1.6 - 4 * abs(distance - 0.8), 0, 1) if SHAPE_CLASSES[label] == "dark rings"
+                    else np.clip(1.5 - distance, 0, 1))
+            marks = np.maximum(marks, rng.uniform(0.7, 1.0) * blob)
+        mark_colour = (np.clip(colour + rng.uniform(0.4, 0.8), 0, 1.3) if SHAPE_CLASSES[label] == "bright spots"
+                       else colour * rng.uniform(0.1, 0.9, 3) * rng.uniform(0.3, 0.8))
+    elif SHAPE_CLASSES[label] == "stripes":
+        frequency, direction = rng.uniform(3, 8), rng.uniform(0, 2 * math.pi)
+        marks = 0.8 * (np.sin(frequency * math.pi * (u * math.cos(direction) + v * math.sin(direction))) > 0.3)
+        mark_colour = colour * rng.uniform(0.1, 0.5)
+    if rng.uniform() < 0.4 and SHAPE_CLASSES[label] != "stripes":  # faint specks are not marks
+        for _ in range(rng.integers(1, 3)):
+            sx, sy = rng.uniform(-0.4, 0.4, 2) * (a, b)
+            distance = np.sqrt((u - sx) ** 2 + (v - sy) ** 2) / rng.uniform(0.03, 0.07)
+            marks = np.maximum(marks, rng.uniform(0.1, 0.3) * np.clip(1.5 - distance, 0, 1))
+    image = ((1 - body[..., None]) * background + (body * shade * (1 - marks))[..., None] * colour
+             + (body * marks)[..., None] * mark_colour)
+    image = image + rng.normal(0, 0.03, image.shape)
+    return np.clip(image, 0, 1).astype(np.float32)
+
+
+def make_shapes(count: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return ``count`` source-task images (N, 3, size, size), normalised as ImageNet's, and their labels.
+
+    Example:
+        >>> images, labels = make_shapes(8, size=32)
+        >>> images.shape, labels.shape
+        (torch.Size([8, 3, 32, 32]), torch.Size([8]))
+    """
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(SHAPE_CLASSES), count)
+    images = torch.from_numpy(np.stack([draw_shape(rng, size, int(label)) for label in labels]))
+    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return (images.permute(0, 3, 1, 2) - mean) / std, torch.from_numpy(labels)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks import Verdict, exercise_check, kind_of, shape_kind_problem
+from helpers.course.checks import Verdict, exercise_check, kind_of, shape_kind_problem
 
 
 @exercise_check

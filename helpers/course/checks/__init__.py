@@ -7,7 +7,7 @@ A hint names the mistake in plain words; an answer of the wrong kind is told
 what was expected.
 
 Example:
-    >>> from helpers.checks import tensors as check
+    >>> from helpers.course.checks import tensors as check
     >>> check.product_shape((16, 10))  # doctest: +SKIP
     ✅ product_shape: correct!
     >>> check.product_shape.judge("16, 10")  # the verdict alone, for tests  # doctest: +SKIP
@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from helpers.records import record
+from helpers.course.records import record
 
 Verdict = tuple[bool, str]
 """What a check's body returns: whether the answer is right, and a hint when it is not."""

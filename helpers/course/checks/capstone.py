@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.checks import Verdict, as_number, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
 
 
 @exercise_check

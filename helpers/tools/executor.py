@@ -13,12 +13,13 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 
-from helpers import course
-from helpers.paths import CHECKPOINT_DIR_ENV_VAR
-from helpers.presets import PRESET_ENV_VAR
+from helpers.course import facts
+from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
+from helpers.course.presets import PRESET_ENV_VAR
 
 STAMP_KEY = "pytorch_course"
 
@@ -52,11 +53,11 @@ def refresh_generated_cells(notebook: nbformat.NotebookNode, notebook_name: str)
     badges = cell_with_tag(notebook, "badges")
     if badges is not None:
         lines = badges.source.rstrip("\n").split("\n")
-        lines[-1] = course.badges_markdown(notebook_name)
+        lines[-1] = facts.badges_markdown(notebook_name)
         badges.source = "\n".join(lines)
     setup = cell_with_tag(notebook, "setup")
     if setup is not None:
-        setup.source = course.setup_cell_source()
+        setup.source = facts.setup_cell_source()
 
 
 def clean_metadata(notebook: nbformat.NotebookNode) -> None:
@@ -82,18 +83,9 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
     # The kernel inherits these: the preset, and an empty checkpoint folder so that
     # committed outputs show a full training, never one resumed from an earlier run.
     with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        overrides = {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: checkpoints}
-        previous = {name: os.environ.get(name) for name in overrides}
-        os.environ.update(overrides)
-        try:
+        with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: checkpoints}):
             NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
                            resources={"metadata": {"path": str(path.parent)}}).execute()
-        finally:
-            for name, value in previous.items():
-                if value is None:
-                    os.environ.pop(name)
-                else:
-                    os.environ[name] = value
     clean_metadata(notebook)
     notebook.metadata[STAMP_KEY] = {"code_sha256": code_hash(notebook), "preset": preset,
                                     "torch": torch.__version__.split("+")[0]}

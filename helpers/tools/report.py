@@ -14,7 +14,7 @@ import io
 from pathlib import Path
 from typing import Any
 
-from helpers.runner import NotebookRun
+from helpers.tools.runner import NotebookRun
 
 
 def _short(value: Any) -> str:

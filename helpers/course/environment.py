@@ -32,17 +32,6 @@ def detect_runtime() -> str:
     return "local"
 
 
-def best_device_name() -> str:
-    """Return the fastest device available: ``"cuda"``, then ``"mps"``, then ``"cpu"``."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
-
 @dataclass(frozen=True)
 class EnvironmentReport:
     """The versions and hardware a notebook runs with."""
@@ -74,7 +63,9 @@ def environment_report() -> EnvironmentReport:
     import torch
     import torchvision
 
-    device = best_device_name()
+    from helpers.devices import choose_device
+
+    device = choose_device("auto").type
     if device == "cuda":
         detail = torch.cuda.get_device_name(0)
     elif device == "mps":

@@ -6,7 +6,7 @@ from torch.utils.data import DistributedSampler
 
 import torch
 
-from helpers.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
 
 
 @exercise_check

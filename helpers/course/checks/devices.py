@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
 
 MACHINES = {  # (CUDA available, MPS available) -> the best device there
     "a machine with an NVIDIA GPU": ((True, False), "cuda"),

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
 
 
 def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,

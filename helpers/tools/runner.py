@@ -1,7 +1,7 @@
 """The headless runner: execute notebooks with papermill, one run per parameter combination.
 
 ``python -m helpers run --preset class --out runs/class`` executes every
-notebook into ``runs/class/``; :mod:`helpers.report` then writes the report.
+notebook into ``runs/class/``; :mod:`helpers.tools.report` then writes the report.
 Instructors can give several values for a parameter (``-p EPOCHS 1 3 5``) or a
 YAML grid file; every combination becomes one run, ``--jobs`` of them at a
 time. A run whose executed notebook already exists and finished is skipped
@@ -18,10 +18,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from tqdm.auto import tqdm
 
-from helpers.paths import CHECKPOINT_DIR_ENV_VAR
+from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
@@ -113,8 +114,8 @@ def finished_run(task: RunTask) -> NotebookRun | None:
     """
     import nbformat
 
-    from helpers.executor import code_hash
-    from helpers.records import read_records
+    from helpers.tools.executor import code_hash
+    from helpers.course.records import read_records
 
     if not task.output.exists():
         return None
@@ -143,24 +144,21 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
     import nbformat
     import papermill
 
-    from helpers.records import read_records
+    from helpers.course.records import read_records
 
     output.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     failed_cell, error = "", ""
     # Unless told otherwise, each run keeps its checkpoints beside its output, so a run
     # resumes its own training when repeated and never a learner's.
-    previous = os.environ.get(CHECKPOINT_DIR_ENV_VAR)
-    os.environ.setdefault(CHECKPOINT_DIR_ENV_VAR, str(output.with_suffix("")) + "_checkpoints")
-    try:
-        papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
-                                   kernel_name="python3", cwd=str(notebook.parent),
-                                   progress_bar=progress_bar, log_output=False)
-    except Exception as exc:  # any failure is reported, never lost
-        failed_cell, error = _error_of(exc)
-    finally:
-        if previous is None:
-            os.environ.pop(CHECKPOINT_DIR_ENV_VAR)
+    checkpoints = os.environ.get(CHECKPOINT_DIR_ENV_VAR, str(output.with_suffix("")) + "_checkpoints")
+    with patch.dict(os.environ, {CHECKPOINT_DIR_ENV_VAR: checkpoints}):
+        try:
+            papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
+                                       kernel_name="python3", cwd=str(notebook.parent),
+                                       progress_bar=progress_bar, log_output=False)
+        except Exception as exc:  # any failure is reported, never lost
+            failed_cell, error = _error_of(exc)
     seconds = time.perf_counter() - started
     records = read_records(nbformat.read(output, as_version=4)) if output.exists() else {}
     return NotebookRun(notebook.name, str(output), parameters, passed=not error,

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import course
-from helpers.executor import STAMP_KEY, cell_with_tag
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY, cell_with_tag
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 
@@ -51,7 +51,7 @@ def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbf
     badges = cell_with_tag(student, "badges")
     if badges is not None:
         lines = badges.source.rstrip("\n").split("\n")
-        lines[-1] = course.student_badges_markdown(notebook_name)
+        lines[-1] = facts.student_badges_markdown(notebook_name)
         badges.source = "\n".join(lines)
     clearing = False
     for cell in student.cells:

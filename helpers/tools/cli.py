@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from helpers import course, presets
+from helpers.course import facts, presets
 
 
 def parse_value(text: str) -> Any:
@@ -36,17 +36,17 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     A name may be a path, a file name or a number prefix such as ``01``.
     """
     if not names:
-        return course.notebook_paths()
+        return facts.notebook_paths()
     chosen = []
     for name in names:
         path = Path(name)
         if path.suffix == ".ipynb" and path.exists():
             chosen.append(path.resolve())
             continue
-        matches = [p for p in course.notebook_paths() if p.name.startswith(name)]
+        matches = [p for p in facts.notebook_paths() if p.name.startswith(name)]
         if len(matches) != 1:
             raise SystemExit(f"No single course notebook matches {name!r}; "
-                             f"try one of: {', '.join(p.name for p in course.notebook_paths())}")
+                             f"try one of: {', '.join(p.name for p in facts.notebook_paths())}")
         chosen.append(matches[0])
     return chosen
 
@@ -78,8 +78,8 @@ def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dic
 
 
 def command_run(args: argparse.Namespace) -> int:
-    from helpers.report import write_report
-    from helpers.runner import plan_tasks, run_tasks
+    from helpers.tools.report import write_report
+    from helpers.tools.runner import plan_tasks, run_tasks
 
     fixed, grid = split_parameters(args.parameter, args.grid)
     fixed = {"PRESET": args.preset, **fixed}
@@ -100,14 +100,14 @@ def command_run(args: argparse.Namespace) -> int:
 
 
 def command_doctor(args: argparse.Namespace) -> int:
-    from helpers.doctor import run_doctor
+    from helpers.tools.doctor import run_doctor
 
     return 0 if run_doctor(args.preset) else 1
 
 
 def command_data(args: argparse.Namespace) -> int:
     if args.source == "synthetic":
-        from helpers.synthetic_cells import make_synthetic_cells
+        from helpers.synthetic import make_synthetic_cells
 
         root = make_synthetic_cells(args.out, per_class=args.per_class, seed=args.seed,
                                     image_size=args.size)
@@ -126,7 +126,7 @@ def command_data(args: argparse.Namespace) -> int:
 
 
 def command_student_edition(args: argparse.Namespace) -> int:
-    from helpers.student_edition import write_student_edition
+    from helpers.tools.student_edition import write_student_edition
 
     written = write_student_edition(resolve_notebooks(args.notebooks), Path(args.out))
     print(f"wrote the student edition of {len(written)} notebook(s) into {args.out}/")
@@ -134,7 +134,7 @@ def command_student_edition(args: argparse.Namespace) -> int:
 
 
 def command_execute(args: argparse.Namespace) -> int:
-    from helpers.executor import execute_in_place
+    from helpers.tools.executor import execute_in_place
 
     for path in resolve_notebooks(args.notebooks):
         seconds = execute_in_place(path, preset=args.preset)

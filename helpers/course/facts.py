@@ -19,7 +19,8 @@ PINNED_REF = f"v{__version__}"
 BADGE_REF = "main"
 """The branch the badges open, so a learner always sees the current notebook."""
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+"""The ``helpers`` package folder."""
 CHECKOUT_ROOT = PACKAGE_ROOT.parent
 NOTEBOOKS_DIR = CHECKOUT_ROOT / "notebooks"
 
@@ -118,5 +119,5 @@ if importlib.util.find_spec("helpers") is None:  # Colab or Kaggle: install the 
                    check=True)
     importlib.invalidate_caches()
 
-import helpers.environment
-helpers.environment.setup_notebook()'''
+import helpers.course.environment
+helpers.course.environment.setup_notebook()'''

@@ -10,7 +10,7 @@ from unittest import mock
 import torch
 from torch import nn
 
-from helpers.checks import Verdict, call_learner_function, exercise_check, kind_of
+from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
 
 KEY_NAMES = {  # the cheat sheet's keys, and the names PyTorch's own tutorials use
     "model": ("model", "model_state_dict", "state_dict"),

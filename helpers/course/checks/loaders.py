@@ -11,7 +11,7 @@ from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from helpers.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
 from helpers.data import Split, patient_of
 from helpers.transforms import eval_transforms
 

@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from helpers.data import patient_of
-from helpers.synthetic_cells import CLASSES, make_synthetic_cells, png_bytes
+from helpers.synthetic import CLASSES, make_synthetic_cells, png_bytes
 
 
 def digest(root):

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from typing import Callable
 
+from packaging.version import Version
+
 MIN_PYTHON = (3, 11)  # 3.10 reached its end of life in October 2026
 MIN_TORCH = (2, 7)  # pyproject.toml's lower bounds, tested by `make test-oldest`
 MIN_TORCHVISION = (0, 22)
@@ -47,8 +49,8 @@ def major_minor(version: str) -> tuple[int, int]:
     >>> major_minor("2.7.0+cu126")
     (2, 7)
     """
-    major, minor = version.split(".")[:2]
-    return int(major), int("".join(ch for ch in minor if ch.isdigit()) or 0)
+    major, minor = Version(version).release[:2]
+    return major, minor
 
 
 def too_old_hint(package: str, minimum: tuple[int, int]) -> str:
@@ -108,9 +110,9 @@ def check_kernel() -> Check:
 
 def check_device(preset: str) -> Check:
     try:
-        from helpers.environment import best_device_name
+        from helpers.devices import choose_device
 
-        device = best_device_name()
+        device = choose_device("auto").type
     except Exception as exc:
         return Check("device", False, f"{type(exc).__name__}: {exc}", "fix torch first.")
     if device == "cpu":
@@ -119,7 +121,7 @@ def check_device(preset: str) -> Check:
 
 
 def check_disk() -> Check:
-    from helpers.paths import data_dir
+    from helpers.course.paths import data_dir
 
     free_gb = shutil.disk_usage(data_dir()).free / 1e9
     return Check("free disk", free_gb >= MIN_FREE_DISK_GB, f"{free_gb:.1f} GB free for data",
@@ -128,7 +130,7 @@ def check_disk() -> Check:
 
 
 def check_data_folder() -> Check:
-    from helpers.paths import data_dir
+    from helpers.course.paths import data_dir
 
     try:
         folder = data_dir()

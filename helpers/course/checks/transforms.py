@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from helpers.checks import Verdict, call_learner_function, exercise_check, kind_of
+from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
 
 

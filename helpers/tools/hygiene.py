@@ -16,8 +16,8 @@ from pathlib import Path
 
 import nbformat
 
-from helpers import course
-from helpers.executor import STAMP_KEY, cell_with_tag, code_hash
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY, cell_with_tag, code_hash
 
 TITLE = re.compile(r"^# (\d\d) · \S")
 HOME_PATH = re.compile(r"(/home/|/Users/|[A-Za-z]:\\\\Users\\\\)[^/\\\s\"']+")
@@ -27,7 +27,7 @@ COLAB_CELL_METADATA = {"executionInfo", "outputId", "colab"}
 
 def machine_paths() -> list[str]:
     """Return folders of this machine that must never appear in a committed notebook."""
-    folders = {str(course.CHECKOUT_ROOT), os.path.expanduser("~"), tempfile.gettempdir(),
+    folders = {str(facts.CHECKOUT_ROOT), os.path.expanduser("~"), tempfile.gettempdir(),
                sys.prefix, sys.base_prefix}
     return sorted(folder.rstrip("/") + "/" for folder in folders if len(folder) > 1)
 
@@ -42,11 +42,11 @@ def _structure_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
     if first is not None and "What you will learn" not in first.source:
         problems.append("the first cell must say 'What you will learn'")
     badges = cell_with_tag(nb, "badges")
-    if badges is None or badges.source.rstrip().split("\n")[-1] != course.badges_markdown(name):
+    if badges is None or badges.source.rstrip().split("\n")[-1] != facts.badges_markdown(name):
         problems.append("the Colab/Kaggle badges are missing or do not point at this notebook "
                         "(run `python -m helpers execute` to refresh them)")
     code_cells = [c for c in nb.cells if c.cell_type == "code"]
-    if not code_cells or code_cells[0].source != course.setup_cell_source():
+    if not code_cells or code_cells[0].source != facts.setup_cell_source():
         problems.append("the first code cell must be the course setup cell from helpers.course")
     parameter_cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
     if len(parameter_cells) != 1:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks import Verdict, as_number, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
 
 
 def _not_a_tensor(answer: object) -> str:

@@ -1,0 +1,107 @@
+"""Where the course keeps its files, in a local checkout, in Colab and in Kaggle.
+
+* :func:`data_dir` holds the cell images and downloads;
+* :func:`default_checkpoint_dir` holds checkpoints: Google Drive in Colab (mounted
+  only when asked), ``/kaggle/working`` in Kaggle, ``checkpoints/`` locally.
+
+It imports neither torch nor the learner's library, so the command line and the
+doctor stay quick and work even when torch is broken.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from helpers.course import facts
+from helpers.course.environment import detect_runtime
+
+DATA_DIR_ENV_VAR = "COURSE_DATA_DIR"
+CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
+COLAB_CONTENT_DIR = Path("/content")
+KAGGLE_WORKING_DIR = Path("/kaggle/working")
+"""Kaggle keeps what is written here as the notebook's output."""
+COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
+DRIVE_COURSE_FOLDER = "pytorch-course"
+"""The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""
+
+
+def data_dir(explicit: str | os.PathLike | None = None) -> Path:
+    """Return the course's data folder, creating it if needed.
+
+    In order: ``explicit`` (a notebook's ``DATA_DIR`` parameter), the
+    ``COURSE_DATA_DIR`` environment variable, then per runtime: ``/content/data``
+    in Colab, ``/kaggle/working/data`` in Kaggle, the checkout's ``data/``
+    folder locally, else ``~/.cache/pytorch-course/data``.
+
+    Example:
+        >>> data_dir().name
+        'data'
+    """
+    chosen = explicit or os.environ.get(DATA_DIR_ENV_VAR)
+    folder = Path(chosen).expanduser() if chosen else runtime_folder("data")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def runtime_folder(name: str) -> Path:
+    """Return the course's folder ``name`` for this runtime (not created).
+
+    ``/content/<name>`` in Colab, ``/kaggle/working/<name>`` in Kaggle, else
+    :func:`local_course_folder`.
+
+    Example:
+        >>> runtime_folder("checkpoints").name
+        'checkpoints'
+    """
+    runtime = detect_runtime()
+    if runtime == "colab":
+        return COLAB_CONTENT_DIR / name
+    if runtime == "kaggle":
+        return KAGGLE_WORKING_DIR / name
+    return local_course_folder(name)
+
+
+def local_course_folder(name: str) -> Path:
+    """Return ``<checkout>/<name>`` in a checkout of the course, else ``~/.cache/pytorch-course/<name>``.
+
+    Example:
+        >>> local_course_folder("checkpoints").name
+        'checkpoints'
+    """
+    if (facts.CHECKOUT_ROOT / "pyproject.toml").exists():
+        return facts.CHECKOUT_ROOT / name
+    return Path.home() / ".cache" / "pytorch-course" / name
+
+
+def default_checkpoint_dir(mount_drive: bool = False) -> Path:
+    """Return the folder for checkpoints here, creating it.
+
+    In order: the ``COURSE_CHECKPOINT_DIR`` environment variable; in Colab, the
+    course folder on Google Drive (mounted only when ``mount_drive=True``, since
+    mounting asks for permission; it survives a disconnect), else ``/content``;
+    ``/kaggle/working/checkpoints`` in Kaggle (kept with the notebook's output);
+    ``checkpoints/`` in a checkout (git-ignored); else ``~/.cache/pytorch-course``.
+
+    Example:
+        >>> default_checkpoint_dir().name
+        'checkpoints'
+    """
+    if os.environ.get(CHECKPOINT_DIR_ENV_VAR):
+        folder = Path(os.environ[CHECKPOINT_DIR_ENV_VAR]).expanduser()
+    elif detect_runtime() == "colab":
+        drive = COLAB_DRIVE_MOUNT_POINT / "MyDrive"
+        if mount_drive and not drive.is_dir():
+            from google.colab import drive as colab_drive
+
+            colab_drive.mount(str(COLAB_DRIVE_MOUNT_POINT))
+        if drive.is_dir():
+            folder = drive / DRIVE_COURSE_FOLDER / "checkpoints"
+        else:
+            folder = runtime_folder("checkpoints")
+            print("Checkpoints go to /content/checkpoints, which a disconnect erases; "
+                  "default_checkpoint_dir(mount_drive=True) keeps them on Google Drive.")
+    else:
+        folder = runtime_folder("checkpoints")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

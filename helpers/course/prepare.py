@@ -1,0 +1,52 @@
+"""What the notebooks start from: the cell images a preset asks for, and the course's backbone.
+
+* :func:`prepare_cell_images` gives synthetic cells in the ``smoke`` and ``class``
+  presets (``helpers.synthetic``), the real NIH data set in ``full``
+  (``helpers.nih``), in the course's data folder (``helpers.course.paths``),
+  made or downloaded once and reused.
+* :func:`course_backbone_path` finds the small pretrained backbone the course
+  ships, for ``helpers.pretrained.load_pretrained_backbone``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers.course import facts
+from helpers.course.paths import data_dir
+from helpers.course.presets import Settings
+from helpers.nih import download_nih
+from helpers.pretrained import BACKBONE_FILE, BACKBONE_SHA256
+from helpers.synthetic import make_synthetic_cells
+
+
+def prepare_cell_images(settings: Settings) -> Path:
+    """Return the image folder the preset asks for, making or downloading it if needed.
+
+    Example:
+        >>> prepare_cell_images(resolve_settings("smoke")).name
+        'synthetic_cells_48_seed0'
+    """
+    root = data_dir(settings.data_dir)
+    if settings.use_real_data:
+        return download_nih(root)
+    folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
+    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
+
+
+def course_backbone_path() -> Path:
+    """Return the shipped backbone's file: the checkout's ``data/pretrained/``, else a checked download.
+
+    In Colab and Kaggle the course package comes without ``data/``, so the
+    file is fetched once from the repository at the pinned tag (pooch checks
+    its SHA-256) into the course's data folder.
+    """
+    shipped = facts.CHECKOUT_ROOT / "data" / "pretrained" / BACKBONE_FILE
+    if shipped.exists():
+        return shipped
+    import pooch
+
+    url = (f"https://raw.githubusercontent.com/{facts.repository_slug()}/{facts.PINNED_REF}"
+           f"/data/pretrained/{BACKBONE_FILE}")
+    return Path(pooch.retrieve(url, known_hash=f"sha256:{BACKBONE_SHA256}", fname=BACKBONE_FILE,
+                               path=data_dir() / "pretrained", progressbar=False))
