@@ -14,7 +14,7 @@ import re
 import shutil
 import tempfile
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -30,6 +30,7 @@ from torchvision import transforms
 from torchvision.transforms import v2
 
 from helpers.course import facts
+from helpers.course.checks import UNANSWERED_HINT
 from helpers.course.checks import (capstone, checkpoints, devices, distributed, export, loaders, models, predict, start,
                             tensors, training, transfer)
 from helpers.course.checks import transforms as transform_checks
@@ -55,8 +56,6 @@ class Exercise:
     reference: Answer
     alternatives: list[Answer]
     wrong: list[tuple[Answer, str]]
-    after: Callable[[tuple], tuple] = field(default=lambda data: data)
-    """The check's arguments after the answer, from the data (for checks that take fewer than the data)."""
 
 
 # -- notebook 00 --------------------------------------------------------------------------------------------
@@ -896,7 +895,7 @@ NAMES = sorted(EXERCISES)
 def verdict(name: str, answer: Answer) -> tuple[bool, str]:
     entry = EXERCISES[name]
     data = entry.data()
-    return entry.check.judge(answer(*data), *entry.after(data))
+    return entry.check.judge(answer(*data), *data)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -922,7 +921,7 @@ def test_wrong_answers_fail_with_a_hint_that_names_the_mistake(name, index):
 @pytest.mark.parametrize("name", NAMES)
 def test_unanswered_exercises_get_the_replace_hint(name):
     entry = EXERCISES[name]
-    assert not entry.check.judge(None, *entry.after(entry.data()))[0]
+    assert entry.check.judge(None, *entry.data()) == (False, UNANSWERED_HINT)
 
 
 def test_every_exercise_has_enough_probes():
