@@ -862,6 +862,27 @@ exercise("11 flag_with_threshold", notebook="11", check=capstone.flag_with_thres
                 (lambda s, t: (s >= 0.2).tolist(), "tensor of True/False"), (lambda s, t: (s >= 0.2)[:3], "one flag per test cell"),
                 (lambda s, t: s > 0.2, "exactly 0.2")])
 
+def screened() -> tuple:
+    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])  # 0 = Parasitized, as ImageFolder numbers the classes
+    scores = torch.tensor([0.9, 0.7, 0.45, 0.3, 0.1, 0.6, 0.35, 0.25, 0.1, 0.05])
+    return labels, scores, ["Parasitized", "Uninfected"]
+
+
+def recall_at(labels: torch.Tensor, scores: torch.Tensor, threshold: float) -> float:
+    infected = labels == 0
+    return ((scores >= threshold) & infected).sum().item() / infected.sum().item()
+
+
+exercise("11 recall_at_threshold", notebook="11", check=capstone.recall_at_threshold, data=screened,
+         reference=lambda l, s, c: recall_at(l, s, 0.2),
+         alternatives=[lambda l, s, c: 0.8, lambda l, s, c: ((s >= 0.2) & (l == c.index("Parasitized"))).float().sum()
+                       / (l == 0).sum(), lambda l, s, c: np.float32(4 / 5)],
+         wrong=[(lambda l, s, c: recall_at(l, s, 0.5), "default threshold 0.5"),
+                (lambda l, s, c: ((s >= 0.2) & (l == 0)).sum().item() / (s >= 0.2).sum().item(), "precision"),
+                (lambda l, s, c: (s >= 0.2).float().mean().item(), "share of all test cells"),
+                (lambda l, s, c: 80.0, "percentage"), (lambda l, s, c: "0.8", "quotes")])
+
+
 # -- notebook 12 --------------------------------------------------------------------------------------------
 
 exercise("12 global_batch_size", notebook="12", check=distributed.global_batch_size, data=lambda: (), reference=lambda: 32 * 4 * 2,

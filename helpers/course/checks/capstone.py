@@ -70,3 +70,31 @@ def flag_with_threshold(answer: object, scores: torch.Tensor, threshold: float) 
     if torch.equal(flags, scores > threshold):
         return False, "a cell whose probability is exactly 0.2 must be flagged too: at least 0.2 is >=, not >."
     return False, "flag a cell when its probability of Parasitized is at least 0.2."
+
+
+@exercise_check
+def recall_at_threshold(answer: object, labels: torch.Tensor, scores: torch.Tensor, classes: list[str],
+                        threshold: float = 0.2) -> Verdict:
+    """The answer is the recall of Parasitized when a cell is flagged at ``scores >= threshold``."""
+    problem = number_problem(answer, "a number between 0 and 1")
+    if problem:
+        return False, problem
+    value = as_number(answer)
+    infected = labels == classes.index("Parasitized")
+
+    def recall(flags: torch.Tensor) -> float:
+        return float((flags & infected).sum()) / max(int(infected.sum()), 1)
+
+    flagged = scores >= threshold
+    if abs(value - recall(flagged)) < 1e-6:
+        return True, ""
+    if abs(value - recall(scores >= 0.5)) < 1e-6:
+        return False, "that is the recall at the default threshold 0.5; flag the cells with scores >= 0.2."
+    if flagged.any() and abs(value - float((flagged & infected).sum()) / int(flagged.sum())) < 1e-6:
+        return False, "that divides by the flagged cells: that is the precision. Recall divides by the infected cells."
+    if abs(value - float(flagged.float().mean())) < 1e-6:
+        return False, "that is the share of all test cells flagged; recall counts only the truly parasitized ones."
+    if abs(value * 0.01 - recall(flagged)) < 1e-6:
+        return False, "that is a percentage; give the fraction, between 0 and 1."
+    return False, ("flag the cells with scores >= 0.2, then divide the flagged parasitized cells by all parasitized "
+                   "cells (labels == classes.index('Parasitized')).")
