@@ -8,23 +8,28 @@ OLDEST_VENV := .venv-oldest
 OLDEST_PYTHON ?= python3.11
 OLDEST_BIN := $(OLDEST_VENV)/bin
 
-.PHONY: course test test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
+.PHONY: course test test-fast test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
 
 course: venv  ## execute the whole course headless (class preset) into runs/class, with a report
 	$(BIN)/python -m helpers run --preset class --out runs/class
 
 test: test-pinned test-oldest  ## the whole test suite on the tested versions, then on the oldest ones claimed
 
-test-pinned: venv  ## unit, hygiene, nbval and smoke runs of every notebook, on the versions in constraints.txt
+test-fast: venv  ## the unit tests alone (no notebook runs), in under a minute
+	$(BIN)/python -m pytest tests --ignore=tests/notebooks
+
+# Each notebook is executed once (lesson, solutions and student edition in one kernel), several at a
+# time; its figures, its solutions, its student edition and the cells marked for nbval are checked on
+# that one run.
+test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, on the versions in constraints.txt
 	$(BIN)/python -m pytest
 
-# nbval is left out here: the committed outputs it compares were made with the pinned versions, and
-# the smoke runs under tests/ execute every notebook anyway. So is the student edition, which only
-# rewrites notebook text.
-test-oldest:  ## unit tests and smoke runs of every notebook, on the versions in constraints-oldest.txt
+# The same suite. The comparison with committed outputs skips itself: they were made with the pinned
+# torch, and the notebooks' stamp says which.
+test-oldest:  ## the same suite on the versions in constraints-oldest.txt
 	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
 		$(MAKE) --no-print-directory venv-oldest && \
-		$(OLDEST_BIN)/python -m pytest tests --ignore=tests/notebooks/test_student_edition.py; \
+		$(OLDEST_BIN)/python -m pytest; \
 	else \
 		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
 		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \

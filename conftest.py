@@ -1,9 +1,9 @@
-"""Settings for the whole test run, nbval's notebook collection included.
+"""Settings for the whole test run.
 
-Notebooks run in the smoke preset unless COURSE_PRESET says otherwise: nbval
-cannot inject parameters, so the preset comes from the environment. Checkpoints
-go to a fresh temporary folder, so a test run never resumes a learner's training
-(or an earlier test run's).
+Anything that asks for the preset without naming one (a test calling
+``resolve_settings()``, a notebook kernel) gets ``smoke`` unless COURSE_PRESET
+says otherwise. Checkpoints go to a fresh temporary folder, so a test run never
+resumes a learner's training (or an earlier test run's).
 """
 
 import os

@@ -12,16 +12,21 @@
   errors into ones that say what happened and what to do.
 * :class:`CheckpointManager` keeps the last N epochs and the best one in a folder
   and resumes from the newest checkpoint that loads.
+* :func:`configuration_id` names a run's folder by what defines the run, so a
+  changed configuration starts fresh instead of resuming another run's weights.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import pickle
 import random
 import re
+import shutil
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -29,9 +34,13 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from helpers import __version__
+from helpers.safe_files import remove_stale_temporaries
 
 EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
 BEST_FILE = "best.pt"
+TEMPORARY_FILE = re.compile(r"^\.(epoch_\d+|best)\.pt\.(?P<pid>\d+)\.tmp$")
+"""What :func:`save_atomically` writes before the rename: ``.epoch_0003.pt.4242.tmp`` (4242: the writer)."""
+EARLIER_RUN_FOLDER = "earlier_run_{}"
 
 
 class CheckpointError(Exception):
@@ -44,6 +53,10 @@ class CorruptCheckpointError(CheckpointError):
 
 class UnsafeCheckpointError(CheckpointError):
     """The file holds Python objects that ``weights_only`` loading refuses to build."""
+
+
+class CheckpointDeviceError(CheckpointError, RuntimeError):
+    """The file is fine, but its tensors cannot go to the device ``map_location`` names here."""
 
 
 class ArchitectureMismatchError(CheckpointError):
@@ -162,6 +175,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         FileNotFoundError: there is no file at ``path``.
         CorruptCheckpointError: the file is truncated or not a checkpoint.
         UnsafeCheckpointError: the file holds other Python objects.
+        CheckpointDeviceError: ``map_location`` names a device this machine does not have.
+        ValueError: ``map_location`` names no device at all.
 
     Example:
         >>> load_checkpoint("checkpoints/best.pt")["epoch"]  # doctest: +SKIP
@@ -171,29 +186,59 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}: check the folder, or list it with "
                                 f"CheckpointManager(folder).epoch_files().")
+    check_map_location(map_location)
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL (\S+)", str(error))
-        if found is None or not _looks_like_a_checkpoint(path):
+        unsupported = re.search(r"Unsupported operand (\d+)", str(error)) and _starts_like_a_pickle(path)
+        if (found is None and not unsupported) or not _looks_like_a_checkpoint(path):
             raise CorruptCheckpointError(_corrupt_message(path, error)) from None
+        held = f"Python objects ({found.group(1)})" if found else "pickle instructions torch.save never writes"
         raise UnsafeCheckpointError(
-            f"Refused to load {path.name}: it holds Python objects ({found.group(1)}), and "
+            f"Refused to load {path.name}: not a plain checkpoint. It holds {held}, and "
             "unpickling them could run any code the file's author chose. Save checkpoints as "
             "state_dicts (helpers.checkpoints.full_checkpoint does). Only if you trust where the file "
             "came from, load it with weights_only=False, or allow its types with "
             "torch.serialization.add_safe_globals([...])."
         ) from None
     except Exception as error:  # torch.load reports damaged files with many exception types
-        if isinstance(error, RuntimeError) and "map_location" in str(error):
-            raise  # a GPU checkpoint on a CPU-only machine: PyTorch's message already says what to do
+        if isinstance(error, RuntimeError) and ("map_location" in str(error) or "device" in str(error).lower()):
+            raise CheckpointDeviceError(
+                f"{path.name} is fine, but its tensors cannot go to map_location={map_location!r} on this machine "
+                f"(PyTorch says: {str(error).splitlines()[0]}). Load with map_location='cpu' (the default), then "
+                "move the model with model.to(device).") from None
         raise CorruptCheckpointError(_corrupt_message(path, error)) from error
+
+
+def check_map_location(map_location: object) -> None:
+    """Raise ``ValueError`` when ``map_location`` names no device, before a good file is blamed.
+
+    Example:
+        >>> check_map_location("gpu")
+        Traceback (most recent call last):
+        ValueError: map_location='gpu' is not a device: use "cpu", "cuda", "cuda:0" or "mps", a torch.device, or None.
+    """
+    if map_location is None or callable(map_location) or isinstance(map_location, (torch.device, dict)):
+        return
+    try:
+        torch.device(map_location)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"map_location={map_location!r} is not a device: use \"cpu\", \"cuda\", \"cuda:0\" or "
+                         "\"mps\", a torch.device, or None.") from None
+
+
+def _starts_like_a_pickle(path: Path) -> bool:
+    """Whether ``path`` starts with a pickle header, protocol 2 to 5."""
+    with open(path, "rb") as file:
+        start = file.read(2)
+    return len(start) == 2 and start[0] == 0x80 and 2 <= start[1] <= 5
 
 
 def _looks_like_a_checkpoint(path: Path) -> bool:
     """Whether ``path`` starts like ``torch.save`` output: a zip archive, or a pickle (older format)."""
     with open(path, "rb") as file:
-        return file.read(2) in (b"PK", b"\x80\x02")
+        return file.read(2) == b"PK" or _starts_like_a_pickle(path)
 
 
 def _corrupt_message(path: Path, error: Exception) -> str:
@@ -250,6 +295,12 @@ def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim
 class CheckpointManager:
     """A folder of checkpoints: ``epoch_0001.pt`` ... (the last ``keep_last``) and ``best.pt``.
 
+    The pair stays consistent whatever moment a run is killed at: ``best.pt`` is
+    checked against the history of the checkpoint a run resumes from and, if a
+    kill left it behind, rewritten from that epoch's file. Temporary files of
+    killed saves are removed, and the checkpoints of another, longer run are
+    moved aside into ``earlier_run_1/`` (with a message) rather than mixed in.
+
     Example:
         >>> manager = CheckpointManager("checkpoints/06_small_cnn", keep_last=2)  # doctest: +SKIP
         >>> manager.save(full_checkpoint(model, optimizer, epoch=3), epoch=3, is_best=True)  # doctest: +SKIP
@@ -258,44 +309,126 @@ class CheckpointManager:
     """
 
     def __init__(self, folder: str | os.PathLike, keep_last: int = 2, verbose: bool = True) -> None:
-        if keep_last < 1:
-            raise ValueError(f"keep_last must be at least 1, got {keep_last}")
+        if not isinstance(keep_last, int) or keep_last < 1:
+            raise ValueError(f"keep_last must be a whole number, at least 1, got {keep_last!r}")
         self.folder = Path(folder)
+        if self.folder.exists() and not self.folder.is_dir():
+            raise NotADirectoryError(f"{self.folder} is a file: CheckpointManager needs a folder for its "
+                                     "checkpoints. Pass another path.")
         self.keep_last = keep_last
         self.verbose = verbose
+        self.resumed_best_epoch: int | None = None
+        """The best epoch in the history of the checkpoint :meth:`resume` restored."""
         self.folder.mkdir(parents=True, exist_ok=True)
+        for removed in remove_stale_temporaries(self.folder, TEMPORARY_FILE):
+            self._say(f"removed {removed.name}, left by a save that was killed")
 
     @property
     def best_path(self) -> Path:
         return self.folder / BEST_FILE
 
+    def _say(self, text: str) -> None:
+        if self.verbose:
+            print(text)
+
     def epoch_files(self) -> list[Path]:
         """Return the epoch checkpoints in the folder, oldest first."""
-        files = [p for p in self.folder.iterdir() if EPOCH_FILE.match(p.name)]
+        files = [p for p in self.folder.iterdir() if EPOCH_FILE.match(p.name) and p.is_file()]
         return sorted(files, key=lambda p: int(EPOCH_FILE.match(p.name).group(1)))
 
+    def epoch_path(self, epoch: int) -> Path:
+        return self.folder / f"epoch_{epoch:04d}.pt"
+
     def save(self, state: dict[str, Any], epoch: int, is_best: bool = False) -> Path:
-        """Save ``state`` as this epoch's checkpoint (and as ``best.pt``), then drop old epochs."""
-        path = save_atomically(state, self.folder / f"epoch_{epoch:04d}.pt")
+        """Save ``state`` as this epoch's checkpoint (and as ``best.pt``), then drop old epochs.
+
+        The epoch file is written first: a kill before ``best.pt`` is rewritten
+        leaves a history that :meth:`best_model_state` repairs ``best.pt`` from.
+        """
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 1:
+            raise ValueError(f"epoch must be a whole number, 1 or more, got {epoch!r}")
+        self._move_aside_later_epochs(epoch)
+        path = save_atomically(state, self.epoch_path(epoch))
         if is_best:
             save_atomically(state, self.best_path)
-        for old in self.epoch_files()[:-self.keep_last]:
-            old.unlink()
+        kept = [p for p in self.epoch_files() if p != path][-(self.keep_last - 1):] if self.keep_last > 1 else []
+        for old in self.epoch_files():
+            if old != path and old not in kept:
+                old.unlink(missing_ok=True)
         return path
+
+    def _move_aside_later_epochs(self, epoch: int) -> None:
+        """Move checkpoints numbered ``epoch`` or later (and their ``best.pt``) into ``earlier_run_N/``.
+
+        Saving epoch 1 into a folder that holds epochs 4 and 5 means another run
+        is starting over: keeping those files would mix two runs. The file of the
+        epoch being written is overwritten as usual when it is the one a run resumed
+        past (a damaged newest file).
+        """
+        later = [p for p in self.epoch_files() if int(EPOCH_FILE.match(p.name).group(1)) > epoch]
+        if not later:
+            return
+        best_epoch = self._epoch_of(self.best_path)
+        moved = later + ([self.best_path] if best_epoch is None or best_epoch > epoch else [])
+        number = 1
+        while (self.folder / EARLIER_RUN_FOLDER.format(number)).exists():
+            number += 1
+        aside = self.folder / EARLIER_RUN_FOLDER.format(number)
+        aside.mkdir()
+        for path in moved:
+            if path.exists():
+                shutil.move(str(path), str(aside / path.name))
+        self._say(f"{self.folder.name}/ held checkpoints of a longer run ({', '.join(p.name for p in moved)}); "
+                  f"this run saves epoch {epoch}, so they were moved to {aside.name}/ rather than mixed in.")
+
+    def _epoch_of(self, path: Path) -> int | None:
+        """Return the ``epoch`` stored in the checkpoint at ``path``; ``None`` if it is missing or unreadable."""
+        if not path.is_file():
+            return None
+        try:
+            state = load_checkpoint(path)
+        except CheckpointError:
+            return None
+        return state.get("epoch") if isinstance(state, dict) else None
 
     def latest(self) -> dict[str, Any] | None:
         """Return the newest checkpoint that loads, skipping damaged ones; ``None`` if there is none."""
         for path in reversed(self.epoch_files()):
             try:
                 return load_checkpoint(path)
-            except CorruptCheckpointError as error:
-                if self.verbose:
-                    print(f"skipping {path.name}: {error}")
+            except CheckpointError as error:
+                self._say(f"skipping {path.name}: {error}")
         return None
 
     def best_model_state(self) -> dict[str, torch.Tensor] | None:
-        """Return the model weights saved in ``best.pt``, or ``None`` if there is none yet."""
-        return load_checkpoint(self.best_path)["model"] if self.best_path.is_file() else None
+        """Return the model weights of the best epoch, or ``None`` if there is none yet.
+
+        After :meth:`resume`, the best epoch is the one the resumed history names:
+        a ``best.pt`` of another epoch (a kill between the two saves) or a damaged
+        one is replaced by that epoch's own file when the folder still holds it.
+        """
+        expected = self.resumed_best_epoch
+        if self.best_path.is_file():
+            try:
+                best = load_checkpoint(self.best_path)
+                usable = isinstance(best, dict) and "model" in best
+                if usable and (expected is None or best.get("epoch") in (None, expected)):
+                    return best["model"]
+            except CheckpointError as error:
+                self._say(f"best.pt cannot be used: {error}")
+        if expected and self.epoch_path(expected).is_file():
+            try:
+                state = load_checkpoint(self.epoch_path(expected))
+            except CheckpointError as error:
+                self._say(f"{self.epoch_path(expected).name} cannot be used either: {error}")
+                return None
+            save_atomically(state, self.best_path)
+            self._say(f"best.pt rewritten from {self.epoch_path(expected).name}, the best epoch of the resumed run")
+            return state["model"]
+        if expected:
+            self._say(f"the weights of the best epoch ({expected}) are no longer in {self.folder.name}/: "
+                      "the best weights will be those of the best epoch from now on")
+        return None
 
     def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:
@@ -304,6 +437,24 @@ class CheckpointManager:
         if checkpoint is None:
             return None
         restore(checkpoint, model, optimizer, scheduler, loaders)
-        if self.verbose:
-            print(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
+        self.resumed_best_epoch = (checkpoint.get("history") or {}).get("best_epoch") or None
+        self._say(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
         return checkpoint
+
+
+def configuration_id(configuration: Mapping[str, object]) -> str:
+    """Return a short hash of what defines a run (preset, learning rate, image size, model kind...).
+
+    Name a run's checkpoint folder with it: a run with another configuration then
+    gets another folder and starts fresh, instead of resuming weights trained
+    for something else. The order of the keys does not matter.
+
+    Example:
+        >>> configuration_id({"preset": "class", "learning_rate": 0.003})
+        '97c72ce1d7'
+        >>> configuration_id({"learning_rate": 0.003, "preset": "class"})
+        '97c72ce1d7'
+    """
+    text = json.dumps(dict(configuration), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+

@@ -6,24 +6,43 @@
 * :func:`make_loaders` builds the cheat sheet's three loaders, done right:
   separate ``ImageFolder`` data sets with their own transforms over the same
   indices, each served by a ``SubsetRandomSampler``.
+* :func:`class_balance` and :func:`majority_baseline` say what share of a split
+  each class has, and so the accuracy of always answering the most common class:
+  the figure every accuracy is compared with.
 """
 
 from __future__ import annotations
 
+import os
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
+from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from helpers.transforms import eval_transforms, train_transforms
 
 PATIENT_ID = re.compile(r"^(C\d+P\d+)", re.IGNORECASE)
 VALID_FRACTION = 0.2
 TEST_FRACTION = 0.1
+MAX_SEARCH_DEPTH = 3
+"""How deep below the given folder :func:`find_class_root` looks for the class folders."""
+MIN_RANDOM_SPLIT_IMAGES = 10
+"""The fewest images :func:`random_split` cuts into three non-empty parts (10% test)."""
+MIN_PATIENT_SPLIT_PER_CLASS = 24
+"""The fewest synthetic images per class whose patient split leaves every part non-empty (seeds 0 to 49 tried)."""
+
+
+class UnreadableImagesError(ValueError):
+    """Image files that cannot be decoded (truncated, empty, or not images): found before training."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +68,147 @@ class Loaders:
     split: Split
 
 
-def image_folder(root: str | Path, transform=None) -> ImageFolder:
-    """Return ``ImageFolder(root, transform)``, with a clear error when the folder is not there."""
+def is_hidden(name: str) -> bool:
+    """Whether a file or folder name is hidden or system clutter, never a class or a sample.
+
+    Example:
+        >>> [is_hidden(n) for n in (".ipynb_checkpoints", "._cell.png", "__MACOSX", "Parasitized")]
+        [True, True, True, False]
+    """
+    return name.startswith((".", "__"))
+
+
+def _is_image_name(name: str) -> bool:
+    return not is_hidden(name) and name.lower().endswith(IMG_EXTENSIONS)
+
+
+def _visible_folders(folder: Path) -> list[Path]:
+    return sorted(entry for entry in folder.iterdir() if entry.is_dir() and not is_hidden(entry.name))
+
+
+def _holds_images_directly(folder: Path) -> bool:
+    return any(entry.is_file() and _is_image_name(entry.name) for entry in folder.iterdir())
+
+
+def _holds_images(folder: Path) -> bool:
+    """Whether ``folder`` or a visible folder below it holds an image file."""
+    for parent, folders, files in os.walk(folder, followlinks=True):
+        folders[:] = [name for name in folders if not is_hidden(name)]
+        if any(_is_image_name(name) for name in files):
+            return True
+    return False
+
+
+def find_class_root(root: str | Path) -> Path:
+    """Return the folder whose subfolders are the classes: ``root``, or the one folder below it that is.
+
+    A learner who points at ``data/`` instead of ``data/cell_images/`` gets the
+    folder below; hidden folders (``.ipynb_checkpoints``) are never classes.
+
+    Raises:
+        FileNotFoundError: no folder of class folders, or several, saying which.
+
+    Example:
+        >>> find_class_root("data").name  # doctest: +SKIP
+        'cell_images'
+    """
     root = Path(root)
-    try:
-        return ImageFolder(root, transform=transform)
-    except (FileNotFoundError, NotADirectoryError) as error:
+    if any(_holds_images_directly(folder) for folder in _visible_folders(root)):
+        return root
+    candidates, frontier = [], [root]
+    for _ in range(MAX_SEARCH_DEPTH):
+        frontier = [sub for folder in frontier for sub in _visible_folders(folder)]
+        candidates = [folder for folder in frontier
+                      if any(_holds_images_directly(sub) for sub in _visible_folders(folder))]
+        if candidates:
+            break
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise FileNotFoundError(f"{root} holds several folders of class folders: "
+                                f"{', '.join(str(c) for c in candidates[:5])}. Pass the one you mean.")
+    if _holds_images_directly(root):
+        raise FileNotFoundError(f"{root} holds images but no class folders: ImageFolder takes the label of an "
+                                f"image from its folder's name. Pass the folder above ({root.parent}) if "
+                                f"{root.name} is one class, or sort the images into one folder per class.")
+    raise FileNotFoundError(
+        f"No image classes found in {root}: expected one folder per class, such as "
+        f"{root}/Parasitized/ and {root}/Uninfected/. Make synthetic data with "
+        f"`python -m helpers data synthetic --out {root}` or download the real data with "
+        "`python -m helpers data nih --out data`.")
+
+
+class VisibleImageFolder(ImageFolder):
+    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``)."""
+
+    def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
+        classes = [folder.name for folder in _visible_folders(Path(directory))]
+        return classes, {name: index for index, name in enumerate(classes)}
+
+
+def _visible_image_under(root: Path) -> Callable[[str], bool]:
+    """Return a test for ``is_valid_file``: an image file with no hidden folder between it and ``root``."""
+    def is_valid(path: str) -> bool:
+        return _is_image_name(Path(path).name) and not any(
+            is_hidden(part) for part in Path(path).relative_to(root).parts)
+
+    return is_valid
+
+
+def image_folder(root: str | Path, transform=None) -> ImageFolder:
+    """Return an ``ImageFolder`` over the class folders in (or just below) ``root``, hidden files left out.
+
+    Raises ``FileNotFoundError`` with what to do when there are no class folders
+    or a class folder holds no images.
+
+    Example:
+        >>> image_folder("data/generated/synthetic_cells_48_seed0").classes  # doctest: +SKIP
+        ['Parasitized', 'Uninfected']
+    """
+    root = Path(root)
+    if not root.is_dir():
         raise FileNotFoundError(
-            f"No image classes found in {root}: expected one folder per class, such as "
-            f"{root}/Parasitized/ and {root}/Uninfected/. Make synthetic data with "
-            f"`python -m helpers data synthetic --out {root}` or download the real data with "
-            "`python -m helpers data nih --out data`."
-        ) from error
+            f"No image classes found in {root}: {'it is a file' if root.exists() else 'there is no such folder'}. "
+            f"Expected one folder per class, such as {root}/Parasitized/ and {root}/Uninfected/. Make synthetic "
+            f"data with `python -m helpers data synthetic --out {root}` or download the real data with "
+            "`python -m helpers data nih --out data`.")
+    class_root = find_class_root(root)
+    empty = [folder for folder in _visible_folders(class_root) if not _holds_images(folder)]
+    if empty:
+        raise FileNotFoundError(f"The class folder {empty[0]} holds no images ({IMG_EXTENSIONS[:4]} ... files): "
+                                "put its images there, or remove the folder if it is not a class.")
+    return VisibleImageFolder(class_root, transform=transform, is_valid_file=_visible_image_under(class_root))
+
+
+def unreadable_images(paths: list[str]) -> list[str]:
+    """Return the paths among ``paths`` that do not decode as images (truncated, empty, not an image).
+
+    PNG files are checked chunk by chunk (fast, no decoding); other formats are decoded.
+
+    Example:
+        >>> unreadable_images(["cell.png"])  # doctest: +SKIP
+        []
+    """
+    bad = []
+    for path in paths:
+        try:
+            with Image.open(path) as image:
+                if image.format == "PNG":
+                    image.verify()
+                else:
+                    image.load()
+        except Exception:  # PIL reports damage with many exception types
+            bad.append(path)
+    return bad
+
+
+def check_images(paths: list[str]) -> None:
+    """Raise :class:`UnreadableImagesError` naming the files that cannot be read, before any training."""
+    bad = unreadable_images(paths)
+    if bad:
+        shown = "\n  ".join(bad[:5]) + (f"\n  ... and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise UnreadableImagesError(f"{len(bad)} of {len(paths)} image files cannot be read (truncated, empty "
+                                    f"or not images):\n  {shown}\nDelete or replace them, then run this again.")
 
 
 def patient_of(path: str | Path) -> str:
@@ -113,7 +261,58 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
                 part = "train"
             parts[part] += by_patient[patient]
             taken[part] += len(by_patient[patient])
-    return Split(train=sorted(parts["train"]), valid=sorted(parts["valid"]), test=sorted(parts["test"]))
+    split = Split(train=sorted(parts["train"]), valid=sorted(parts["valid"]), test=sorted(parts["test"]))
+    if not all(split.sizes().values()):
+        healthy = len(by_patient) - len(infected)
+        raise ValueError(
+            f"A patient split of {len(samples)} images from {len(infected)} infected and {healthy} healthy "
+            f"patients leaves a part empty ({split.sizes()}): it needs at least 3 patients of each kind, and "
+            f"enough images that validation ({valid_fraction:.0%}) and test ({test_fraction:.0%}) leave some to "
+            f"train on. Use more images (synthetic data: at least {MIN_PATIENT_SPLIT_PER_CLASS} per class) "
+            "or split='random'.")
+    return split
+
+
+def label_counts(labels: Sequence[int] | torch.Tensor) -> Counter[int]:
+    """Count how often each label occurs; ``labels`` is a sequence of ints or a tensor.
+
+    Example:
+        >>> label_counts(torch.tensor([0, 1, 1]))
+        Counter({1: 2, 0: 1})
+    """
+    values = labels.flatten().tolist() if isinstance(labels, torch.Tensor) else list(labels)
+    if not values:
+        raise ValueError("No labels given: a class balance needs at least one label.")
+    return Counter(int(value) for value in values)
+
+
+def class_balance(labels: Sequence[int] | torch.Tensor, classes: Sequence[str]) -> dict[str, float]:
+    """Return the share of each class among ``labels`` (label ``i`` is ``classes[i]``).
+
+    Example:
+        >>> class_balance([0, 1, 1, 1], ["Parasitized", "Uninfected"])
+        {'Parasitized': 0.25, 'Uninfected': 0.75}
+    """
+    counts = label_counts(labels)
+    unknown = sorted(label for label in counts if not 0 <= label < len(classes))
+    if unknown:
+        raise ValueError(f"Labels {unknown} have no class: expected labels 0 to {len(classes) - 1} "
+                         f"for the classes {list(classes)}.")
+    total = sum(counts.values())
+    return {name: counts[index] / total for index, name in enumerate(classes)}
+
+
+def majority_baseline(labels: Sequence[int] | torch.Tensor) -> float:
+    """Return the share of the most common label: the accuracy of always answering that class.
+
+    A model is only useful above this figure.
+
+    Example:
+        >>> majority_baseline([0, 1, 1, 1])
+        0.75
+    """
+    counts = label_counts(labels)
+    return max(counts.values()) / sum(counts.values())
 
 
 def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str = "patient",
@@ -130,12 +329,16 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
     """
     train_data = image_folder(root, train_transforms(image_size))
     eval_data = image_folder(root, eval_transforms(image_size))
+    check_images([path for path, _ in train_data.samples])
     if split == "patient":
         parts = patient_split(train_data.samples, train_data.class_to_idx.get("Parasitized", 0), seed)
     elif split == "random":
         parts = random_split(len(train_data), seed)
     else:
         raise ValueError(f"split must be 'patient' or 'random', not {split!r}")
+    if not all(parts.sizes().values()):
+        raise ValueError(f"{len(train_data)} images are too few to split: {parts.sizes()}. Use at least "
+                         f"{MIN_RANDOM_SPLIT_IMAGES} images.")
 
     def loader(dataset: ImageFolder, indices: list[int], offset: int) -> DataLoader:
         sampler = SubsetRandomSampler(indices, generator=torch.Generator().manual_seed(seed + offset))

@@ -113,8 +113,11 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype:
     """Return the low-precision dtype for ``torch.autocast`` on ``device``.
 
     bfloat16 keeps float32's range (no loss scaling needed) and is what CPUs and
-    recent GPUs (Ampere and newer) support; older GPUs such as Colab's T4 only
-    run float16 fast; Apple's MPS uses float16.
+    GPUs of compute capability 8.0 or newer (Ampere, Hopper...) run natively;
+    older GPUs such as Colab's T4 (7.5) only run float16 fast, and need a
+    ``torch.amp.GradScaler``. ``torch.cuda.is_bf16_supported()`` alone also
+    answers True where bfloat16 is merely emulated (slowly), so we ask for native
+    support only. Apple's MPS uses float16.
 
     Example:
         >>> autocast_dtype("cpu")
@@ -122,7 +125,8 @@ def autocast_dtype(device: torch.device | str) -> torch.dtype:
     """
     device = torch.device(device)
     if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        native_bfloat16 = torch.cuda.is_bf16_supported(including_emulation=False)
+        return torch.bfloat16 if native_bfloat16 else torch.float16
     if device.type == "mps":
         return torch.float16
     return torch.bfloat16
@@ -142,8 +146,9 @@ def memory_readout(device: torch.device | str) -> dict[str, float]:
     """Return the accelerator memory PyTorch uses on ``device``, in MiB; empty for a CPU.
 
     On CUDA: ``allocated`` (held by live tensors), ``reserved`` (kept by PyTorch's
-    caching allocator, what ``nvidia-smi`` shows) and ``peak_allocated`` since the
-    last ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
+    caching allocator; ``nvidia-smi`` shows more, since it also counts the CUDA
+    context and other processes) and ``peak_allocated`` since the last
+    ``torch.cuda.reset_peak_memory_stats()``. On MPS: ``allocated``.
 
     Example:
         >>> memory_readout("cpu")

@@ -6,8 +6,10 @@ uninfected. It is one zip file of about 353 MB::
 
     python -m helpers data nih --out data
 
-The download goes through pooch, which shows a progress bar, checks the
-SHA-256 and keeps nothing if the transfer breaks off. Extraction refuses any
+The download shows a progress bar, checks the SHA-256 and keeps nothing if
+the transfer breaks off, stalls (less than 64 KB in a minute) or passes its
+overall deadline; a temporary file left by a killed download is removed by the
+next one. A zip put in ``downloads/`` by hand is checked, never deleted. Extraction refuses any
 member that would land outside the target folder and happens in a temporary
 folder first, so an interrupted run leaves no half data set behind. An
 existing copy (a previous download, or Kaggle's ``/kaggle/input`` copy) is
@@ -16,9 +18,17 @@ reused instead of downloading again.
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
 import shutil
+import time
+import urllib.error
+import urllib.request
 import zipfile
 from pathlib import Path
+
+from helpers.safe_files import remove_stale_temporaries
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
 NIH_SHA256 = "0a949556b2414159b5100192609805376654c4266d8d187be9b1922fad43c668"
@@ -26,6 +36,14 @@ NIH_ZIP_BYTES = 353_452_851
 CLASSES = ("Parasitized", "Uninfected")
 IGNORED_FILES = {"Thumbs.db", ".DS_Store"}
 KAGGLE_INPUT = Path("/kaggle/input")
+ZIP_NAME = "cell_images.zip"
+PART_FILE = re.compile(r"^\.cell_images\.zip\.(?P<pid>\d+)\.part$")
+DOWNLOAD_DEADLINE_S = 3 * 3600.0
+"""353 MB in three hours is 33 kB/s: slower than that, the download is given up with a message."""
+STALL_TIMEOUT_S = 60.0
+STALL_MIN_BYTES = 64 * 1024
+"""Fewer bytes than this in ``STALL_TIMEOUT_S`` seconds counts as a stalled download."""
+CHUNK_BYTES = 256 * 1024
 
 
 class DataDownloadError(RuntimeError):
@@ -55,27 +73,121 @@ def existing_copy(out_dir: Path, kaggle_input: Path = KAGGLE_INPUT) -> Path | No
     return None
 
 
-def download_zip(downloads: Path, url: str = NIH_URL, sha256: str = NIH_SHA256) -> Path:
-    """Download the zip into ``downloads`` (or reuse a verified copy there); return its path."""
-    import pooch
-    import requests
+def sha256_of(path: Path) -> str:
+    """Return the SHA-256 of a file, read in 1 MB blocks.
 
+    Example:
+        >>> sha256_of(Path("data/downloads/cell_images.zip"))[:12]  # doctest: +SKIP
+        '0a949556b241'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _offline_message(url: str, downloads: Path, reason: object) -> str:
+    return (f"Cannot reach {url} ({reason}; offline?). Get the data by hand: download {ZIP_NAME} "
+            f"({NIH_ZIP_BYTES / 1e6:.0f} MB) in a browser, put it in {downloads}/ and run this again; it will "
+            "be checked and used. In Kaggle, add the data set 'Malaria Cell Images Dataset' to the notebook instead.")
+
+
+def stream_to_file(url: str, target: Path, deadline_s: float = DOWNLOAD_DEADLINE_S,
+                   stall_timeout_s: float = STALL_TIMEOUT_S, stall_min_bytes: int = STALL_MIN_BYTES) -> str:
+    """Download ``url`` into ``target`` with a progress bar; return the SHA-256 of what arrived.
+
+    Raises :class:`DataDownloadError` when the server cannot be reached, the
+    transfer breaks off, fewer than ``stall_min_bytes`` arrive in
+    ``stall_timeout_s`` seconds, or it all takes longer than ``deadline_s``.
+    """
+    from tqdm.auto import tqdm
+
+    started = time.monotonic()
     try:
-        return Path(pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname="cell_images.zip",
-                                   path=downloads, progressbar=True))
-    except requests.exceptions.ConnectionError as exc:
+        response = urllib.request.urlopen(url, timeout=stall_timeout_s)
+    except urllib.error.HTTPError as error:
+        raise DataDownloadError(f"The server of {url} answered {error.code} {error.reason}: the file is not there "
+                                f"now. Download {ZIP_NAME} in a browser from the NIH page and put it in "
+                                f"{target.parent}/.") from None
+    except (urllib.error.URLError, OSError) as error:
+        raise DataDownloadError(_offline_message(url, target.parent, getattr(error, "reason", error))) from None
+    digest, received = hashlib.sha256(), 0
+    window_start, window_bytes = started, 0
+    expected = int(response.headers.get("Content-Length") or 0)
+    with response, open(target, "wb") as file, tqdm(total=expected or None, unit="B", unit_scale=True,
+                                                    desc=ZIP_NAME) as bar:
+        while True:
+            try:
+                chunk = response.read1(CHUNK_BYTES)
+            except TimeoutError:
+                chunk, window_start = None, -float("inf")  # nothing at all for stall_timeout_s seconds
+            except OSError as error:
+                raise DataDownloadError(f"The download of {url} broke off ({error}). Nothing was kept; "
+                                        "run the command again to retry.") from None
+            now = time.monotonic()
+            if chunk == b"":
+                break
+            if chunk:
+                file.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                window_bytes += len(chunk)
+                bar.update(len(chunk))
+            if window_bytes >= stall_min_bytes:
+                window_start, window_bytes = now, 0
+            elif now - window_start > stall_timeout_s:
+                raise DataDownloadError(
+                    f"The download of {url} stalled: fewer than {stall_min_bytes:,} bytes arrived in "
+                    f"{stall_timeout_s:g} s ({received:,} bytes in all). Nothing was kept; try again later, or "
+                    f"download {ZIP_NAME} in a browser and put it in {target.parent}/.")
+            if now - started > deadline_s:
+                raise DataDownloadError(
+                    f"The download of {url} did not finish within {deadline_s:g} s ({received:,} of "
+                    f"{expected or '?'} bytes). Nothing was kept; try again on a faster connection, or "
+                    f"download {ZIP_NAME} in a browser and put it in {target.parent}/.")
+    if expected and received != expected:
+        raise DataDownloadError(f"The download of {url} broke off after {received:,} of {expected:,} bytes. "
+                                "Nothing was kept; run the command again to retry.")
+    return digest.hexdigest()
+
+
+def download_zip(downloads: Path, url: str = NIH_URL, sha256: str = NIH_SHA256,
+                 deadline_s: float = DOWNLOAD_DEADLINE_S, stall_timeout_s: float = STALL_TIMEOUT_S,
+                 stall_min_bytes: int = STALL_MIN_BYTES) -> Path:
+    """Download the zip into ``downloads`` (or reuse a verified copy there); return its path.
+
+    A zip already there (downloaded by hand) is used if its SHA-256 matches and
+    reported with both SHA-256s if not; it is never deleted. The download goes
+    to ``.cell_images.zip.<pid>.part`` and is renamed once verified.
+
+    Example:
+        >>> download_zip(Path("data/downloads")).name  # doctest: +SKIP
+        'cell_images.zip'
+    """
+    target = downloads / ZIP_NAME
+    if target.is_file():
+        found = sha256_of(target)
+        if found == sha256:
+            return target
+        size_hint = f" (the NIH zip has {NIH_ZIP_BYTES:,})" if sha256 == NIH_SHA256 else ""
         raise DataDownloadError(
-            f"Cannot reach {url} (offline?). Get the data by hand: download cell_images.zip "
-            f"({NIH_ZIP_BYTES / 1e6:.0f} MB) in a browser, put it in {downloads}/ and run this "
-            "again; it will be checked and used. In Kaggle, add the data set "
-            "'Malaria Cell Images Dataset' to the notebook instead."
-        ) from exc
-    except requests.exceptions.RequestException as exc:
-        raise DataDownloadError(f"The download of {url} broke off ({exc}). Nothing was kept; "
-                                "run the command again to retry.") from exc
-    except ValueError as exc:  # pooch's checksum mismatch
-        raise DataDownloadError(f"The file from {url} is not the expected one ({exc}). It was "
-                                "deleted; run again, or download it by hand and compare its SHA-256.") from exc
+            f"{target} is not the expected file: its SHA-256 is {found}, expected {sha256}; it has "
+            f"{target.stat().st_size:,} bytes{size_hint}. A download cut short or another file gives this. "
+            "It was left as it is: delete it or move it away, then run again (or download it again in a browser).")
+    downloads.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(downloads, PART_FILE)
+    partial = downloads / f".{ZIP_NAME}.{os.getpid()}.part"
+    try:
+        found = stream_to_file(url, partial, deadline_s, stall_timeout_s, stall_min_bytes)
+        if found != sha256:
+            raise DataDownloadError(f"The file from {url} is not the expected one (SHA-256 {found}, expected "
+                                    f"{sha256}). It was deleted; run again, or download it by hand and compare "
+                                    "its SHA-256.")
+        os.replace(partial, target)
+    finally:  # also on Ctrl-C: no half file is left behind
+        partial.unlink(missing_ok=True)
+    return target
 
 
 def safe_extract(archive: Path, target: Path) -> None:

@@ -1,8 +1,9 @@
-"""Plots of training, as notebook 06 drew them: loss and accuracy curves, learning-rate schedules."""
+"""Plots of training, as notebook 06 drew them (loss and accuracy curves, learning-rate schedules), and of a
+classifier's mistakes, as notebook 09 drew them (the confusion matrix)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -73,3 +74,28 @@ def plot_learning_rates(schedules: dict[str, list[float]], steps_per_epoch: int 
     axes.legend()
     figure.tight_layout()
     return figure
+
+
+def plot_confusion_matrix(matrix: torch.Tensor, classes: Sequence[str], axes: plt.Axes | None = None,
+                          title: str = "confusion matrix") -> plt.Axes:
+    """Draw a confusion matrix (row = true class, column = predicted) with its counts, readable on every cell.
+
+    Each count is white on a dark cell and black on a light one.
+
+    Example:
+        >>> axes = plot_confusion_matrix(torch.tensor([[50, 3], [2, 45]]), ["Parasitized", "Uninfected"])
+        >>> [text.get_color() for text in axes.texts]
+        ['white', 'black', 'black', 'white']
+    """
+    if axes is None:
+        axes = plt.subplots(figsize=(3.2, 2.8))[1]
+    counts = torch.as_tensor(matrix).cpu()
+    axes.imshow(counts, cmap="Blues", vmin=0)
+    for row, row_counts in enumerate(counts.tolist()):
+        for column, count in enumerate(row_counts):
+            axes.text(column, row, count, ha="center", va="center", fontsize=11,
+                      color="white" if count > counts.max().item() / 2 else "black")
+    axes.set(xticks=range(len(classes)), yticks=range(len(classes)), xticklabels=classes, yticklabels=classes,
+             xlabel="predicted", ylabel="true", title=title)
+    axes.grid(False)
+    return axes

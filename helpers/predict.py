@@ -8,7 +8,8 @@
   one or many, into the (N, C, H, W) batch a model takes.
 * :func:`predict` and :func:`predict_batch` run the model in ``eval()`` mode
   under ``torch.no_grad()`` and return :class:`Prediction` objects.
-* :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set.
+* :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set;
+  :func:`accuracy_interval` says how uncertain an accuracy on few images is.
 
 Float tensors count as model-ready (already transformed and normalised, as a
 loader gives them); everything else is an image and goes through ``transform``.
@@ -16,7 +17,9 @@ loader gives them); everything else is an image and goes through ``transform``.
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +38,7 @@ MAX_SIDE = 2048
 BACKGROUND = (0, 0, 0)
 """Transparent pixels become black, the background of the malaria cell images."""
 SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
+URL_SCHEMES = ("http://", "https://", "ftp://", "s3://", "gs://")
 
 
 class PredictionInputError(ValueError):
@@ -145,13 +149,28 @@ def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PI
         if image.width * image.height > max_pixels:
             raise ImageTooLargeError(_too_large_message(name, image.size, max_pixels))
     else:
-        image = _open_image(Path(source), max_pixels)
+        _refuse_url(source)
+        image, name = _open_image(Path(source), max_pixels), Path(source).name
     if max(image.size) > max_side:
         image.draft("RGB", (max_side, max_side))  # JPEG decodes at a fraction of full size: fast and frugal
-    image = to_rgb(image)
+    try:
+        image = to_rgb(image)  # decodes the pixels: a damaged file fails here, not at open
+    except (OSError, SyntaxError, ValueError) as error:
+        raise PredictionInputError(
+            f"{name} is truncated or damaged: PIL read its header but not its pixels ({error}). Download or "
+            "copy the file again; if it came from a phone or camera, export it again.") from None
     if max(image.size) > max_side:
         image.thumbnail((max_side, max_side))
     return image
+
+
+def _refuse_url(source: str | os.PathLike) -> None:
+    """Raise :class:`PredictionInputError` for a web address: prediction reads local files only."""
+    text = str(source)
+    if text.lower().startswith(URL_SCHEMES):
+        raise PredictionInputError(
+            f"{text} is a web address, and prediction reads local files only: download it first, e.g. "
+            "urllib.request.urlretrieve(url, 'cell.png'), then pass 'cell.png'.")
 
 
 def _array_to_images(array: np.ndarray) -> list[Image.Image]:
@@ -167,6 +186,16 @@ def _array_to_images(array: np.ndarray) -> list[Image.Image]:
         raise PredictionInputError(
             f"got a NumPy array of shape {array.shape}. Expected an image: (H, W) grayscale, (H, W, 3) RGB "
             "or (H, W, 4) RGBA, or a batch of them (N, H, W, C).")
+    if array.size == 0:
+        raise PredictionInputError(f"got an empty NumPy array of shape {array.shape}: pass an image with pixels.")
+    if array.dtype == np.bool_:
+        raise PredictionInputError("got a NumPy array of booleans (a mask?). Expected an image: uint8 (0..255), "
+                                   "uint16 or floats in [0, 1]; convert a mask with mask.astype(np.uint8) * 255.")
+    if np.issubdtype(array.dtype, np.floating) and not np.isfinite(array).all():
+        raise PredictionInputError(f"got a NumPy array with {int((~np.isfinite(array)).sum())} NaN or infinite "
+                                   "values: a prediction from them would mean nothing. Check how the array was made.")
+    if np.issubdtype(array.dtype, np.integer) and array.dtype != np.uint16 and 0 <= array.min() and array.max() <= 255:
+        array = array.astype(np.uint8)  # int32/int64 pixels from arithmetic on uint8 images
     if array.dtype == np.uint8:
         pixels = array
     elif np.issubdtype(array.dtype, np.floating) and array.size and 0.0 <= array.min() and array.max() <= 1.0:
@@ -195,6 +224,12 @@ def _tensor_to_batch(tensor: torch.Tensor, transform: Callable | None) -> torch.
     if not tensor.is_floating_point():
         raise PredictionInputError(f"got a tensor of dtype {tensor.dtype}. Expected a float tensor that is "
                                    "already transformed (as a data loader gives it), or a uint8 image tensor.")
+    if tensor.numel() == 0:
+        raise PredictionInputError(f"got an empty tensor of shape {tuple(tensor.shape)}: pass an image.")
+    if not torch.isfinite(tensor).all():
+        raise PredictionInputError(f"got a tensor with {int((~torch.isfinite(tensor)).sum())} NaN or infinite "
+                                   "values: a prediction from them would mean nothing. Check the transform and the "
+                                   "data it came from (torch.isfinite(tensor).all() should be True).")
     if tensor.ndim == 3:
         return tensor.unsqueeze(0)  # a batch of one
     if tensor.ndim == 4:
@@ -229,6 +264,8 @@ def to_model_batch(source: ImageSource | Sequence[ImageSource], transform: Calla
         return _images_to_batch(_array_to_images(source), transform)
     if isinstance(source, (str, os.PathLike, Image.Image)):
         return _images_to_batch([load_image(source, max_pixels)], transform)
+    if isinstance(source, bytes):
+        raise PredictionInputError("got bytes: pass the path of the image file, or Image.open(io.BytesIO(data)).")
     raise PredictionInputError(
         f"got a {type(source).__name__}. Expected a file path, a PIL image, a NumPy array, a tensor, or a "
         "list of them.")
@@ -245,16 +282,25 @@ def predict_batch(model: nn.Module, source: ImageSource | Sequence[ImageSource],
         >>> predict_batch(model, ["a.png", "b.png"], loaders.classes, eval_transforms(64))  # doctest: +SKIP
         [Prediction(label='Parasitized', ...), Prediction(label='Uninfected', ...)]
     """
+    first_parameter = next(model.parameters(), None)
     if device is None:
-        device = next(model.parameters()).device
-    batch = to_model_batch(source, transform).to(device)
+        device = first_parameter.device if first_parameter is not None else "cpu"
+    batch = to_model_batch(source, transform)
+    batch = batch.to(device, dtype=first_parameter.dtype if first_parameter is not None else batch.dtype)
     was_training = model.training
     model.eval()
     try:
         with torch.no_grad():
             logits = model(batch)
+    except RuntimeError as error:  # usually a channel count or size the model was not built for
+        raise PredictionInputError(
+            f"the model cannot take a batch of shape {tuple(batch.shape)}: {str(error).splitlines()[0]} Pass images "
+            "transformed as in training (same channels and size), e.g. transform=eval_transforms(64).") from None
     finally:
         model.train(was_training)
+    if not torch.isfinite(logits).all():
+        raise PredictionInputError("the model's outputs are NaN or infinite: its weights have diverged or were "
+                                   "not loaded. Check the training losses, or load a checkpoint that trained well.")
     if logits.ndim != 2 or logits.shape[1] != len(classes):
         raise PredictionInputError(f"the model gave outputs of shape {tuple(logits.shape)} for {len(classes)} "
                                    f"classes {list(classes)}: pass the class names the model was trained on.")
@@ -308,3 +354,27 @@ def precision_recall(matrix: torch.Tensor) -> tuple[list[float], list[float]]:
     precision = (correct / matrix.sum(dim=0).clamp(min=1)).tolist()
     recall = (correct / matrix.sum(dim=1).clamp(min=1)).tolist()
     return precision, recall
+
+
+def accuracy_interval(correct: int, total: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Return the Wilson score interval for an accuracy of ``correct`` out of ``total`` test images.
+
+    A test set is a sample: another 128 images of the same kind would give another score. The
+    interval holds the true accuracy with the given confidence; unlike "p +/- 2 standard errors"
+    it stays within [0, 1] and is honest near 100%.
+
+    Example:
+        >>> low, high = accuracy_interval(126, 128)
+        >>> f"{low:.3f} to {high:.3f}"
+        '0.945 to 0.996'
+    """
+    if total < 1 or not 0 <= correct <= total:
+        raise ValueError(f"need 0 <= correct <= total and total >= 1, got correct={correct}, total={total}")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1 (such as 0.95), got {confidence}")
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    share = correct / total
+    denominator = 1 + z**2 / total
+    centre = (share + z**2 / (2 * total)) / denominator
+    half_width = z * math.sqrt(share * (1 - share) / total + z**2 / (4 * total**2)) / denominator
+    return max(0.0, centre - half_width), min(1.0, centre + half_width)

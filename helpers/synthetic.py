@@ -25,8 +25,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import struct
+import sys
 import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -36,8 +38,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
+from helpers.safe_files import remove_stale_temporaries
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 GENERATOR_VERSION = 3
@@ -49,8 +53,23 @@ HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
 CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
 BACKGROUND_LEVEL = 6.0
 GRAIN = 8.0
+MANIFEST_NAME = "synthetic.json"
+"""The course's marker: only a folder holding it (and nothing else of anyone's) is ever replaced."""
+MAX_PER_CLASS = 50_000
+MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
+IMAGES_PER_TASK = 100
+GENERATED_NAME = re.compile(r"^C\d+P\d+thinF_IMG_\d{8}_\d{6}_cell_\d+\.png$")
+"""The names :func:`_file_name` gives; any other file in a class folder is someone else's."""
+SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+"""Files a file browser drops into any folder it shows: they do not make a folder someone else's."""
+_parent_pid: int | None = None
+"""In a worker process: the process that started it. A worker whose parent has died stops drawing."""
 SHAPE_CLASSES = ("plain", "dark spots", "dark rings", "stripes", "bright spots")
 """The source task of the shipped backbone: what marks a shape carries."""
+
+
+class NotACourseFolderError(ValueError):
+    """A folder the course did not make: it is never deleted or replaced."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +191,12 @@ def _file_name(slide: Slide, seed: int, index: int) -> str:
     return f"{slide.slide_id}thinF_IMG_{day}_{hour:02d}{minute:02d}{second:02d}_cell_{index}.png"
 
 
+def _remember_parent() -> None:
+    """Worker initializer: note the parent, so that the worker stops if the parent is killed."""
+    global _parent_pid
+    _parent_pid = os.getppid()
+
+
 def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
     """Draw and save the images numbered ``indices`` (each from its own seeded generator)."""
     total = 2 * spec.per_class
@@ -179,6 +204,8 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
     infected = [slide for slide in slides if slide.infected]
     healthy = [slide for slide in slides if not slide.infected]
     for index in indices:
+        if _parent_pid is not None and os.getppid() != _parent_pid:
+            return  # the command that started this worker is gone: nobody will use these images
         rng = np.random.default_rng([spec.seed, 1, index])
         parasitized = index < spec.per_class
         # parasites come from infected patients; healthy-looking cells mostly from healthy ones
@@ -194,44 +221,154 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
         (root / folder / _file_name(slide, spec.seed, index)).write_bytes(png_bytes(image))
 
 
+def check_synthetic_arguments(per_class: int, seed: int, image_size: int | None,
+                              workers: int | None = None) -> None:
+    """Raise ``ValueError``, saying what is allowed, for arguments the generator cannot use.
+
+    Example:
+        >>> check_synthetic_arguments(per_class=0, seed=0, image_size=None)
+        Traceback (most recent call last):
+        ValueError: per_class must be a whole number from 1 to 50000, got 0.
+    """
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(per_class) or not 1 <= per_class <= MAX_PER_CLASS:
+        raise ValueError(f"per_class must be a whole number from 1 to {MAX_PER_CLASS}, got {per_class!r}.")
+    if not whole(seed) or seed < 0:
+        raise ValueError(f"seed must be a whole number, 0 or more, got {seed!r}.")
+    if image_size is not None and (not whole(image_size) or not MIN_IMAGE_SIZE <= image_size <= MAX_IMAGE_SIZE):
+        raise ValueError(f"image_size must be None (varied sizes) or a whole number of pixels from "
+                         f"{MIN_IMAGE_SIZE} to {MAX_IMAGE_SIZE}, got {image_size!r}.")
+    if workers is not None and (not whole(workers) or workers < 1):
+        raise ValueError(f"workers must be None (one per CPU core) or a whole number, 1 or more, got {workers!r}.")
+
+
+def _is_course_manifest(path: Path) -> bool:
+    """Whether ``path`` is a ``synthetic.json`` this module wrote."""
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(manifest, dict) and {"per_class", "seed", "image_size", "version"} <= set(manifest)
+
+
+def check_replaceable(root: Path) -> None:
+    """Raise :class:`NotACourseFolderError` unless ``root`` is absent, empty or a data set this module made.
+
+    A folder it made holds ``synthetic.json``, the class folders and exactly
+    the PNG files it wrote in them, and nothing else: anything more (a thesis,
+    a checkout, a learner's own images) is kept, and the command refuses.
+    """
+    if not root.exists():
+        return
+    if not root.is_dir():
+        raise NotACourseFolderError(f"{root} is a file, not a folder: choose a folder for the images, "
+                                    f"e.g. {root.parent / 'synthetic_cells'}.")
+    entries = sorted(root.iterdir())
+    if not entries:
+        return
+    foreign = [entry.name for entry in entries if entry.name not in (*CLASSES, MANIFEST_NAME, *SYSTEM_FILES)
+               or (entry.name in CLASSES and not entry.is_dir())]
+    images = 0
+    for folder in (root / name for name in CLASSES if (root / name).is_dir()):
+        for entry in sorted(folder.iterdir()):
+            if GENERATED_NAME.match(entry.name) and entry.is_file():
+                images += 1
+            elif entry.name not in SYSTEM_FILES:
+                foreign.append(f"{folder.name}/{entry.name}")
+    if not foreign and _is_course_manifest(root / MANIFEST_NAME):
+        made = json.loads((root / MANIFEST_NAME).read_text())["per_class"]
+        if images == 2 * made:  # an image added by hand, with a name like ours, changes the count
+            return
+        foreign.append(f"{images} images where the generator wrote {2 * made}")
+    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+    raise NotACourseFolderError(
+        f"{root} is not empty and the course did not make it"
+        + (f" (it holds {shown})" if shown else f" (it has no {MANIFEST_NAME})")
+        + ". Nothing was changed: the course only replaces a folder of synthetic images it wrote. "
+        f"Choose a new or empty folder, e.g. --out {root / 'synthetic_cells'}.")
+
+
+def _leftover_pattern(root: Path) -> re.Pattern[str]:
+    """Temporary folders of an interrupted run for ``root``: ``.cells.partial-<pid>-...``, ``.cells.old-<pid>-...``."""
+    return re.compile(rf"^\.{re.escape(root.name)}\.(partial|old)-(?P<pid>\d+)-")
+
+
+def _draw_all(partial: Path, spec: SyntheticSpec, workers: int, bar: tqdm) -> None:
+    """Write every image into ``partial``, in ``workers`` processes (here when 1), advancing ``bar`` as tasks end."""
+    total = 2 * spec.per_class
+    tasks = [range(start, min(start + IMAGES_PER_TASK, total)) for start in range(0, total, IMAGES_PER_TASK)]
+    workers = min(workers, len(tasks))
+    if workers == 1:
+        for task in tasks:
+            _write_images(partial, spec, task)
+            bar.update(len(task))
+        return
+    pool = ProcessPoolExecutor(workers, initializer=_remember_parent)
+    try:
+        for task, _ in zip(tasks, pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks)):
+            bar.update(len(task))
+    finally:  # on Ctrl-C, drop the tasks not started yet instead of waiting for them
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
-                         image_size: int | None = None, workers: int | None = None) -> Path:
+                         image_size: int | None = None, workers: int | None = None,
+                         progress: bool = False) -> Path:
     """Write synthetic cell images to ``root/Parasitized`` and ``root/Uninfected``; return ``root``.
 
     Calling it again with the same arguments reuses the images; other
-    arguments replace them. The images are written to a temporary folder first,
-    so an interrupted run never leaves half a data set behind. ``workers``
-    processes share the drawing (default: one per CPU core); every image has
-    its own seeded generator, so the result does not depend on them.
+    arguments replace them, but only in a folder this function made: any other
+    non-empty folder raises :class:`NotACourseFolderError` and stays as it is.
+    The images are written to a temporary folder first, so an interrupted run
+    never leaves half a data set behind (the next run removes what a killed one
+    left). ``workers`` processes share the drawing (default: one per CPU core)
+    and stop if this process dies; every image has its own seeded generator, so
+    the result does not depend on them. ``progress=True`` shows a text progress
+    bar while images are drawn (none when they are reused).
 
     Example:
         >>> root = make_synthetic_cells("data/synthetic", per_class=50, seed=0, image_size=64)
         >>> sorted(p.name for p in root.iterdir())
         ['Parasitized', 'Uninfected', 'synthetic.json']
     """
-    root = Path(root)
+    check_synthetic_arguments(per_class, seed, image_size, workers)
+    root = Path(root).expanduser().resolve()
     spec = SyntheticSpec(per_class, seed, image_size)
-    manifest = root / "synthetic.json"
-    if manifest.exists() and json.loads(manifest.read_text()) == asdict(spec):
+    manifest = root / MANIFEST_NAME
+    if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
         return root
+    check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-", dir=root.parent))
-    for folder in CLASSES:
-        (partial / folder).mkdir()
-    total, workers = 2 * per_class, workers or os.cpu_count() or 1
-    if workers == 1 or total < 200:
-        _write_images(partial, spec, range(total))
-    else:
-        with ProcessPoolExecutor(workers) as pool:
-            chunks = [range(start, total, workers) for start in range(workers)]
-            list(pool.map(_write_images, [partial] * workers, [spec] * workers, chunks))
-    (partial / "synthetic.json").write_text(json.dumps(asdict(spec)))
-    if manifest.exists() and json.loads(manifest.read_text()) == asdict(spec):
-        shutil.rmtree(partial)  # another process made the same images meanwhile
-        return root
-    shutil.rmtree(root, ignore_errors=True)
-    partial.rename(root)
+    remove_stale_temporaries(root.parent, _leftover_pattern(root))
+    partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-{os.getpid()}-", dir=root.parent))
+    try:
+        for folder in CLASSES:
+            (partial / folder).mkdir()
+        total = 2 * spec.per_class
+        with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
+                  disable=not progress, file=sys.stdout, ncols=110, mininterval=0.5) as bar:
+            _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
+        (partial / MANIFEST_NAME).write_text(json.dumps(asdict(spec)))
+        if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
+            return root  # another process made the same images meanwhile
+        check_replaceable(root)  # again: someone may have put files there while we drew
+        _move_into_place(partial, root)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
     return root
+
+
+def _move_into_place(partial: Path, root: Path) -> None:
+    """Rename ``partial`` to ``root``; an old ``root`` is renamed aside first and deleted last."""
+    if not root.exists():
+        partial.rename(root)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-{os.getpid()}-", dir=root.parent))
+    os.replace(root, old)  # old is an empty folder: renaming over it is allowed
+    partial.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def draw_shape(rng: np.random.Generator, size: int, label: int) -> np.ndarray:

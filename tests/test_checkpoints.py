@@ -21,6 +21,7 @@ from helpers.checkpoints import (
     CorruptCheckpointError,
     UnsafeCheckpointError,
     check_architecture,
+    configuration_id,
     full_checkpoint,
     load_checkpoint,
     restore,
@@ -198,3 +199,13 @@ def test_a_resumed_run_equals_the_uninterrupted_run_bit_for_bit(tmp_path):
     for expected, found in zip(uninterrupted.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(expected, found)
     assert resumed_history == history
+
+
+def test_configuration_id_changes_with_any_setting_and_not_with_key_order():
+    run = {"preset": "class", "learning_rate": 0.003, "image_size": 64, "use_real_data": False, "model": "cnn"}
+    same = configuration_id(dict(reversed(list(run.items()))))
+    assert configuration_id(run) == same and len(same) == 10
+    changed = [configuration_id({**run, key: value}) for key, value in
+               [("preset", "full"), ("learning_rate", 0.001), ("image_size", 224), ("use_real_data", True),
+                ("model", "transfer")]]
+    assert len(set(changed) | {same}) == 6

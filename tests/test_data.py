@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from helpers.data import image_folder, make_loaders, patient_of, patient_split, random_split
+from helpers.data import (class_balance, image_folder, majority_baseline, make_loaders, patient_of, patient_split,
+                          random_split)
 from helpers.synthetic import make_synthetic_cells
 
 
@@ -80,3 +81,25 @@ def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_s
     assert 0.65 < len(by_patient.train) / len(dataset) < 0.75
     random_accuracy, patient_accuracy = accuracy(random_split(len(dataset), seed=0)), accuracy(by_patient)
     assert random_accuracy > patient_accuracy + 0.1
+
+
+def test_class_balance_gives_each_class_its_share_from_a_list_or_a_tensor():
+    classes = ["Parasitized", "Uninfected"]
+    assert class_balance([0, 1, 1, 1], classes) == {"Parasitized": 0.25, "Uninfected": 0.75}
+    assert class_balance(torch.tensor([1, 1, 0, 0, 0]), classes) == {"Parasitized": 0.6, "Uninfected": 0.4}
+    assert class_balance([1, 1], classes) == {"Parasitized": 0.0, "Uninfected": 1.0}
+
+
+def test_class_balance_rejects_labels_without_a_class_and_empty_labels():
+    with pytest.raises(ValueError, match="Labels \\[2\\] have no class"):
+        class_balance([0, 2], ["Parasitized", "Uninfected"])
+    with pytest.raises(ValueError, match="No labels"):
+        class_balance([], ["Parasitized", "Uninfected"])
+
+
+def test_majority_baseline_is_the_share_of_the_most_common_label():
+    assert majority_baseline([0, 1, 1, 1]) == 0.75
+    assert majority_baseline(torch.tensor([2, 0, 2, 1, 2])) == pytest.approx(0.6)
+    assert majority_baseline([1]) == 1.0
+    with pytest.raises(ValueError, match="No labels"):
+        majority_baseline(torch.tensor([], dtype=torch.long))

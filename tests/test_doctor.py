@@ -3,12 +3,42 @@ import pytest
 from helpers.tools import doctor
 
 
-def test_doctor_prints_one_line_per_requirement(capsys):
+CHECK_FUNCTIONS = ["check_python", "check_torch", "check_torchvision", "check_course_package", "check_kernel",
+                   "check_device", "check_disk", "check_data_folder"]
+
+
+def test_doctor_prints_one_line_per_requirement():
     lines = []
-    ready = doctor.run_doctor("class", print_line=lines.append)
+    doctor.run_doctor("class", print_line=lines.append)
     names = [line.split("]")[1].split()[0] for line in lines]
     assert names == ["Python", "torch", "torchvision", "course", "kernel", "device", "free", "data"]
-    assert ready == all(line.startswith("[OK]") for line in lines)
+
+
+def pass_every_check_but(monkeypatch, failing):
+    for name in CHECK_FUNCTIONS:
+        ok = name != failing
+        monkeypatch.setattr(doctor, name, lambda *args, name=name, ok=ok: doctor.Check(name, ok, "found", "the hint"))
+
+
+@pytest.mark.parametrize("failing", CHECK_FUNCTIONS)
+def test_any_failing_requirement_makes_the_doctor_fail_and_exit_non_zero(monkeypatch, failing):
+    from helpers.tools.cli import main
+
+    pass_every_check_but(monkeypatch, failing)
+    lines = []
+    assert doctor.run_doctor("class", print_line=lines.append) is False
+    assert [line.split()[0] for line in lines].count("[FAIL]") == 1 and "-> the hint" in "".join(lines)
+    assert main(["doctor"]) != 0
+
+
+def test_the_doctor_is_ready_when_every_requirement_is_met(monkeypatch):
+    from helpers.tools.cli import main
+
+    pass_every_check_but(monkeypatch, failing=None)
+    lines = []
+    assert doctor.run_doctor("class", print_line=lines.append) is True
+    assert all(line.startswith("[OK]") for line in lines) and len(lines) == len(CHECK_FUNCTIONS)
+    assert main(["doctor"]) == 0
 
 
 def test_a_failure_comes_with_a_hint():

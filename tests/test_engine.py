@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from helpers.engine import History, evaluate, fit, progress_bar, train_step
-from helpers.plots import learning_rates, plot_history, plot_learning_rates
+from helpers.plots import learning_rates, plot_confusion_matrix, plot_history, plot_learning_rates
 
 CPU = torch.device("cpu")
 
@@ -32,6 +32,20 @@ def test_metrics_are_weighted_by_batch_size_not_a_mean_of_batch_means():
         logits = model(inputs)
     assert loss == pytest.approx(nn.functional.cross_entropy(logits, labels).item(), rel=1e-6)
     assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
+
+
+def test_a_train_step_weights_each_batch_loss_by_its_size():
+    dataset = data(count=9)
+    model = nn.Linear(4, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the model stays as it is: one loss to expect
+    inputs, labels = dataset.tensors
+    with torch.no_grad():
+        logits = model(inputs)
+    expected_loss = nn.functional.cross_entropy(logits, labels).item()
+    expected_accuracy = (logits.argmax(1) == labels).float().mean().item()
+    loss, accuracy = train_step(model, loader(dataset, batch_size=4), nn.CrossEntropyLoss(), optimizer, CPU)  # 4 + 4 + 1
+    assert loss == pytest.approx(expected_loss, rel=1e-6)
+    assert accuracy == pytest.approx(expected_accuracy)
 
 
 def test_a_train_step_reads_the_device_once_per_epoch_not_once_per_batch(monkeypatch):
@@ -129,3 +143,11 @@ def test_plots_draw_history_and_schedules():
     one_cycle = learning_rates(lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, 0.1, total_steps=20), 4, 5)
     assert len(one_cycle) == 20 and max(one_cycle) == pytest.approx(0.1) and one_cycle[0] < 0.01
     assert len(plot_learning_rates({"StepLR": rates}, steps_per_epoch=2).axes[0].lines) == 2  # the schedule, one epoch mark
+
+
+def test_confusion_matrix_counts_are_readable_on_every_cell():
+    axes = plot_confusion_matrix(torch.tensor([[53, 8], [0, 67]]), ["Parasitized", "Uninfected"])
+    texts = {(text.get_position(), text.get_text()): text.get_color() for text in axes.texts}
+    assert texts == {((0, 0), "53"): "white", ((1, 0), "8"): "black", ((0, 1), "0"): "black",
+                     ((1, 1), "67"): "white"}
+    assert [label.get_text() for label in axes.get_xticklabels()] == ["Parasitized", "Uninfected"]

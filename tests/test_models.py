@@ -33,7 +33,25 @@ def test_the_cheat_sheet_classifier_has_named_layers_and_gives_log_probabilities
 def test_the_small_cnn_takes_every_preset_image_size(size):
     model = make_small_cnn(num_classes=2)
     assert model(torch.zeros(2, 3, size, size)).shape == (2, 2)
-    assert count_parameters(model).total == 62_658
+    assert count_parameters(model).total == 62_658 + 2 * (16 + 32 + 64 + 64)  # BatchNorm's weights and biases
+
+
+def test_the_small_cnn_normalises_each_block_and_gives_logits_for_cross_entropy():
+    model = make_small_cnn().eval()
+    assert [type(getattr(model.features, name)) for name in ("conv1", "norm1", "relu1")] == [nn.Conv2d, nn.BatchNorm2d,
+                                                                                      nn.ReLU]
+    assert [name for name, _ in model.classifier.named_children()] == ["fc1", "relu", "dropout", "fc2"]
+    outputs = model(torch.randn(3, 3, 32, 32))
+    assert not torch.allclose(outputs.exp().sum(dim=1), torch.ones(3))  # raw scores, not log-probabilities
+
+
+def test_the_classifier_without_log_softmax_gives_the_same_scores_before_normalising():
+    torch.manual_seed(0)
+    cheat_sheet = make_classifier(8, 4, 2).eval()
+    torch.manual_seed(0)
+    logits_head = make_classifier(8, 4, 2, log_softmax=False).eval()
+    x = torch.randn(5, 8)
+    assert torch.allclose(torch.log_softmax(logits_head(x), dim=1), cheat_sheet(x))
 
 
 def test_conv_output_size_agrees_with_the_layers():
@@ -160,6 +178,6 @@ def test_the_pretraining_script_writes_a_loadable_backbone_and_its_provenance(tm
 
 
 def test_the_small_backbone_matches_the_cnn_features():
-    cnn, backbone = make_small_cnn(), make_small_backbone()
+    cnn, backbone = make_small_cnn(), make_small_backbone(batch_norm=True)
     backbone.features.load_state_dict(cnn.features.state_dict())
     assert list(backbone.state_dict()) == [k for k in cnn.state_dict() if not k.startswith("classifier.")]

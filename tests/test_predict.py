@@ -9,8 +9,8 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, confusion_matrix, load_image,
-                             precision_recall, predict, predict_batch, to_model_batch)
+from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, accuracy_interval, confusion_matrix,
+                             load_image, precision_recall, predict, predict_batch, to_model_batch)
 from helpers.transforms import eval_transforms
 
 CLASSES = ["Parasitized", "Uninfected"]
@@ -227,3 +227,17 @@ def test_confusion_matrix_and_precision_recall():
     assert precision == pytest.approx([1.0, 2 / 3])
     assert recall == pytest.approx([2 / 3, 1.0])
     assert precision_recall(torch.tensor([[0, 2], [0, 3]]))[0] == [0.0, 0.6]  # class 0 never predicted
+
+
+def test_accuracy_interval_is_wilsons_and_narrows_with_more_images():
+    low, high = accuracy_interval(50, 100)
+    assert (round(low, 3), round(high, 3)) == (0.404, 0.596)  # the textbook value for 50 of 100
+    assert accuracy_interval(128, 128)[1] == 1.0 and accuracy_interval(128, 128)[0] < 0.98
+    assert accuracy_interval(0, 10)[0] == pytest.approx(0.0, abs=1e-12)
+    small, large = accuracy_interval(115, 128), accuracy_interval(1150, 1280)
+    assert large[1] - large[0] < small[1] - small[0]
+    assert accuracy_interval(126, 128, confidence=0.99)[0] < accuracy_interval(126, 128)[0]
+    with pytest.raises(ValueError, match="correct <= total"):
+        accuracy_interval(129, 128)
+    with pytest.raises(ValueError, match="confidence"):
+        accuracy_interval(1, 2, confidence=95)

@@ -3,7 +3,7 @@
 import nbformat
 import pytest
 
-from helpers.tools.cli import main, parse_value, split_parameters
+from helpers.tools.cli import CommandError, main, parse_value, split_parameters
 from helpers.tools.report import report_markdown
 from helpers.tools.runner import expand_grid, plan_tasks, run_notebooks, run_tasks, strip_ansi
 
@@ -85,7 +85,7 @@ def test_parameters_split_into_fixed_values_and_grid_axes(tmp_path):
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5
     assert parse_value("true") is True and parse_value("smoke") == "smoke"
     assert split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None) == ({"SEED": 0}, {"EPOCHS": [1, 3]})
-    with pytest.raises(SystemExit, match="needs a value"):
+    with pytest.raises(CommandError, match="needs a value"):
         split_parameters([["EPOCHS"]], None)
     assert expand_grid({"A": [1, 2], "B": ["x"]}) == [{"A": 1, "B": "x"}, {"A": 2, "B": "x"}]
 

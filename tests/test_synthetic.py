@@ -7,7 +7,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from helpers.data import patient_of
-from helpers.synthetic import CLASSES, make_synthetic_cells, png_bytes
+from helpers.synthetic import CLASSES, NotACourseFolderError, make_synthetic_cells, png_bytes
 
 
 def digest(root):
@@ -50,14 +50,22 @@ def test_generator_is_deterministic_whatever_the_workers(tmp_path):
 
 def test_same_arguments_reuse_and_other_arguments_regenerate(tmp_path):
     root = make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
-    marker = root / "Parasitized" / "kept.txt"
-    marker.write_text("reused")
+    first_image = sorted((root / "Parasitized").glob("*.png"))[0]
+    inode = first_image.stat().st_ino
     make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
-    assert marker.exists()
+    assert first_image.stat().st_ino == inode  # reused, not rewritten
     make_synthetic_cells(tmp_path / "cells", per_class=12, seed=0, image_size=48)
-    assert not marker.exists()
     assert sum(1 for _ in root.rglob("*.png")) == 24
     assert [p.name for p in tmp_path.iterdir()] == ["cells"]  # no partial folder left behind
+
+
+def test_a_file_the_learner_added_stops_the_replacement(tmp_path):
+    root = make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
+    (root / "Parasitized" / "kept.txt").write_text("mine")
+    with pytest.raises(NotACourseFolderError, match="Parasitized/kept.txt"):
+        make_synthetic_cells(tmp_path / "cells", per_class=12, seed=0, image_size=48)
+    assert (root / "Parasitized" / "kept.txt").read_text() == "mine"
+    assert sum(1 for _ in root.rglob("*.png")) == 20
 
 
 def test_png_writer_round_trips(tmp_path):
@@ -78,3 +86,12 @@ def test_colour_and_area_alone_do_not_separate_the_classes(cells):
     mean_colour = cross_val_score(LogisticRegression(max_iter=2000), features[:, :3], labels, cv=5).mean()
     everything = cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=5).mean()
     assert mean_colour < 0.65 and everything < 0.65
+
+
+def test_making_the_images_shows_progress_and_reusing_them_shows_none(tmp_path, capsys):
+    root = make_synthetic_cells(tmp_path / "cells", per_class=110, seed=2, workers=2, progress=True)
+    shown = capsys.readouterr().out
+    assert "making 220 synthetic cell images (once)" in shown and "220/220" in shown
+    assert sum(1 for _ in root.glob("*/*.png")) == 220
+    make_synthetic_cells(tmp_path / "cells", per_class=110, seed=2, workers=2, progress=True)
+    assert capsys.readouterr().out == ""

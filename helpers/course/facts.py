@@ -72,7 +72,7 @@ def open_badges(notebook_name: str, folder: str, what: str = "") -> str:
 
     Example:
         >>> open_badges("00_start_here.ipynb", STUDENT_FOLDER, " (student edition)")[:41]
-        '[![Open In Colab (student edition)](https:'
+        '[![Open In Colab (student edition)](https'
     """
     return (
         f"[![Open In Colab{what}]({COLAB_BADGE_IMAGE})]({colab_url(notebook_name, folder)}) "

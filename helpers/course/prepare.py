@@ -31,7 +31,7 @@ def prepare_cell_images(settings: Settings) -> Path:
     if settings.use_real_data:
         return download_nih(root)
     folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
-    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
+    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed, progress=True)
 
 
 def course_backbone_path() -> Path:

@@ -31,6 +31,8 @@ class Settings:
     """Side in pixels of the images the model sees."""
     batch_size: int
     epochs: int
+    learning_rate: float
+    """Adam's step size for the small CNN that notebooks 06, 08 and 11 train (``helpers.models.make_small_cnn``)."""
     steps: int
     """Optimisation steps for the small from-scratch examples (notebook 01)."""
     device: str
@@ -44,11 +46,11 @@ class Settings:
 
 PRESETS: dict[str, Settings] = {
     "smoke": Settings("smoke", images_per_class=48, image_size=32, batch_size=16, epochs=1,
-                      steps=60, device="auto", seed=0, data_dir=None, use_real_data=False),
+                      learning_rate=0.001, steps=60, device="auto", seed=0, data_dir=None, use_real_data=False),
     "class": Settings("class", images_per_class=600, image_size=64, batch_size=32, epochs=5,
-                      steps=300, device="auto", seed=0, data_dir=None, use_real_data=False),
+                      learning_rate=0.001, steps=300, device="auto", seed=0, data_dir=None, use_real_data=False),
     "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=10,
-                     steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True),
+                     learning_rate=0.001, steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True),
 }
 
 

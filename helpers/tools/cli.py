@@ -11,13 +11,45 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
 from helpers.course import facts, presets
+from helpers.nih import DataDownloadError
+
+REPORT_TITLE = "Course run"
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+EXIT_INTERNAL_ERROR = 70
+
+
+class CommandError(Exception):
+    """Bad input to a command: the message says what is wrong and what to do."""
+
+
+def whole_number(low: int, high: int | None = None, what: str = "value") -> Callable[[str], int]:
+    """Return an argparse type that accepts whole numbers from ``low`` to ``high``.
+
+    Example:
+        >>> whole_number(1, 10, "jobs")("3")
+        3
+    """
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a whole number, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            allowed = f"from {low} to {high}" if high is not None else f"{low} or more"
+            raise argparse.ArgumentTypeError(f"{what} must be {allowed}, got {value}")
+        return value
+
+    return parse
 
 
 def parse_value(text: str) -> Any:
@@ -27,7 +59,11 @@ def parse_value(text: str) -> Any:
         >>> parse_value("3"), parse_value("0.5"), parse_value("smoke")
         (3, 0.5, 'smoke')
     """
-    return yaml.safe_load(text)
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise CommandError(f"cannot read the value {text!r} ({str(error).splitlines()[0]}): quote it, "
+                           f"e.g. -p TAG '\"{text}\"'.") from None
 
 
 def resolve_notebooks(names: list[str]) -> list[Path]:
@@ -40,15 +76,37 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
     chosen = []
     for name in names:
         path = Path(name)
-        if path.suffix == ".ipynb" and path.exists():
+        if path.suffix == ".ipynb" and path.is_file():
             chosen.append(path.resolve())
             continue
-        matches = [p for p in facts.notebook_paths() if p.name.startswith(name)]
+        matches = [p for p in facts.notebook_paths() if name and p.name.startswith(name)]
         if len(matches) != 1:
-            raise SystemExit(f"No single course notebook matches {name!r}; "
-                             f"try one of: {', '.join(p.name for p in facts.notebook_paths())}")
+            names = ", ".join(p.name for p in facts.notebook_paths())
+            raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
+                               f"a path to a .ipynb file, or one of: {names}")
         chosen.append(matches[0])
-    return chosen
+    return list(dict.fromkeys(chosen))
+
+
+def read_grid_file(grid_file: str) -> dict[Any, Any]:
+    """Return the mapping in a YAML grid file, or raise :class:`CommandError` saying what is wrong with it."""
+    path = Path(grid_file)
+    if not path.exists():
+        raise CommandError(f"no grid file at {path}: check the path.")
+    if not path.is_file():
+        raise CommandError(f"{path} is a folder: --grid takes a YAML file such as grid.yaml.")
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CommandError(f"{path} is not valid YAML ({first_line}). Write one parameter per line, "
+                           "e.g.\n  EPOCHS: [1, 3]\n  SEED: 0") from None
+    if loaded is None:
+        raise CommandError(f"{path} is empty: write one parameter per line, e.g. EPOCHS: [1, 3].")
+    if not isinstance(loaded, dict):
+        raise CommandError(f"{path} must map parameter names to a value or a list of values, "
+                           "e.g. EPOCHS: [1, 3].")
+    return loaded
 
 
 def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
@@ -63,18 +121,45 @@ def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dic
     """
     values: dict[str, Any] = {}
     if grid_file:
-        loaded = yaml.safe_load(Path(grid_file).read_text()) or {}
-        if not isinstance(loaded, dict):
-            raise SystemExit(f"{grid_file} must map parameter names to a value or a list of values.")
-        values.update(loaded)
+        values.update(read_grid_file(grid_file))
     for name, *texts in pairs:
         if not texts:
-            raise SystemExit(f"-p {name} needs a value, e.g. -p {name} 3 (or several: -p {name} 1 3 5).")
+            raise CommandError(f"-p {name} needs a value, e.g. -p {name} 3 (or several: -p {name} 1 3 5).")
         parsed = [parse_value(text) for text in texts]
         values[name] = parsed if len(parsed) > 1 else parsed[0]
     fixed = {name: value for name, value in values.items() if not isinstance(value, list)}
     grid = {name: value for name, value in values.items() if isinstance(value, list)}
     return fixed, grid
+
+
+def check_out_folder(out_dir: Path, protected: list[Path] = ()) -> None:
+    """Raise :class:`CommandError` if ``out_dir`` is a file or one of the ``protected`` folders."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise CommandError(f"--out {out_dir} is a file: give a folder (it is created if needed).")
+    for folder in protected:
+        if out_dir.resolve() == folder.resolve():
+            raise CommandError(f"--out {out_dir} is the folder of the course's own notebooks: writing there "
+                               "would overwrite them. Choose another folder, e.g. --out runs/latest.")
+
+
+def check_run_outputs(tasks: list, out_dir: Path) -> None:
+    """Refuse to overwrite a notebook or report in ``out_dir`` that no earlier course run wrote."""
+    import nbformat
+
+    for task in tasks:
+        if not task.output.exists():
+            continue
+        try:
+            written_by_a_run = "papermill" in nbformat.read(task.output, as_version=4).metadata
+        except Exception:  # unreadable: a run killed while writing it, or someone else's file
+            written_by_a_run = task.output.stat().st_size == 0
+        if not written_by_a_run:
+            raise CommandError(f"{task.output} exists and no course run wrote it: it would be overwritten. "
+                               "Choose another --out folder.")
+    report = out_dir / "report.md"
+    if report.is_file() and not report.read_text(encoding="utf-8", errors="replace").startswith(f"# {REPORT_TITLE}"):
+        raise CommandError(f"{report} exists and is not a course report: it would be overwritten. "
+                           "Choose another --out folder.")
 
 
 def command_run(args: argparse.Namespace) -> int:
@@ -85,11 +170,13 @@ def command_run(args: argparse.Namespace) -> int:
     fixed = {"PRESET": args.preset, **fixed}
     notebooks = resolve_notebooks(args.notebooks)
     out_dir = Path(args.out)
+    check_out_folder(out_dir, [facts.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
     tasks = plan_tasks(notebooks, out_dir, fixed, grid)
+    check_run_outputs(tasks, out_dir)
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
     runs = run_tasks(tasks, jobs=args.jobs)
-    report = write_report(runs, out_dir, title=f"Course run, preset {fixed['PRESET']}")
+    report = write_report(runs, out_dir, title=f"{REPORT_TITLE}, preset {fixed['PRESET']}")
     for run in runs:
         status = "reused" if run.skipped else ("passed" if run.passed else "FAILED")
         print(f"{status:>7}  {run.seconds:6.1f} s  {Path(run.output).relative_to(out_dir)}")
@@ -106,19 +193,16 @@ def command_doctor(args: argparse.Namespace) -> int:
 
 
 def command_data(args: argparse.Namespace) -> int:
+    check_out_folder(Path(args.out))
     if args.source == "synthetic":
         from helpers.synthetic import make_synthetic_cells
 
         root = make_synthetic_cells(args.out, per_class=args.per_class, seed=args.seed,
-                                    image_size=args.size)
+                                    image_size=args.size, workers=args.workers)
     else:
-        from helpers.nih import DataDownloadError, download_nih
+        from helpers.nih import download_nih
 
-        try:
-            root = download_nih(args.out)
-        except DataDownloadError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+        root = download_nih(args.out)
     counts = {folder.name: sum(1 for _ in folder.glob("*.png")) for folder in sorted(root.iterdir())
               if folder.is_dir()}
     print(f"{root}: {counts}")
@@ -128,6 +212,7 @@ def command_data(args: argparse.Namespace) -> int:
 def command_student_edition(args: argparse.Namespace) -> int:
     from helpers.tools.student_edition import write_student_edition
 
+    check_out_folder(Path(args.out))
     written = write_student_edition(resolve_notebooks(args.notebooks), Path(args.out))
     print(f"wrote the student edition of {len(written)} notebook(s) into {args.out}/")
     return 0
@@ -136,15 +221,30 @@ def command_student_edition(args: argparse.Namespace) -> int:
 def command_execute(args: argparse.Namespace) -> int:
     from helpers.tools.executor import execute_in_place
 
-    for path in resolve_notebooks(args.notebooks):
+    notebooks = resolve_notebooks(args.notebooks)
+    outside = [path for path in notebooks if path.resolve().parent != facts.NOTEBOOKS_DIR.resolve()]
+    if outside:
+        raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
+                           f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
+                           "`python -m helpers run PATH --out FOLDER`.")
+    for path in notebooks:
         seconds = execute_in_place(path, preset=args.preset)
         print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
     return 0
 
 
+class CourseArgumentParser(argparse.ArgumentParser):
+    """argparse, with a usage error as two short lines instead of the whole usage block."""
+
+    def error(self, message: str) -> None:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\nSee `{self.prog} --help` for the options.\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    from helpers.tools.runner import MAX_JOBS
+
+    parser = CourseArgumentParser(prog="python -m helpers", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="execute notebooks headless and write a report")
@@ -154,7 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME VALUE",
                      help="set a notebook parameter (-p EPOCHS 3); several values make a grid (-p EPOCHS 1 3 5)")
     run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
-    run.add_argument("--jobs", type=int, default=1, help="notebooks executed at the same time")
+    run.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
+                     help=f"notebooks executed at the same time (1 to {MAX_JOBS})")
     run.set_defaults(handler=command_run)
 
     doctor = commands.add_parser("doctor", help="check that this machine is ready for the course")
@@ -164,10 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="make synthetic cell images or download the NIH data")
     data.add_argument("source", choices=["synthetic", "nih"])
     data.add_argument("--out", required=True, help="folder for the images")
-    data.add_argument("--per-class", type=int, default=600, help="synthetic images per class")
-    data.add_argument("--seed", type=int, default=0)
-    data.add_argument("--size", type=int, default=None,
-                      help="synthetic image side in px (default: varied, 40 to 200 px like the NIH crops)")
+    data.add_argument("--per-class", type=whole_number(1, what="--per-class"), default=600,
+                      help="synthetic images per class (at most 50000)")
+    data.add_argument("--seed", type=whole_number(0, what="--seed"), default=0)
+    data.add_argument("--size", type=whole_number(1, what="--size"), default=None,
+                      help="synthetic image side in px, 16 to 1024 (default: varied, 40 to 200 px like the NIH crops)")
+    data.add_argument("--workers", type=whole_number(1, MAX_JOBS, "--workers"), default=None,
+                      help="processes drawing synthetic images (default: one per CPU core)")
     data.set_defaults(handler=command_data)
 
     student = commands.add_parser("student-edition", help="write the notebooks with solutions taken out")
@@ -182,7 +286,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signal_number: int, frame: object) -> None:
+    raise SystemExit(EXIT_TERMINATED)  # unwinds like Ctrl-C, so temporary files are removed
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
-    args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
-    return args.handler(args)
+    """Run the command line; return the exit status.
+
+    Bad input ends with one ``error:`` line saying what to do and exit status 2,
+    never a traceback; ``kill`` (SIGTERM) and Ctrl-C clean up before exiting.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("interrupted: nothing half-written was kept.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except (CommandError, ValueError, OSError, DataDownloadError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except Exception as error:  # a bug: one line, not a traceback a learner cannot act on
+        print(f"error: the course hit an unexpected {type(error).__name__}: {error}. This is a bug; "
+              "please report it with the command you ran.", file=sys.stderr)
+        return EXIT_INTERNAL_ERROR
+    finally:
+        signal.signal(signal.SIGTERM, previous)

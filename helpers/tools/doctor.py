@@ -123,7 +123,11 @@ def check_device(preset: str) -> Check:
 def check_disk() -> Check:
     from helpers.course.paths import data_dir
 
-    free_gb = shutil.disk_usage(data_dir()).free / 1e9
+    try:
+        free_gb = shutil.disk_usage(data_dir()).free / 1e9
+    except OSError as exc:
+        return Check("free disk", False, f"{type(exc).__name__}: {exc}",
+                     "the data folder cannot be used: set COURSE_DATA_DIR to a folder you can write to.")
     return Check("free disk", free_gb >= MIN_FREE_DISK_GB, f"{free_gb:.1f} GB free for data",
                  f"the full preset needs about {MIN_FREE_DISK_GB:.0f} GB for the NIH data; free "
                  "some space or set COURSE_DATA_DIR to a larger disk.")
@@ -138,15 +142,33 @@ def check_data_folder() -> Check:
         probe.write_text("ok")
         probe.unlink()
         return Check("data folder", True, f"{folder.name}/ is writable")
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         return Check("data folder", False, f"{type(exc).__name__}: {exc}",
                      "set COURSE_DATA_DIR to a folder you can write to.")
 
 
+def run_check(name: str, check: Callable[[], Check]) -> Check:
+    """Return ``check()``, or a ``FAIL`` line when the check itself breaks: the doctor never crashes.
+
+    Example:
+        >>> run_check("demo", lambda: 1 / 0).ok
+        False
+    """
+    try:
+        return check()
+    except Exception as exc:
+        return Check(name, False, f"{type(exc).__name__}: {exc}",
+                     "this check could not run here; fix what it names, then run the doctor again.")
+
+
 def run_doctor(preset: str = "class", print_line: Callable[[str], None] = print) -> bool:
-    """Print one line per requirement; return ``True`` when all are met."""
-    checks = [check_python(), check_torch(), check_torchvision(), check_course_package(),
-              check_kernel(), check_device(preset), check_disk(), check_data_folder()]
-    for check in checks:
-        print_line(check.line())
-    return all(check.ok for check in checks)
+    """Print one line per requirement as it is checked; return ``True`` when all are met."""
+    checks = [("Python", check_python), ("torch", check_torch), ("torchvision", check_torchvision),
+              ("course", check_course_package), ("kernel", check_kernel), ("device", lambda: check_device(preset)),
+              ("free disk", check_disk), ("data folder", check_data_folder)]
+    all_ok = True
+    for name, check in checks:
+        result = run_check(name, check)
+        print_line(result.line())
+        all_ok = all_ok and result.ok
+    return all_ok

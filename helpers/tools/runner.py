@@ -10,9 +10,15 @@ when the same command is run again, and a failing run never stops the others.
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import itertools
+import json
+import keyword
+import math
 import os
 import re
+import reprlib
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -26,6 +32,18 @@ from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
+MAX_LABEL_LENGTH = 120
+MAX_LITERAL_ITEMS = 10_000
+MAX_RUNS = 1_000
+"""The most notebook runs one command plans: a grid of 10 axes with 10 values each would be 10 billion."""
+COURSE_PARAMETERS = ("PRESET",)
+"""Set by ``--preset`` for every notebook; a notebook that does not declare it simply ignores it."""
+MAX_JOBS = max(4, 2 * (os.cpu_count() or 1))
+"""Each job is a Jupyter kernel with its own PyTorch: more than this only makes them fight over memory."""
+
+
+class ParameterError(ValueError):
+    """A parameter a notebook does not declare, or a value that is not a plain literal."""
 
 
 def strip_ansi(text: str) -> str:
@@ -73,27 +91,160 @@ def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in itertools.product(*(grid[n] for n in names))]
 
 
+def _short_hash(combination: dict[str, Any]) -> str:
+    text = json.dumps(combination, sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+
+
 def combination_label(combination: dict[str, Any]) -> str:
-    """Return a file-name-safe label such as ``EPOCHS=3,SEED=0`` (empty for no combination)."""
+    """Return a file-name-safe label such as ``EPOCHS=3,SEED=0`` (empty for no combination).
+
+    Example:
+        >>> combination_label({"EPOCHS": 3, "TAG": "a/b"})
+        'EPOCHS=3,TAG=a_b'
+    """
     text = ",".join(f"{name}={value}" for name, value in combination.items())
-    return UNSAFE_FILE_CHARACTERS.sub("_", text)
+    label = UNSAFE_FILE_CHARACTERS.sub("_", text)
+    if len(label) > MAX_LABEL_LENGTH:  # file systems refuse names over 255 bytes
+        label = f"{label[:MAX_LABEL_LENGTH]}-{_short_hash(combination)}"
+    return label
+
+
+def unique_labels(combinations: list[dict[str, Any]]) -> list[str]:
+    """Return one label per combination; labels that would clash get a short hash of their values.
+
+    Clashes ignore case, as macOS and Windows file systems do.
+
+    Example:
+        >>> unique_labels([{"TAG": "a/b"}, {"TAG": "a:b"}])
+        ['TAG=a_b-920664e5', 'TAG=a_b-a9f899cb']
+    """
+    labels = [combination_label(combination) for combination in combinations]
+    counts: dict[str, int] = {}
+    for label in labels:
+        counts[label.casefold()] = counts.get(label.casefold(), 0) + 1
+    return [f"{label}-{_short_hash(combination)}" if counts[label.casefold()] > 1 else label
+            for label, combination in zip(labels, combinations)]
+
+
+def declared_parameters(notebook: Path) -> list[str]:
+    """Return the names assigned in the notebook's cell tagged ``parameters``.
+
+    Example:
+        >>> declared_parameters(Path("notebooks/06_the_training_loop.ipynb"))[:2]  # doctest: +SKIP
+        ['PRESET', 'EPOCHS']
+    """
+    import nbformat
+
+    cells = [c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
+    names: list[str] = []
+    for cell in cells:
+        for statement in ast.parse(cell.source).body:
+            targets = statement.targets if isinstance(statement, ast.Assign) else (
+                [statement.target] if isinstance(statement, ast.AnnAssign) else [])
+            names += [target.id for target in targets if isinstance(target, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def is_literal(value: Any, max_items: int = MAX_LITERAL_ITEMS) -> bool:
+    """Whether ``value`` is None, a bool, int, finite float or str, or a list or dict of them.
+
+    At most ``max_items`` values in all: a YAML file can alias one list inside
+    another until a few lines stand for billions of values.
+
+    Example:
+        >>> is_literal([1, 2.5, "x", None]), is_literal(float("nan"))
+        (True, False)
+    """
+    pending, seen = [value], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > max_items:
+            return False
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif not (item is None or isinstance(item, (bool, int, str))):
+            return False
+    return True
+
+
+def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
+    """Raise :class:`ParameterError` unless every name is declared in the notebook and every value a literal.
+
+    papermill writes the names into Python source, so a name must be a plain
+    identifier the notebook's ``parameters`` cell assigns: anything else could
+    run code or would be silently ignored.
+    """
+    declared = declared_parameters(notebook)
+    for name, value in parameters.items():
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise ParameterError(f"{name!r} is not a parameter name: names are Python identifiers such as "
+                                 f"EPOCHS. {notebook.name} takes: {', '.join(declared) or 'no parameters'}.")
+        if name not in declared and name not in COURSE_PARAMETERS:
+            raise ParameterError(f"{notebook.name} has no parameter {name}: its parameters cell declares "
+                                 f"{', '.join(declared) or 'none'}. Check the spelling (names are case-sensitive).")
+        if not is_literal(value):
+            raise ParameterError(f"the value of {name} ({reprlib.repr(value)}, a {type(value).__name__}) is not a plain literal: "
+                                 "use a number, true/false, null, a string (quote dates: '2024-01-01') or a list "
+                                 f"or mapping of them, {MAX_LITERAL_ITEMS:,} values at most.")
 
 
 def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
                grid: dict[str, list[Any]]) -> list[RunTask]:
-    """Return one task per notebook and grid combination.
+    """Return one task per notebook and grid combination, after checking every parameter.
 
     Without a grid, ``out_dir/NN_name.ipynb``; with one,
     ``out_dir/NN_name/EPOCHS=3,SEED=0.ipynb`` for each combination.
+
+    Raises:
+        ParameterError: a name the notebook does not declare, or a value that is no literal.
+        ValueError: two different notebooks with the same name, or a grid axis without values.
     """
+    for name, values in grid.items():
+        if not values:
+            raise ParameterError(f"the grid axis {name} has no values: give at least one, e.g. {name}: [1, 3].")
+    runs = len(notebooks) * math.prod(len(values) for values in grid.values())
+    if runs > MAX_RUNS:
+        raise ParameterError(f"this grid asks for {runs:,} notebook runs; at most {MAX_RUNS:,} are planned at once. "
+                             "Use fewer values per parameter, or split the grid over several commands.")
+    notebooks = list(dict.fromkeys(Path(notebook).resolve() for notebook in notebooks))
+    stems = [notebook.stem for notebook in notebooks]
+    clashing = sorted({stem for stem in stems if stems.count(stem) > 1})
+    if clashing:
+        raise ValueError(f"several notebooks are named {', '.join(clashing)}: their runs would overwrite each "
+                         "other in the output folder. Run them one folder at a time.")
     combinations = expand_grid(grid) if grid else [{}]
+    for notebook in notebooks:  # before any label is made from the values
+        for combination in combinations:
+            check_parameters(notebook, {**fixed, **combination})
+    labels = unique_labels(combinations)
     tasks = []
     for notebook in notebooks:
-        for combination in combinations:
-            label = combination_label(combination)
+        for combination, label in zip(combinations, labels):
             output = out_dir / notebook.stem / f"{label}.ipynb" if label else out_dir / notebook.name
             tasks.append(RunTask(notebook, output, {**fixed, **combination}))
     return tasks
+
+
+def check_jobs(jobs: int) -> int:
+    """Return ``jobs`` if it is a whole number from 1 to :data:`MAX_JOBS`, else raise ``ValueError``.
+
+    Example:
+        >>> check_jobs(2)
+        2
+    """
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or not 1 <= jobs <= MAX_JOBS:
+        raise ValueError(f"jobs must be a whole number from 1 to {MAX_JOBS} (each job is a Jupyter kernel), "
+                         f"got {jobs!r}.")
+    return jobs
 
 
 def _error_of(exc: Exception) -> tuple[str, str]:
@@ -171,7 +322,8 @@ def _run_task(task: RunTask) -> NotebookRun:
 
 def run_tasks(tasks: list[RunTask], jobs: int = 1) -> list[NotebookRun]:
     """Execute the tasks, ``jobs`` at a time, reusing finished ones; return runs in task order."""
-    if jobs <= 1:
+    jobs = min(check_jobs(jobs), max(1, len(tasks)))
+    if jobs == 1:
         return [_run_task(task) for task in tqdm(tasks, desc="notebooks", unit="nb")]
     results: dict[str, NotebookRun] = {}
     with ProcessPoolExecutor(max_workers=jobs) as pool:

@@ -21,6 +21,12 @@ from helpers.course import facts
 from helpers.tools.executor import STAMP_KEY, cell_with_tag
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
+STUDENT_EDITION_KEY = "pytorch_course_student_edition"
+"""Notebook metadata marking a file this module wrote: only such files are ever overwritten."""
+
+
+class StudentEditionError(ValueError):
+    """An output folder the student edition refuses to write into; the message says why."""
 
 
 def answer_names(solution_source: str) -> list[str]:
@@ -53,6 +59,7 @@ def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbf
         lines = badges.source.rstrip("\n").split("\n")
         lines[-1] = facts.student_badges_markdown(notebook_name)
         badges.source = "\n".join(lines)
+    student.metadata[STUDENT_EDITION_KEY] = True
     clearing = False
     for cell in student.cells:
         if cell.cell_type == "markdown":
@@ -69,12 +76,51 @@ def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbf
     return student
 
 
+def _is_student_edition(path: Path) -> bool:
+    try:
+        return bool(nbformat.read(path, as_version=4).metadata.get(STUDENT_EDITION_KEY))
+    except Exception:  # not a notebook at all: certainly not one this module wrote
+        return False
+
+
+def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
+    """Raise :class:`StudentEditionError` if writing into ``out_dir`` could overwrite a notebook it did not write.
+
+    Refused: a folder holding any of the source ``notebooks`` (the course's own,
+    with their solutions), and a folder holding any notebook that is not a
+    previous student edition.
+    """
+    if out_dir.exists() and not out_dir.is_dir():
+        raise StudentEditionError(f"{out_dir} is a file: give a folder for the student notebooks.")
+    if not out_dir.is_dir():
+        return
+    sources = {path.resolve().parent for path in notebooks}
+    if out_dir.resolve() in sources:
+        raise StudentEditionError(f"{out_dir} holds the notebooks the student edition is made from: writing "
+                                  "there would replace the solutions with stubs. Choose another folder, e.g. "
+                                  "--out student.")
+    foreign = [path.name for path in sorted(out_dir.glob("*.ipynb")) if not _is_student_edition(path)]
+    if foreign:
+        raise StudentEditionError(f"{out_dir} already holds notebooks the student edition did not write "
+                                  f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}). It writes only "
+                                  "into a new folder or one holding its own earlier output, so that no notebook of "
+                                  "yours is overwritten or mixed up with stubs. Choose a new or empty folder, e.g. "
+                                  "--out student.")
+
+
 def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
-    """Write the student edition of each notebook into ``out_dir``; return the new paths."""
+    """Write the student edition of each notebook into ``out_dir``; return the new paths.
+
+    Raises:
+        StudentEditionError: ``out_dir`` holds the source notebooks or notebooks it did not write.
+    """
+    check_output_folder(notebooks, out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in notebooks:
         target = out_dir / path.name
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), target)
+        temporary = target.with_name(f".{target.name}.tmp")
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), temporary)
+        temporary.replace(target)  # a reader sees the old notebook or the new one, never half
         written.append(target)
     return written

@@ -1,38 +1,136 @@
-"""Execute every notebook once, in the smoke preset, with papermill, in this process.
+"""Execute each notebook once per test session, in the smoke preset, and share the run.
 
-Tests ask for ``smoke_run("01_tensors_and_autograd.ipynb")`` and get the
-:class:`~helpers.tools.runner.NotebookRun`; each notebook runs at most once per
-session, and the durations are printed at the end of the test run.
+``smoke_run("01_tensors_and_autograd.ipynb")`` gives the lesson's
+:class:`~helpers.tools.runner.NotebookRun` (solutions included), ``student_run(name)``
+its student edition's: both come from one kernel (see :mod:`helpers.tools.smoke_runs`).
+
+As soon as the tests are collected, the notebooks they ask for start running in
+a background thread, several at a time (each kernel is a process of its own),
+while the other tests run; the tests that read notebook runs are moved to the
+end. The durations are printed at the end of the session.
 """
 
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from helpers.course import facts
-from helpers.tools.runner import NotebookRun, run_notebook
+from helpers.tools.runner import NotebookRun
+from helpers.tools.smoke_runs import SmokeRun, run_smoke_notebooks
 
-_runs: dict[str, NotebookRun] = {}
+SMOKE_PARAMETERS = {"PRESET": "smoke"}
+RUN_FIXTURES = {"smoke_run", "student_run"}
+NOTEBOOK_NAME = re.compile(r"\d\d_\w+\.ipynb")
+
+
+class BackgroundRuns:
+    """Smoke runs of some notebooks, executed in a thread from the moment this is made."""
+
+    def __init__(self, names: list[str], out_dir: Path) -> None:
+        self.names, self.out_dir = names, out_dir
+        self.runs: dict[str, SmokeRun] = {}
+        self.error: BaseException | None = None
+        self.wall_seconds = 0.0
+        self.thread = threading.Thread(target=self._run, name="notebook smoke runs", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        started = time.perf_counter()
+        try:
+            self.runs = run_smoke_notebooks([facts.NOTEBOOKS_DIR / name for name in self.names], self.out_dir,
+                                            SMOKE_PARAMETERS, jobs=os.cpu_count() or 1)
+        except BaseException as exc:  # handed to the test that asks for a run
+            self.error = exc
+        self.wall_seconds = time.perf_counter() - started
+
+    def result(self) -> dict[str, SmokeRun]:
+        """Wait until every run has finished; return them by notebook name."""
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.runs
+
+
+_background: list[BackgroundRuns] = []
+
+
+def uses_notebook_runs(item: pytest.Item) -> bool:
+    return bool(RUN_FIXTURES & set(getattr(item, "fixturenames", ())))
+
+
+def notebooks_named_by(item: pytest.Item) -> set[str]:
+    """Return the notebooks a test asks for: its parameters, else the names in its source, else all."""
+    known = {path.name for path in facts.notebook_paths()}
+    values = getattr(getattr(item, "callspec", None), "params", {}).values()
+    named = {Path(str(value)).name for value in values} & known
+    if not named and hasattr(item, "function"):
+        named = set(NOTEBOOK_NAME.findall(inspect.getsource(item.function))) & known
+    return named or known
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the tests that read notebook runs last, so the runs overlap with the other tests."""
+    items.sort(key=uses_notebook_runs)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the smoke runs of every notebook the selected tests ask for (after -k and other filters)."""
+    if session.config.option.collectonly:
+        return
+    names = set()
+    for item in session.items:
+        if uses_notebook_runs(item):
+            names |= notebooks_named_by(item)
+    if names:
+        out_dir = Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))
+        _background.append(BackgroundRuns(sorted(names), out_dir))
+
+
+def smoke_runs_of(name: str) -> SmokeRun:
+    """Return the notebook's run: from the background runs, or run now if no selected test named it."""
+    for background in _background:
+        if name in background.names:
+            return background.result()[name]
+    _background.append(BackgroundRuns([name], Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))))
+    return _background[-1].result()[name]
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("smoke")
+def smoke_run():
+    """Return a function: notebook file name -> the lesson's smoke run (with its reference solutions)."""
 
-    def run(name: str) -> NotebookRun:
-        if name not in _runs:
-            notebook = facts.NOTEBOOKS_DIR / name
-            _runs[name] = run_notebook(notebook, Path(out_dir) / name, {"PRESET": "smoke"})
-        return _runs[name]
+    def lesson(name: str) -> NotebookRun:
+        return smoke_runs_of(name).lesson
 
-    return run
+    return lesson
+
+
+@pytest.fixture(scope="session")
+def student_run():
+    """Return a function: notebook file name -> its student edition's smoke run (solutions stubbed)."""
+
+    def student(name: str) -> NotebookRun:
+        return smoke_runs_of(name).student
+
+    return student
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not _runs:
+    finished = [background for background in _background if not background.thread.is_alive()]
+    if not finished:
         return
-    terminalreporter.section("notebook smoke runs")
-    for run in _runs.values():
-        status = "passed" if run.passed else "FAILED"
-        terminalreporter.write_line(f"{run.seconds:6.1f} s  {status:<7} {run.notebook}")
-    terminalreporter.write_line(f"{sum(r.seconds for r in _runs.values()):6.1f} s  in all")
+    terminalreporter.section("notebook smoke runs (lesson and student edition in one kernel each)")
+    for background in finished:
+        for run in background.runs.values():
+            status = "passed" if run.lesson.passed and run.student.passed else "FAILED"
+            terminalreporter.write_line(f"{run.lesson.seconds:6.1f} s  {status:<7} {run.lesson.notebook}")
+        terminalreporter.write_line(f"{background.wall_seconds:6.1f} s  wall for {len(background.runs)} notebooks, "
+                                    f"{os.cpu_count()} at a time, beside the other tests; in {background.out_dir}")

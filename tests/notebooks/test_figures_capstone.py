@@ -17,6 +17,14 @@ def test_11_runs_end_to_end_in_smoke(smoke_run):
     assert 0 <= records["test_accuracy"] <= 1 and math.isfinite(records["test_auc"])
     assert records["export_max_abs_diff"] < 1e-5
     assert records["chosen_model"] in {"small CNN (from scratch)", records["transfer_model"]}
+    assert records["onnx_max_abs_diff"] < 1e-4 and records["onnx_same_predictions"] is True
+    assert records["grid_true_classes"] == ["Parasitized", "Uninfected"]
+    low, high = records["test_accuracy_interval"]
+    assert low <= records["test_accuracy"] <= high
+    assert records["test_majority_baseline"] == max(records["test_class_balance"].values())
+    assert set(records["candidate_costs"]) == {"small CNN (from scratch)", records["transfer_model"]}
+    folders = records["run_folders"]
+    assert len(folders) == 2 and all(len(name.rsplit("_", 1)[1]) == 10 for name in folders)
 
 
 def test_11_class_preset_reaches_95_percent_within_3_minutes():
@@ -27,3 +35,4 @@ def test_11_class_preset_reaches_95_percent_within_3_minutes():
     assert records["test_accuracy"] >= 0.95
     assert records["cnn_training_seconds"] <= 180
     assert records["test_auc"] >= 0.95
+    assert records["test_accuracy"] >= records["test_majority_baseline"] + 0.30

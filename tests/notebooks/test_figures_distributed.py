@@ -9,6 +9,12 @@ def test_12_ddp_on_two_processes_matches_one_process(smoke_run):
     assert records["ddp_vs_single_max_abs_diff"] < records["ddp_vs_single_tolerance"]
 
 
+def test_12_the_printed_ddp_losses_equal_the_one_process_losses_epoch_by_epoch(smoke_run):
+    records = smoke_run(NOTEBOOK).records
+    assert len(records["ddp_epoch_losses"]) == len(records["single_epoch_losses"]) > 0
+    assert records["ddp_vs_single_epoch_loss_max_diff"] <= 5e-5 + 1e-7  # DDP prints 4 decimals
+
+
 def test_12_the_runs_train_and_the_batch_is_global(smoke_run):
     records = smoke_run(NOTEBOOK).records
     assert records["loss_after_training"] < records["loss_before_training"] / 2

@@ -27,13 +27,31 @@ def test_06_the_loops_train_and_the_schedule_is_followed(smoke_run):
         assert math.isfinite(records[name]) and records[name] < 2.0
     assert records["loop_last_train_loss"] <= records["loop_first_train_loss"]
     assert records["one_cycle_steps_taken"] == records["one_cycle_steps_planned"]  # stepped every batch
-    assert 0.049 < records["one_cycle_peak_lr"] <= 0.05 + 1e-9
+    assert 0.0029 < records["one_cycle_peak_lr"] <= 0.003 + 1e-9  # max_lr = 3 x the preset's 0.001
+
+
+def test_06_the_baseline_is_the_validation_splits_most_common_class(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    balance = records["valid_class_balance"]
+    assert set(balance) == {"Parasitized", "Uninfected"} and abs(sum(balance.values()) - 1.0) < 1e-9
+    assert records["valid_majority_baseline"] == max(balance.values())
+
+
+def test_06_five_steps_on_one_batch_lower_its_loss(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["one_batch_last_loss"] < records["one_batch_first_loss"]
+
+
+def test_06_two_accumulated_halves_give_the_whole_batchs_gradient(smoke_run):
+    records = smoke_run("06_the_training_loop.ipynb").records
+    assert records["accumulated_vs_whole_batch_gradient_max_diff"] < 1e-6
 
 
 def test_06_a_tiny_training_set_is_memorised_while_validation_lags(smoke_run):
     records = smoke_run("06_the_training_loop.ipynb").records
     assert records["overfit_train_accuracy"] == 1.0
     assert records["overfit_valid_accuracy"] < 0.9
+    assert abs(sum(records["overfit_valid_answer_shares"].values()) - 1.0) < 1e-9
 
 
 def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
@@ -45,7 +63,30 @@ def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
         assert records["resume_max_abs_weight_diff"] < 1e-4
 
 
+def test_08_the_model_learns_beyond_the_baseline_and_is_handed_on(smoke_run):
+    records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
+    assert records["valid_majority_baseline"] == max(records["valid_class_balance"].values()) >= 0.5
+    assert records["handoff_valid_accuracy"] >= records["valid_majority_baseline"] + 0.2
+    assert records["checkpoint_megabytes"] > 0
+
+
 def test_08_map_location_and_weights_only(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["map_location_device"] == "cpu"
     assert records["unsafe_checkpoint_refused"] is True
+
+
+def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outputs():
+    import nbformat
+
+    from helpers.course import facts
+    from helpers.course.records import read_records
+
+    records = read_records(nbformat.read(facts.NOTEBOOKS_DIR / "06_the_training_loop.ipynb", as_version=4))
+    baseline = records["valid_majority_baseline"]
+    assert records["loop_best_valid_accuracy"] >= baseline + 0.3
+    assert records["fit_best_valid_accuracy"] >= baseline + 0.3
+    assert records["overfit_train_accuracy"] == 1.0
+    # the memoriser: far below the model trained on everything, no better than guessing one class
+    assert records["overfit_valid_accuracy"] < records["fit_best_valid_accuracy"] - 0.3
+    assert records["overfit_valid_accuracy"] <= baseline + 0.1
