@@ -60,3 +60,11 @@ def test_figures_are_sharp_with_readable_labels(tmp_path):
     assert min(sizes) >= 10
     width = int.from_bytes((tmp_path / "figure.png").read_bytes()[16:20], "big")
     assert width == 5 * 110
+
+
+def test_student_badges_open_the_student_edition_of_the_same_notebook():
+    name = "03_datasets_and_loaders.ipynb"
+    line = facts.student_badges_markdown(name)
+    assert line.count(f"/blob/{facts.PINNED_REF}/{facts.STUDENT_FOLDER}/{name}") == 2
+    assert "/notebooks/" not in line
+    assert facts.open_badges(name, facts.STUDENT_FOLDER, " (student edition)") in facts.badges_markdown(name)

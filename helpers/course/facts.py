@@ -27,6 +27,12 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 CHECKOUT_ROOT = PACKAGE_ROOT.parent
 NOTEBOOKS_DIR = CHECKOUT_ROOT / "notebooks"
 
+STUDENT_FOLDER = "student"
+"""The committed student edition (the notebooks without their solutions), beside ``notebooks/``."""
+STUDENT_DIR = CHECKOUT_ROOT / STUDENT_FOLDER
+COLAB_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+KAGGLE_BADGE_IMAGE = "https://kaggle.com/static/images/open-in-kaggle.svg"
+
 
 def notebook_paths(notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Return the course notebooks in teaching order.
@@ -54,8 +60,8 @@ def site_url() -> str:
     return f"https://{owner}.github.io/{name}/"
 
 
-def colab_url(notebook_name: str, ref: str = PINNED_REF) -> str:
-    """Return the link that opens a notebook of the course in Google Colab.
+def colab_url(notebook_name: str, folder: str = "notebooks", ref: str = PINNED_REF) -> str:
+    """Return the link that opens a notebook of the course (in ``folder`` at ``ref``) in Google Colab.
 
     Example:
         >>> colab_url("01_tensors_and_autograd.ipynb")[:44]
@@ -63,26 +69,41 @@ def colab_url(notebook_name: str, ref: str = PINNED_REF) -> str:
     """
     return (
         f"https://colab.research.google.com/github/{repository_slug()}"
-        f"/blob/{ref}/notebooks/{notebook_name}"
+        f"/blob/{ref}/{folder}/{notebook_name}"
     )
 
 
-def kaggle_url(notebook_name: str, ref: str = PINNED_REF) -> str:
-    """Return the link that imports a notebook of the course into Kaggle."""
+def kaggle_url(notebook_name: str, folder: str = "notebooks", ref: str = PINNED_REF) -> str:
+    """Return the link that imports a notebook of the course (in ``folder`` at ``ref``) into Kaggle."""
     return (
         "https://kaggle.com/kernels/welcome?src="
-        f"{REPOSITORY_URL}/blob/{ref}/notebooks/{notebook_name}"
+        f"{REPOSITORY_URL}/blob/{ref}/{folder}/{notebook_name}"
+    )
+
+
+def open_badges(notebook_name: str, folder: str, what: str = "", ref: str = PINNED_REF) -> str:
+    """Return the 'Open in Colab' and 'Open in Kaggle' badges of one notebook in ``folder``.
+
+    Example:
+        >>> open_badges("00_start_here.ipynb", STUDENT_FOLDER, " (student edition)")[:41]
+        '[![Open In Colab (student edition)](https'
+    """
+    return (
+        f"[![Open In Colab{what}]({COLAB_BADGE_IMAGE})]({colab_url(notebook_name, folder, ref)}) "
+        f"[![Open In Kaggle{what}]({KAGGLE_BADGE_IMAGE})]({kaggle_url(notebook_name, folder, ref)})"
     )
 
 
 def badges_markdown(notebook_name: str, ref: str = PINNED_REF) -> str:
-    """Return the Markdown line of 'Open in Colab' and 'Open in Kaggle' badges for the release ``ref``."""
-    colab = "https://colab.research.google.com/assets/colab-badge.svg"
-    kaggle = "https://kaggle.com/static/images/open-in-kaggle.svg"
-    return (
-        f"[![Open In Colab]({colab})]({colab_url(notebook_name, ref)}) "
-        f"[![Open In Kaggle]({kaggle})]({kaggle_url(notebook_name, ref)})"
-    )
+    """Return a notebook's badge line: open it at ``ref`` in Colab or Kaggle, with or without the solutions."""
+    return (f"{open_badges(notebook_name, 'notebooks', ref=ref)} Without the solutions: "
+            f"{open_badges(notebook_name, STUDENT_FOLDER, ' (student edition)', ref)}")
+
+
+def student_badges_markdown(notebook_name: str, ref: str = PINNED_REF) -> str:
+    """Return the badge line of a notebook's student edition: it opens the student edition itself."""
+    badges = open_badges(notebook_name, STUDENT_FOLDER, " (student edition)", ref)
+    return f"Student edition, without the solutions: {badges}"
 
 
 def install_spec(ref: str = PINNED_REF) -> str:

@@ -53,7 +53,9 @@ class SmokeRun:
 
 
 def first_differing_cell(lesson: nbformat.NotebookNode, student: nbformat.NotebookNode) -> int:
-    """Return the index of the first cell whose source differs (the first solution, usually).
+    """Return the index of the first code cell whose source differs (the first solution, usually).
+
+    Markdown cells change no state: the student edition's own badges at the top do not count.
 
     Example:
         >>> cells = [nbformat.v4.new_code_cell("a = 1"), nbformat.v4.new_code_cell("b = 2")]
@@ -64,7 +66,8 @@ def first_differing_cell(lesson: nbformat.NotebookNode, student: nbformat.Notebo
     if len(lesson.cells) != len(student.cells):
         raise ValueError(f"the student edition has {len(student.cells)} cells, the lesson {len(lesson.cells)}")
     pairs = zip(lesson.cells, student.cells)
-    return next((i for i, (a, b) in enumerate(pairs) if a.source != b.source), len(lesson.cells))
+    return next((i for i, (a, b) in enumerate(pairs) if a.cell_type == "code" and a.source != b.source),
+                len(lesson.cells))
 
 
 def combined_notebook(lesson: nbformat.NotebookNode, student: nbformat.NotebookNode,

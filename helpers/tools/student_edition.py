@@ -5,7 +5,8 @@ notebook in which every cell tagged ``solution`` becomes a stub (its answer
 variables set to ``None``) and the outputs that would give the answers away,
 those of the solution cells and of the check cells after them, are removed.
 The checks stay: run unanswered, they print a hint, so the notebook still
-runs to the end.
+runs to the end. Its badges open the student edition itself, which the
+repository keeps in ``student/`` (regenerated whenever the notebooks are).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.tools.executor import STAMP_KEY
+from helpers.course import facts
+from helpers.tools.executor import STAMP_KEY, cell_with_tag
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 STUDENT_EDITION_KEY = "pytorch_course_student_edition"
@@ -48,10 +50,15 @@ def stub_source(solution_source: str) -> str:
     return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source)])
 
 
-def student_notebook(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Return a copy of ``notebook`` with solutions stubbed and their give-away outputs removed."""
+def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbformat.NotebookNode:
+    """Return a copy of ``notebook`` with solutions stubbed, give-away outputs removed and its own badges."""
     student = copy.deepcopy(notebook)
     student.metadata.pop(STAMP_KEY, None)
+    badges = cell_with_tag(student, "badges")
+    if badges is not None:
+        lines = badges.source.rstrip("\n").split("\n")
+        lines[-1] = facts.student_badges_markdown(notebook_name)
+        badges.source = "\n".join(lines)
     student.metadata[STUDENT_EDITION_KEY] = True
     clearing = False
     for cell in student.cells:
@@ -113,7 +120,7 @@ def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
     for path in notebooks:
         target = out_dir / path.name
         temporary = target.with_name(f".{target.name}.tmp")
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4)), temporary)
+        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), temporary)
         temporary.replace(target)  # a reader sees the old notebook or the new one, never half
         written.append(target)
     return written

@@ -2,35 +2,53 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
+from unittest import mock
 
 import torch
 from torch import nn
 
-from helpers.course.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
 
-REQUIRED_KEYS = ("model", "optimizer", "epoch")
+KEY_NAMES = {  # the cheat sheet's keys, and the names PyTorch's own tutorials use
+    "model": ("model", "model_state_dict", "state_dict"),
+    "optimizer": ("optimizer", "optimizer_state_dict"),
+    "epoch": ("epoch",),
+}
+
+
+def _entry(checkpoint: dict, part: str) -> tuple[bool, object]:
+    """Return whether ``checkpoint`` has ``part`` under one of its usual names, and its value."""
+    for key in KEY_NAMES[part]:
+        if key in checkpoint:
+            return True, checkpoint[key]
+    return False, None
 
 
 @exercise_check
 def full_checkpoint(answer: object, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> Verdict:
     """The answer is a dict with the model's and optimizer's state_dicts and the epoch."""
     if not isinstance(answer, dict):
-        return False, f"expected a dict, got a {type(answer).__name__}."
-    missing = [key for key in REQUIRED_KEYS if key not in answer]
+        return False, f"expected a dict such as {{'model': ..., 'optimizer': ..., 'epoch': ...}}, got {kind_of(answer)}."
+    entries = {part: _entry(answer, part) for part in KEY_NAMES}
+    missing = [part for part, (present, _) in entries.items() if not present]
     if missing:
-        return False, f"the dict needs the keys {list(REQUIRED_KEYS)}; missing: {missing}."
-    if isinstance(answer["model"], nn.Module):
+        return False, f"the dict needs the keys ['model', 'optimizer', 'epoch']; missing: {missing}."
+    saved_model, saved_optimizer, saved_epoch = (entries[part][1] for part in KEY_NAMES)
+    if isinstance(saved_model, nn.Module):
         return False, "store model.state_dict(), not the model object: a state_dict is only tensors."
-    if not isinstance(answer["model"], dict) or answer["model"].keys() != model.state_dict().keys():
-        return False, "answer['model'] should be model.state_dict()."
-    if not all(torch.equal(answer["model"][k], v) for k, v in model.state_dict().items()):
-        return False, "answer['model'] has the right names but other values: save this model's state_dict()."
-    if not isinstance(answer["optimizer"], dict) or "param_groups" not in answer["optimizer"]:
-        return False, "answer['optimizer'] should be optimizer.state_dict() (momentum lives there)."
-    if answer["epoch"] != epoch:
-        return False, f"answer['epoch'] is {answer['epoch']!r}; the run has finished epoch {epoch}."
+    if not isinstance(saved_model, dict) or saved_model.keys() != model.state_dict().keys():
+        return False, "the model entry should be model.state_dict()."
+    if not all(torch.equal(saved_model[k], v) for k, v in model.state_dict().items()):
+        return False, "the model entry has the right names but other values: save this model's state_dict()."
+    if isinstance(saved_optimizer, torch.optim.Optimizer):
+        return False, "store optimizer.state_dict(), not the optimizer object."
+    if not isinstance(saved_optimizer, dict) or "param_groups" not in saved_optimizer:
+        return False, "the optimizer entry should be optimizer.state_dict() (the momentum lives there)."
+    if saved_epoch != epoch:
+        return False, f"the epoch entry is {saved_epoch!r}; the run has finished epoch {epoch} (a number)."
     return True, ""
 
 
@@ -41,27 +59,56 @@ class _Unpicklable:
         raise RuntimeError("the save was interrupted")
 
 
+def _saved_to(call: mock.call) -> Path | None:
+    """Return the file a recorded ``torch.save(obj, f)`` call wrote to (a path or an open file)."""
+    target = call.args[1] if len(call.args) > 1 else call.kwargs.get("f")
+    if not isinstance(target, (str, os.PathLike)):
+        target = getattr(target, "name", None)  # an open file knows its path
+    return Path(target) if isinstance(target, (str, os.PathLike)) else None
+
+
 @exercise_check
 def atomic_save(answer: object) -> Verdict:
-    """The answer is ``save(obj, path)`` that never leaves ``path`` half-written."""
+    """The answer is ``save(obj, path)`` that never leaves ``path`` half-written.
+
+    It must write a temporary file in ``path``'s own folder and then ``os.replace`` it: a
+    temporary file elsewhere (``/tmp``) is copied, not renamed, when that is another file system.
+    """
     if not callable(answer):
-        return False, f"expected a function, got a {type(answer).__name__}."
+        return False, f"expected a function such as `def save(obj, path): ...`, got {kind_of(answer)}."
     with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / "model.pt"
-        answer({"weights": torch.ones(3)}, path)
+        path = Path(folder) / "checkpoints" / "model.pt"
+        path.parent.mkdir()
+        real_save = torch.save
+        with mock.patch.object(torch, "save", side_effect=real_save) as spy:
+            _, failure = call_learner_function(answer, {"weights": torch.ones(3)}, path)
+        if failure:
+            return False, f"{failure}. It is called as save(obj, path) with a pathlib.Path."
+        if not path.exists():
+            return False, "nothing was written at path: the last step puts the finished file there with os.replace."
         if not torch.equal(torch.load(path, weights_only=True)["weights"], torch.ones(3)):
             return False, "the file does not hold what was saved."
-        try:
-            answer({"weights": torch.zeros(3), "crash": _Unpicklable()}, path)
-        except RuntimeError:
-            pass
+        targets = [target for target in map(_saved_to, spy.call_args_list) if target is not None]
+        if any(target.resolve() == path.resolve() for target in targets):
+            return False, ("torch.save writes straight into path: a crash half-way leaves a broken file. Save to a "
+                           "temporary file in the same folder, then os.replace(temporary, path).")
+        if any(target.resolve().parent != path.parent.resolve() for target in targets):
+            return False, ("the temporary file is in another folder: moving it from /tmp or elsewhere is a copy, "
+                           "not a rename, when that folder is on another disk, and a copy can be cut half-way. "
+                           "Put the temporary file beside path (path.with_suffix('.tmp')) and os.replace it.")
+        with mock.patch.object(torch, "save", side_effect=real_save):
+            call_learner_function(answer, {"weights": torch.zeros(3), "crash": _Unpicklable()}, path)
         try:
             survived = torch.equal(torch.load(path, weights_only=True)["weights"], torch.ones(3))
-        except Exception:
+        except Exception:  # a half-written file fails to load in many ways
             survived = False
         if not survived:
             return False, ("a save that failed half-way destroyed the previous file. Save to a temporary file "
                            "in the same folder, then os.replace(temporary, path).")
+        leftovers = sorted(p.name for p in path.parent.iterdir() if p != path)
+        if leftovers:
+            return False, (f"the failed save left {leftovers} behind: delete the temporary file when saving fails "
+                           "(try/finally).")
     return True, ""
 
 
@@ -70,11 +117,36 @@ def latest_checkpoint(answer: object, names: list[str]) -> Verdict:
     """The answer is the name of the newest epoch checkpoint among ``names`` (compared as numbers)."""
     epochs = {name: int(name.split("_")[1].split(".")[0]) for name in names if name.startswith("epoch_")}
     expected = max(epochs, key=epochs.get)
+    if isinstance(answer, os.PathLike):
+        answer = Path(answer).name
+    if not isinstance(answer, str):
+        return False, f"expected a file name from files, such as 'epoch_2.pt', got {kind_of(answer)}."
     if answer == expected:
         return True, ""
     if answer == max(epochs):
         return False, ("that is the last name in alphabetical order: 'epoch_9' sorts after 'epoch_10'. "
                        "Compare the epoch numbers as integers.")
+    if answer == "best.pt":
+        return False, "best.pt holds the best weights, not an epoch checkpoint with the latest state: a run resumes from the newest epoch file."
     if answer not in names:
-        return False, f"{answer!r} is not one of the names."
-    return False, "pick the file with the highest epoch number (best.pt is not an epoch checkpoint)."
+        return False, f"{answer!r} is not one of the names in files."
+    return False, "pick the epoch file with the highest epoch number."
+
+
+@exercise_check
+def checkpoint_to_deploy(answer: object, metrics: dict[str, dict[str, float]]) -> Verdict:
+    """The answer is the checkpoint with the lowest validation loss among ``metrics``."""
+    if not isinstance(answer, str):
+        return False, f"expected a file name from metrics, such as 'epoch_2.pt', got {kind_of(answer)}."
+    if answer not in metrics:
+        return False, f"{answer!r} is not one of the checkpoints: choose among {sorted(metrics)}."
+    best = min(metrics, key=lambda name: metrics[name]["valid_loss"])
+    if answer == best:
+        return True, ""
+    latest = max(metrics, key=lambda name: int("".join(filter(str.isdigit, name)) or 0))
+    if answer == latest:
+        return False, ("the latest checkpoint is the one to resume from, not to deploy: its validation loss has "
+                       "risen since, so it memorised the training images.")
+    if answer == min(metrics, key=lambda name: metrics[name]["train_loss"]):
+        return False, "the lowest training loss rewards memorising; deploy the checkpoint that did best on validation."
+    return False, "deploy the checkpoint whose validation loss is the lowest: it did best on images it never trained on."

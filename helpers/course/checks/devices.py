@@ -2,24 +2,54 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import torch
 from torch import nn
 
-from helpers.course.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+
+MACHINES = {  # (CUDA available, MPS available) -> the best device there
+    "a machine with an NVIDIA GPU": ((True, False), "cuda"),
+    "a Mac with Apple silicon": ((False, True), "mps"),
+    "a laptop without a GPU": ((False, False), "cpu"),
+}
+
+
+def _device_type(value: object) -> str | None:
+    """Return the device type ``value`` names (a torch.device or a string such as "cuda:0"), else None."""
+    try:
+        return torch.device(value).type if isinstance(value, (str, torch.device)) else None
+    except RuntimeError:
+        return None
 
 
 @exercise_check
 def device_choice(answer: object) -> Verdict:
-    """The answer is ``torch.device("cuda")`` when CUDA is available, else ``torch.device("cpu")``."""
-    expected = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if isinstance(answer, str):
-        return False, f"that is the string {answer!r}; wrap it: torch.device({answer!r})."
-    if not isinstance(answer, torch.device):
-        return False, f"expected a torch.device, got a {type(answer).__name__}."
-    if answer.type != expected.type:
-        return False, (f"got {answer}, but torch.cuda.is_available() is {torch.cuda.is_available()} here, so "
-                       f"the device should be {expected}. Let the condition decide rather than writing the name.")
+    """The answer is a function returning the best device: cuda when available, else mps, else cpu.
+
+    The check runs it as if on three machines, by making ``torch.cuda.is_available`` and
+    ``torch.backends.mps.is_available`` answer what each machine would.
+    """
+    if isinstance(answer, (str, torch.device)):
+        return False, (f"that is one device ({answer}), the same on every machine; give a function "
+                       "(def best_device(): ...) that asks torch.cuda.is_available() when it runs.")
+    if not callable(answer):
+        return False, f"expected a function such as `def best_device(): ...`, got {kind_of(answer)}."
+    for machine, ((cuda, mps), expected) in MACHINES.items():
+        with mock.patch.object(torch.cuda, "is_available", lambda: cuda), \
+                mock.patch.object(torch.backends.mps, "is_available", lambda: mps):
+            result, failure = call_learner_function(answer)
+        if failure:
+            return False, f"on {machine}, {failure}."
+        found = _device_type(result)
+        if found is None:
+            return False, f"your function returns {kind_of(result)}: return torch.device(...)."
+        if found != expected:
+            extra = (" Ask torch.backends.mps.is_available() when there is no CUDA." if expected == "mps" else
+                     " Let torch.cuda.is_available() decide inside the function, rather than writing the name.")
+            return False, f"on {machine} your function returns {found}, but the best device there is {expected}.{extra}"
     return True, ""
 
 
@@ -28,11 +58,13 @@ def output_on_model_device(answer: object, model: nn.Module, inputs: torch.Tenso
     """The answer is ``model(inputs)`` computed on the model's device."""
     model_device = next(model.parameters()).device
     if not isinstance(answer, torch.Tensor):
-        return False, f"expected the model's output (a tensor), got a {type(answer).__name__}."
+        return False, f"expected the model's output (a tensor), got {kind_of(answer)}."
     if answer.device != model_device:
         return False, (f"the output is on {answer.device}, the model on {model_device}: move the inputs with "
                        "inputs.to(next(model.parameters()).device) and call the model on them.")
     expected_shape = (inputs.shape[0], model(inputs.to(model_device)).shape[1])
+    if tuple(answer.shape) == tuple(inputs.shape):
+        return False, "that is the inputs, moved; now call the model on them."
     if tuple(answer.shape) != expected_shape:
         return False, f"expected shape {expected_shape} (one row per input), got {tuple(answer.shape)}."
     return True, ""
@@ -41,29 +73,77 @@ def output_on_model_device(answer: object, model: nn.Module, inputs: torch.Tenso
 @exercise_check
 def batch_megabytes(answer: object) -> Verdict:
     """The answer is the MiB of a float32 batch (128, 3, 64, 64): 6.0."""
-    value = float(answer)
+    problem = number_problem(answer, "a number of MiB")
+    if problem:
+        return False, problem
+    value = as_number(answer)
     elements = 128 * 3 * 64 * 64
-    if abs(value - elements * 4 / 2**20) < 1e-6:
+    if abs(value - elements * 4 / 2**20) < 1e-3:
         return True, ""
-    if abs(value - elements / 2**20) < 1e-6:
+    if abs(value - elements / 2**20) < 1e-3:
         return False, "that counts one byte per number; a float32 takes 4 bytes (tensor.element_size())."
     if abs(value - elements * 4) < 1:
         return False, "that is in bytes; divide by 2**20 for MiB."
-    if abs(value - elements * 4 / 1e6) < 1e-6:
+    if abs(value - elements * 4 / 1e6) < 1e-3:
         return False, "that is in megabytes of 10**6 bytes; a MiB is 2**20 bytes."
-    if abs(value - elements * 8 / 2**20) < 1e-6:
+    if abs(value - elements * 8 / 2**20) < 1e-3:
         return False, "that is float64 (8 bytes per number); float32 takes 4."
+    if abs(value - elements * 2 / 2**20) < 1e-3:
+        return False, "that is float16 (2 bytes per number); float32 takes 4."
     return False, f"got {value:g}; multiply the number of elements by 4 bytes and divide by 2**20."
 
 
+class _PretendGpuTensor(torch.Tensor):
+    """A CPU tensor that behaves like one on a GPU where NumPy is concerned: ``.numpy()`` needs ``.cpu()`` first."""
+
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        forced = func is torch.Tensor.numpy and kwargs.get("force", args[1] if len(args) > 1 else False)
+        if func in (torch.Tensor.numpy, torch.Tensor.__array__) and not forced:
+            if args[0].requires_grad:
+                raise RuntimeError("Can't call numpy() on Tensor that requires grad. "
+                                   "Use tensor.detach().numpy() instead.")
+            raise TypeError("can't convert cuda:0 device type tensor to numpy. "
+                            "Use Tensor.cpu() to copy the tensor to host memory first.")
+        result = super().__torch_function__(func, types, args, kwargs)
+        moved_to_cpu = func is torch.Tensor.cpu or (
+            func is torch.Tensor.to and any(_device_type(value) == "cpu" for value in [*args[1:], *kwargs.values()]))
+        if moved_to_cpu and isinstance(result, cls):
+            return result.as_subclass(torch.Tensor)
+        return result
+
+
+def _on_pretend_gpu(tensor: torch.Tensor) -> torch.Tensor:
+    return tensor.as_subclass(_PretendGpuTensor)
+
+
 @exercise_check
-def to_numpy(answer: object, tensor: torch.Tensor) -> Verdict:
-    """The answer is ``tensor.detach().cpu().numpy()``."""
-    if isinstance(answer, torch.Tensor):
-        return False, "that is still a tensor; finish with .numpy() (after .detach().cpu())."
-    if not isinstance(answer, np.ndarray):
-        return False, f"expected a NumPy array, got a {type(answer).__name__}."
-    expected = tensor.detach().cpu().numpy()
-    if answer.shape != expected.shape or not np.allclose(answer, expected):
-        return False, f"expected the same values, shape {expected.shape}; got shape {answer.shape}."
+def to_numpy(answer: object) -> Verdict:
+    """The answer is a function turning any tensor into a NumPy array: ``tensor.detach().cpu().numpy()``.
+
+    The check calls it on a tensor on the tape that (pretends it) lives on a GPU, where
+    ``.numpy()`` without ``.cpu()`` fails as it does on a real GPU.
+    """
+    if isinstance(answer, np.ndarray):
+        return False, ("that is one array; give a function (def to_numpy(tensor): ...) so the check can try it on "
+                       "a tensor on a GPU.")
+    if not callable(answer):
+        return False, f"expected a function such as `def to_numpy(tensor): ...`, got {kind_of(answer)}."
+    weights = torch.arange(6.0).reshape(2, 3).requires_grad_(True)
+    prediction = _on_pretend_gpu(weights * 2)
+    result, failure = call_learner_function(answer, prediction)
+    if "requires grad" in failure:
+        return False, f"{failure}. The tensor is on the autograd tape: .detach() it first."
+    if "cuda" in failure:
+        return False, (f"{failure}. NumPy only reads CPU memory, so a GPU tensor needs .cpu() before .numpy(). "
+                       "The cheat sheet's order is .detach().cpu().numpy().")
+    if failure:
+        return False, f"{failure}."
+    if isinstance(result, torch.Tensor):
+        return False, "your function returns a tensor; finish with .numpy() (after .detach().cpu())."
+    if not isinstance(result, np.ndarray):
+        return False, f"your function returns {kind_of(result)}: return tensor.detach().cpu().numpy()."
+    if result.shape != (2, 3) or not np.allclose(result, np.arange(6.0).reshape(2, 3) * 2):
+        return False, "the array holds other values: convert the tensor given to the function, unchanged."
     return True, ""

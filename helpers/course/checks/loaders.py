@@ -2,45 +2,125 @@
 
 from __future__ import annotations
 
-import math
+import tempfile
+from pathlib import Path
 
-from torch.utils.data import DataLoader, SubsetRandomSampler
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader
 from torchvision.datasets import ImageFolder
 
-from helpers.course.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.data import Split, patient_of
+from helpers.transforms import eval_transforms
 
 
 @exercise_check
 def uninfected_index(answer: object, dataset: ImageFolder) -> Verdict:
     """The answer is ``dataset.class_to_idx['Uninfected']``."""
     expected = dataset.class_to_idx["Uninfected"]
-    if answer == expected:
-        return True, ""
     if answer == "Uninfected":
         return False, "that is the name; the index is a number: look in dataset.class_to_idx."
-    return False, "classes are numbered in alphabetical order of the folder names: see dataset.class_to_idx."
-
-
-@exercise_check
-def number_of_batches(answer: object) -> Verdict:
-    """The answer is ceil(1000 / 32) = 32."""
-    expected = math.ceil(1000 / 32)
-    if answer == expected:
+    problem = number_problem(answer, "a whole number (a class index)")
+    if problem:
+        return False, problem
+    if as_number(answer) == expected:
         return True, ""
-    if answer == 1000 // 32:
-        return False, "31 full batches, and the 8 images left over make one more (drop_last=False)."
-    return False, f"got {answer}; divide the number of images by the batch size and round up."
+    return False, (f"got {answer}; classes are numbered in alphabetical order of the folder names, from 0: "
+                   "read dataset.class_to_idx['Uninfected'].")
+
+
+def _sample_files(folder: Path) -> list[tuple[str, int]]:
+    """Write three small cell pictures (RGB, grayscale, RGBA, as real folders hold) and return (path, label)."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for index, (mode, label) in enumerate([("RGB", 0), ("L", 1), ("RGBA", 1)]):
+        pixels = rng.integers(0, 256, size=(12, 10, 4), dtype=np.uint8)
+        path = folder / f"C{index}P{index}_cell_{index}.png"
+        Image.fromarray(pixels, "RGBA").convert(mode).save(path)
+        samples.append((str(path), label))
+    return samples
+
+
+def _item_problem(item: object, index: int, samples: list[tuple[str, int]], transform) -> str:
+    """Return what is wrong with ``dataset[index]`` (``item``), or ``""``."""
+    if not isinstance(item, (tuple, list)) or len(item) != 2:
+        return f"dataset[{index}] gives {kind_of(item)}; __getitem__ should return a pair: (image, label)."
+    image, label = item
+    if as_number(image) is not None:
+        return "the pair is the wrong way round: return (image, label), the image first, as ImageFolder does."
+    if isinstance(image, (str, Path)):
+        return "that returns the path; open the picture: Image.open(path).convert('RGB'), then the transform."
+    if isinstance(image, Image.Image):
+        return "the image is still a PIL picture: apply self.transform to it before returning it."
+    if not isinstance(image, torch.Tensor):
+        return f"the image should be the transformed tensor, got {kind_of(image)}."
+    if image.shape[0] != 3:
+        return (f"sample {index} is a {Image.open(samples[index][0]).mode} picture and gives {image.shape[0]} "
+                "channel(s): convert every picture with .convert('RGB') so that each one has 3.")
+    if as_number(label) != samples[index][1]:
+        return f"sample {index}'s label should be {samples[index][1]} (the number stored with its path), got {label!r}."
+    expected = transform(Image.open(samples[index][0]).convert("RGB"))
+    if image.shape != expected.shape or not torch.allclose(image.float(), expected, atol=1e-4):
+        return "the image is not the transformed picture of its own path: open samples[index]'s path."
+    return ""
 
 
 @exercise_check
-def test_loader(answer: object, eval_data: ImageFolder, test_indices: list[int]) -> Verdict:
-    """The answer is a DataLoader over ``eval_data`` drawing exactly ``test_indices``."""
-    if not isinstance(answer, DataLoader):
-        return False, f"expected a DataLoader, got a {type(answer).__name__}."
-    if answer.dataset is not eval_data:
-        return False, "use eval_data: test images must get the evaluation transforms, not the training ones."
-    if not isinstance(answer.sampler, SubsetRandomSampler):
-        return False, "pass sampler=SubsetRandomSampler(patient_parts.test)."
-    if sorted(answer.sampler.indices) != sorted(test_indices):
-        return False, "the sampler draws other indices: use patient_parts.test."
+def cell_dataset(answer: object) -> Verdict:
+    """The answer is a Dataset class: ``CellDataset(samples, transform)`` over (path, label) pairs."""
+    if not isinstance(answer, type):
+        return False, f"expected the class itself (class CellDataset(Dataset): ...), got {kind_of(answer)}."
+    transform = eval_transforms(8)
+    with tempfile.TemporaryDirectory() as folder:
+        samples = _sample_files(Path(folder))
+        dataset, failure = call_learner_function(answer, samples, transform)
+        if failure:
+            return False, f"making {answer.__name__}(samples, transform) failed: {failure}."
+        try:
+            length = len(dataset)
+        except TypeError:
+            return False, "len(dataset) fails: define __len__(self) returning len(self.samples)."
+        if length != len(samples):
+            return False, f"len(dataset) is {length} for {len(samples)} samples: return len(self.samples)."
+        for index in range(len(samples)):
+            item, failure = call_learner_function(dataset.__getitem__, index)
+            mode = Image.open(samples[index][0]).mode
+            if failure and mode != "RGB":
+                return False, (f"dataset[{index}] failed: {failure}. That sample is a {mode} picture, not RGB: "
+                               "convert every picture with .convert('RGB') so that each one has 3 channels.")
+            if failure:
+                return False, f"dataset[{index}] failed: {failure}."
+            problem = _item_problem(item, index, samples, transform)
+            if problem:
+                return False, problem
+        images, labels = next(iter(DataLoader(dataset, batch_size=len(samples))))
+    if tuple(images.shape) != (len(samples), 3, 8, 8) or labels.tolist() != [label for _, label in samples]:
+        return False, "a DataLoader cannot batch it: return (image tensor, label number) from __getitem__."
     return True, ""
+
+
+@exercise_check
+def shared_patients(answer: object, files: list[str], split: Split) -> Verdict:
+    """The answer is how many patients have cells in both ``split.train`` and ``split.test``."""
+    problem = number_problem(answer, "a whole number (how many patients)")
+    if problem:
+        return False, problem
+    value = as_number(answer)
+    patients = {part: {patient_of(files[i]) for i in getattr(split, part)} for part in ("train", "valid", "test")}
+    expected = len(patients["train"] & patients["test"])
+    if value == expected:
+        return True, ""
+    cells_of_shared = sum(1 for i in split.test if patient_of(files[i]) in patients["train"])
+    if value == cells_of_shared:
+        return False, "that counts test cells; count patients: put patient_of(name) of each part in a set first."
+    if value == len(patients["train"] & patients["valid"]):
+        return False, "that is train against validation; the exercise compares train with test."
+    if value == len(patients["test"]):
+        return False, "that is every test patient; keep only those who also have cells in train (a set intersection &)."
+    if value == 0:
+        return False, ("a random split cuts cells, not patients, so it leaks: count the patients whose cells "
+                       "landed in both train and test.")
+    return False, (f"got {value:g}; make the set of patient_of(files[i]) for i in split.train, the same for "
+                   "split.test, and count their intersection.")

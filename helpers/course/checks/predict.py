@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from helpers.course.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
 
 
 def _not_a_tensor(answer: object) -> str:
-    return "" if isinstance(answer, torch.Tensor) else f"expected a tensor, got a {type(answer).__name__}."
+    return "" if isinstance(answer, torch.Tensor) else f"expected a tensor, got {kind_of(answer)}."
 
 
 @exercise_check
@@ -20,6 +20,8 @@ def batch_of_one(answer: object, image: torch.Tensor) -> Verdict:
     expected = (1, *image.shape)
     if tuple(answer.shape) == (*image.shape, 1):
         return False, f"got {tuple(answer.shape)}: the new dimension went last; unsqueeze(0) puts it first."
+    if tuple(answer.shape) == (*image.shape[:1], 1, *image.shape[1:]):
+        return False, f"got {tuple(answer.shape)}: unsqueeze(1) put the new dimension second; unsqueeze(0) puts it first."
     if tuple(answer.shape) != expected:
         return False, f"expected shape {expected}, got {tuple(answer.shape)}. Use image.unsqueeze(0)."
     if not torch.equal(answer[0], image):
@@ -37,7 +39,11 @@ def predicted_classes(answer: object, logits: torch.Tensor) -> Verdict:
     if tuple(answer.shape) == (logits.shape[0], 1):
         return False, "that is the cheat sheet's keepdim=True shape (N, 1); use argmax(dim=1) for (N,)."
     if answer.is_floating_point():
-        return False, "those are scores, not class indices: take the argmax, not the max."
+        return False, "those are scores or probabilities, not class indices: take the argmax, not the max."
+    by_column = logits.argmax(dim=0)
+    if tuple(answer.shape) == tuple(by_column.shape) and torch.equal(answer.cpu(), by_column) \
+            and not torch.equal(by_column, expected):
+        return False, "that is one index per class (dim=0, down the columns); each image is a row: argmax(dim=1)."
     if tuple(answer.shape) != tuple(expected.shape):
         return False, f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}; did you use dim=1?"
     if not torch.equal(answer.cpu(), expected):
@@ -48,7 +54,10 @@ def predicted_classes(answer: object, logits: torch.Tensor) -> Verdict:
 @exercise_check
 def parasitized_recall(answer: object, matrix: torch.Tensor) -> Verdict:
     """The answer is recall of class 0: ``matrix[0, 0] / matrix[0].sum()`` (rows are true classes)."""
-    value = float(answer)
+    problem = number_problem(answer, "a number between 0 and 1")
+    if problem:
+        return False, problem
+    value = as_number(answer)
     matrix = matrix.double()
     recall = (matrix[0, 0] / matrix[0].sum()).item()
     precision = (matrix[0, 0] / matrix[:, 0].sum()).item()
@@ -57,6 +66,10 @@ def parasitized_recall(answer: object, matrix: torch.Tensor) -> Verdict:
         return True, ""
     if abs(value - precision) < 1e-6:
         return False, "that is the precision (divided by the column: predicted Parasitized); recall divides by the row."
+    if abs(value - recall * 100) < 1e-4:
+        return False, "that is a percentage; give the fraction, between 0 and 1."
+    if abs(value - (matrix[1, 1] / matrix[1].sum()).item()) < 1e-6:
+        return False, "that is the recall of Uninfected (row 1); Parasitized is class 0, row 0."
     if abs(value - accuracy) < 1e-6:
         return False, "that is the accuracy over both classes; recall looks at the Parasitized row only."
     return False, f"got {value:g}; recall = found / all parasitized = matrix[0, 0] / matrix[0].sum()."
@@ -75,3 +88,24 @@ def channels_first(answer: object, picture: torch.Tensor) -> Verdict:
         return False, ("the shape is right but the pixels are scrambled: reshape/view keep the memory order; "
                        "permute moves the dimensions.")
     return True, ""
+
+
+@exercise_check
+def least_sure_image(answer: object, logits: torch.Tensor) -> Verdict:
+    """The answer is the index of the image whose highest softmax probability is the lowest."""
+    problem = number_problem(answer, "an image index (a whole number)")
+    if problem:
+        return False, problem
+    value = as_number(answer)
+    confidence = logits.softmax(dim=1).max(dim=1).values
+    expected = int(confidence.argmin())
+    if value == expected:
+        return True, ""
+    if value == expected + 1:
+        return False, "Python counts from 0: the first image is index 0."
+    if value == int(confidence.argmax()):
+        return False, "that is the image the model is surest about; the question asks for the least sure one."
+    if value == int(logits.max(dim=1).values.argmin()):
+        return False, ("the raw scores mislead: a small top score can still be far above the others. Turn the logits "
+                       "into probabilities with softmax(dim=1) and compare each image's top probability.")
+    return False, "take softmax(dim=1), each row's largest probability, and the image where that is the smallest."

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from helpers.course.checks import Verdict, exercise_check
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
 
 
 def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,
@@ -19,71 +19,116 @@ def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return loss
 
 
-def _parameters_after_two_steps(step: object) -> tuple[list[list[torch.Tensor]], list[float]]:
-    """Run ``step`` twice on a fixed tiny problem; return the parameters after each call and the losses."""
+def _two_steps(step: object) -> tuple[list[list[torch.Tensor]], list[object], str]:
+    """Run ``step`` twice on a fixed tiny problem; return the parameters after each call, what it returned, a failure."""
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     images, labels = torch.randn(8, 4), torch.arange(8) % 3
-    snapshots, losses = [], []
+    snapshots, returned = [], []
     for _ in range(2):
-        loss = step(model, images, labels, nn.CrossEntropyLoss(), optimizer)
-        losses.append(float(torch.as_tensor(loss).detach()))
+        result, failure = call_learner_function(step, model, images, labels, nn.CrossEntropyLoss(), optimizer)
+        if failure:
+            return snapshots, returned, failure
+        returned.append(result)
         snapshots.append([p.detach().clone() for p in model.parameters()])
-    return snapshots, losses
+    return snapshots, returned, ""
+
+
+def _same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
+    return all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
 
 
 @exercise_check
 def training_step(answer: object) -> Verdict:
     """The answer is ``step(model, images, labels, loss_fn, optimizer) -> loss`` doing the five steps."""
     if not callable(answer):
-        return False, f"expected a function, got a {type(answer).__name__}; define it with `def`."
-    expected, expected_losses = _parameters_after_two_steps(_reference_step)
-    found, found_losses = _parameters_after_two_steps(answer)
-    start = _parameters_after_two_steps(lambda model, *rest: torch.tensor(0.0))[0][0]
-
-    def same(a: list[torch.Tensor], b: list[torch.Tensor]) -> bool:
-        return all(torch.allclose(x, y, atol=1e-6) for x, y in zip(a, b))
-
-    if same(found[0], start):
-        return False, ("the weights did not change: call loss.backward() and then optimizer.step(), "
-                       "and zero the gradients before backward, not between backward and step.")
-    if not same(found[0], expected[0]):
-        return False, "the first update is not one SGD step on this batch's loss; check the order of the steps."
-    if not same(found[1], expected[1]):
+        return False, f"expected a function, got {kind_of(answer)}; define it with `def` and give its name."
+    expected, expected_losses, _ = _two_steps(_reference_step)
+    found, returned, failure = _two_steps(answer)
+    if failure:
+        return False, f"{failure}. It is called as step(model, images, labels, loss_fn, optimizer)."
+    start = _two_steps(lambda *arguments: None)[0][0]
+    if _same(found[0], start):
+        return False, ("the weights did not change: call loss.backward() and then optimizer.step() "
+                       "(zero the gradients before backward, not between backward and step).")
+    if not _same(found[0], expected[0]):
+        return False, ("the first update is not one SGD step on this batch's loss: the order is zero_grad, "
+                       "forward, loss, backward, step.")
+    if not _same(found[1], expected[1]):
         return False, ("the second update is too big: the gradients of the first batch were still there. "
                        "Call optimizer.zero_grad() at the start of every step.")
-    if not math.isclose(found_losses[0], expected_losses[0], rel_tol=1e-5):
-        return False, "the weights are right; now return the loss the forward pass computed."
+    if returned[0] is None:
+        return False, "your function returns None: the weights are right; now return the loss."
+    loss = as_number(returned[0])
+    if loss is None:
+        return False, f"your function returns {kind_of(returned[0])}: return the loss (one number)."
+    if not math.isclose(loss, as_number(expected_losses[0]), rel_tol=1e-5):
+        return False, "the weights are right, but the returned number is not this batch's loss: return the loss."
     return True, ""
 
 
 @exercise_check
 def weighted_accuracy(answer: object, batch_correct: list[int], batch_sizes: list[int]) -> Verdict:
     """The answer is the accuracy over all samples: total correct / total samples."""
-    value = float(answer)
+    problem = number_problem(answer, "a number between 0 and 1")
+    if problem:
+        return False, problem
+    value = as_number(answer)
     expected = sum(batch_correct) / sum(batch_sizes)
     mean_of_means = sum(c / s for c, s in zip(batch_correct, batch_sizes)) / len(batch_sizes)
-    if math.isclose(value, expected, rel_tol=1e-6):
+    if math.isclose(value, expected, rel_tol=1e-4):
         return True, ""
-    if math.isclose(value, mean_of_means, rel_tol=1e-6):
+    if math.isclose(value, 100 * expected, rel_tol=1e-4):
+        return False, "that is a percentage; give the fraction (between 0 and 1), as the training loop does."
+    if math.isclose(value, mean_of_means, rel_tol=1e-4):
         return False, ("that is the mean of the batch accuracies, which gives the small last batch as much "
                        "weight as a full one. Add up the correct answers and divide by all the samples.")
+    if math.isclose(value, sum(batch_correct) / (len(batch_sizes) * max(batch_sizes)), rel_tol=1e-4):
+        return False, "that assumes every batch is full; the last one has only 4 images: divide by sum(batch_sizes)."
     return False, f"got {value:g}; divide the total of batch_correct by the total of batch_sizes."
 
 
 @exercise_check
 def halving_rates(answer: object) -> Verdict:
     """The answer lists the learning rate of epochs 1 to 6 under StepLR(step_size=2, gamma=0.5) from 0.1."""
-    rates = [float(rate) for rate in answer]
+    if not isinstance(answer, (list, tuple)):
+        return False, f"expected a list of 6 learning rates, got {kind_of(answer)}."
+    rates = [as_number(rate) for rate in answer]
+    if any(rate is None for rate in rates):
+        return False, "every entry should be a number: append optimizer.param_groups[0]['lr']."
     expected = [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
     if len(rates) != len(expected):
         return False, f"expected {len(expected)} rates (one per epoch), got {len(rates)}."
     if all(math.isclose(a, b, rel_tol=1e-6) for a, b in zip(rates, expected)):
         return True, ""
-    if math.isclose(rates[0], 0.05, rel_tol=1e-6):
+    read_after_step = expected[1:] + [expected[-1] / 2]
+    if math.isclose(rates[0], 0.05, rel_tol=1e-6) or all(
+            math.isclose(a, b, rel_tol=1e-6) for a, b in zip(rates, read_after_step)):
         return False, "read the rate at the start of the epoch, before calling scheduler.step()."
     if math.isclose(rates[1], 0.05, rel_tol=1e-6):
         return False, ("the rate halves every epoch: use step_size=2, and call scheduler.step() once per "
                        "epoch, after reading the rate.")
+    if all(math.isclose(rate, 0.1, rel_tol=1e-6) for rate in rates):
+        return False, "the rate never changes: call scheduler.step() at the end of each epoch."
     return False, f"got {rates}; start at lr=0.1 and use StepLR(optimizer, step_size=2, gamma=0.5)."
+
+
+@exercise_check
+def epoch_to_keep(answer: object, train_losses: list[float], valid_losses: list[float]) -> Verdict:
+    """The answer is the epoch (numbered from 1) with the lowest validation loss: the weights to keep."""
+    problem = number_problem(answer, "an epoch number")
+    if problem:
+        return False, problem
+    value = as_number(answer)
+    best = min(range(len(valid_losses)), key=valid_losses.__getitem__)
+    if value == best + 1:
+        return True, ""
+    if value == best:
+        return False, "that is the position in the Python list (from 0); the table numbers epochs from 1."
+    if value == len(valid_losses):
+        return False, ("the last epoch has the lowest training loss but the model has been memorising since the "
+                       "validation loss turned up: keep the epoch where validation was best.")
+    if value == min(range(len(train_losses)), key=train_losses.__getitem__) + 1:
+        return False, "the training loss always falls; choose by the validation loss, which measures unseen data."
+    return False, f"got {value:g}; find the epoch whose validation loss is the lowest."
