@@ -8,7 +8,10 @@ OLDEST_VENV := .venv-oldest
 OLDEST_PYTHON ?= python3.11
 OLDEST_BIN := $(OLDEST_VENV)/bin
 
-.PHONY: course test test-fast test-pinned test-oldest venv venv-oldest lab doctor notebooks clean
+# JupyterLab refuses to run as root (as in Docker) unless told it may.
+LAB_ROOT_OPTION := $(if $(filter 0,$(shell id -u)),--allow-root)
+
+.PHONY: course test test-fast test-pinned test-oldest venv venv-oldest lab doctor notebooks site release clean
 
 course: venv  ## execute the whole course headless (class preset) into runs/class, with a report
 	$(BIN)/python -m helpers run --preset class --out runs/class
@@ -16,7 +19,7 @@ course: venv  ## execute the whole course headless (class preset) into runs/clas
 test: test-pinned test-oldest  ## the whole test suite on the tested versions, then on the oldest ones claimed
 
 test-fast: venv  ## the unit tests alone (no notebook runs), in under a minute
-	$(BIN)/python -m pytest tests --ignore=tests/notebooks
+	$(BIN)/python -m pytest tests --ignore=tests/notebooks --ignore=tests/site
 
 # Each notebook is executed once (lesson, solutions and student edition in one kernel), several at a
 # time; its figures, its solutions, its student edition and the cells marked for nbval are checked on
@@ -25,11 +28,12 @@ test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, 
 	$(BIN)/python -m pytest
 
 # The same suite. The comparison with committed outputs skips itself: they were made with the pinned
-# torch, and the notebooks' stamp says which.
+# torch, and the notebooks' stamp says which. The site is left out: it renders the committed notebooks
+# with the site tools, whatever the versions of the course's dependencies.
 test-oldest:  ## the same suite on the versions in constraints-oldest.txt
 	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
 		$(MAKE) --no-print-directory venv-oldest && \
-		$(OLDEST_BIN)/python -m pytest; \
+		$(OLDEST_BIN)/python -m pytest --ignore=tests/site; \
 	else \
 		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
 		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \
@@ -52,7 +56,7 @@ $(OLDEST_VENV)/.installed: pyproject.toml constraints-oldest.txt
 	touch $@
 
 lab: venv  ## open the course in JupyterLab
-	$(BIN)/jupyter lab notebooks
+	$(BIN)/jupyter lab $(LAB_ROOT_OPTION) notebooks
 
 doctor: venv  ## check that this machine is ready for the course
 	$(BIN)/python -m helpers doctor
@@ -60,5 +64,12 @@ doctor: venv  ## check that this machine is ready for the course
 notebooks: venv  ## maintainers: re-execute the notebooks in place so their committed outputs are true
 	$(BIN)/python -m helpers execute
 
+site: venv  ## build the course website into site/ from the committed notebooks (nothing re-executed)
+	$(BIN)/python -m helpers site --out site
+
+release: venv  ## maintainers: make release VERSION=0.2.0 sets the version, re-executes, commits and tags
+	@test -n "$(VERSION)" || { echo "usage: make release VERSION=X.Y.Z"; exit 1; }
+	$(BIN)/python -m helpers release $(VERSION)
+
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs site .pytest_cache

@@ -106,7 +106,7 @@ def table(results: list[SeedResult]) -> str:
     """Return a Markdown table: per seed, the baseline and each model's best accuracy (margin in brackets)."""
     lines = ["| seed | majority baseline | " + " | ".join(MODELS) + " |", "|---" * (len(MODELS) + 2) + "|"]
     for result in results:
-        cells = [f"{result.best_accuracy[name]:.3f} (+{result.margins()[name]:.3f})" for name in MODELS]
+        cells = [f"{result.best_accuracy[name]:.3f} ({result.margins()[name]:+.3f})" for name in MODELS]
         lines.append(f"| {result.seed} | {result.baseline:.3f} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

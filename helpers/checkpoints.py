@@ -55,6 +55,10 @@ class UnsafeCheckpointError(CheckpointError):
     """The file holds Python objects that ``weights_only`` loading refuses to build."""
 
 
+class CheckpointDeviceError(CheckpointError, RuntimeError):
+    """The file is fine, but its tensors cannot go to the device ``map_location`` names here."""
+
+
 class ArchitectureMismatchError(CheckpointError):
     """The checkpoint's weights do not fit the model (another architecture)."""
 
@@ -171,6 +175,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         FileNotFoundError: there is no file at ``path``.
         CorruptCheckpointError: the file is truncated or not a checkpoint.
         UnsafeCheckpointError: the file holds other Python objects.
+        CheckpointDeviceError: ``map_location`` names a device this machine does not have.
+        ValueError: ``map_location`` names no device at all.
 
     Example:
         >>> load_checkpoint("checkpoints/best.pt")["epoch"]  # doctest: +SKIP
@@ -198,7 +204,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
         ) from None
     except Exception as error:  # torch.load reports damaged files with many exception types
         if isinstance(error, RuntimeError) and ("map_location" in str(error) or "device" in str(error).lower()):
-            raise  # a GPU checkpoint on a CPU-only machine: PyTorch's message already says what to do
+            raise CheckpointDeviceError(
+                f"{path.name} is fine, but its tensors cannot go to map_location={map_location!r} on this machine "
+                f"(PyTorch says: {str(error).splitlines()[0]}). Load with map_location='cpu' (the default), then "
+                "move the model with model.to(device).") from None
         raise CorruptCheckpointError(_corrupt_message(path, error)) from error
 
 

@@ -30,7 +30,8 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from helpers.transforms import eval_transforms, train_transforms
 
-PATIENT_ID = re.compile(r"^(C\d+P\d+)", re.IGNORECASE)
+SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
+"""The slide at the start of every NIH file name: ``C<n>`` and, for infected patients, ``P<m>``."""
 VALID_FRACTION = 0.2
 TEST_FRACTION = 0.1
 MAX_SEARCH_DEPTH = 3
@@ -212,14 +213,26 @@ def check_images(paths: list[str]) -> None:
 
 
 def patient_of(path: str | Path) -> str:
-    """Return the patient (slide) id in an NIH-style file name.
+    """Return the slide (one per patient) an NIH file name starts with; other names are their own slide.
+
+    The real file names come in several forms: ``C33P1thinF_...``,
+    ``C39P4thinF_original_...``, ``C68P29N_ThinF_...`` and ``C183P144NThinF_...``
+    (infected patients, ``C<slide>P<patient>``), and ``C1_thinF_...``,
+    ``C3thin_original_...``, ``C2NThinF_...`` and ``C230ThinF_...`` (healthy
+    ones, ``C<slide>``). Cells of one slide can sit in both class folders.
 
     Example:
         >>> patient_of("C33P1thinF_IMG_20150619_114756a_cell_179.png")
         'C33P1'
+        >>> patient_of("Uninfected/C1_thinF_IMG_20150604_104722_cell_9.png")
+        'C1'
     """
-    match = PATIENT_ID.match(Path(path).name)
-    return match.group(1).upper() if match else Path(path).stem
+    name = Path(path).name
+    match = SLIDE_ID.match(name)
+    if match is None:
+        return Path(name).stem
+    slide, patient = match.groups()
+    return f"C{int(slide)}" + (f"P{int(patient[1:])}" if patient else "")
 
 
 def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTION,
@@ -315,12 +328,29 @@ def majority_baseline(labels: Sequence[int] | torch.Tensor) -> float:
     return max(counts.values()) / sum(counts.values())
 
 
+def available_workers(cap: int = 8) -> int:
+    """Return how many loader worker processes this machine can run: its usable CPU cores, at most ``cap``.
+
+    Colab gives 2 cores, Kaggle 4; the main process mostly waits for the GPU, so
+    every core can decode and transform images.
+
+    Example:
+        >>> 1 <= available_workers() <= 8
+        True
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(cap, cores))
+
+
 def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str = "patient",
-                 seed: int = 0, num_workers: int = 0, pin_memory: bool = False) -> Loaders:
+                 seed: int = 0, num_workers: int | None = 0, pin_memory: bool = False) -> Loaders:
     """Return train, validation and test loaders over the images in ``root``.
 
     The training data set augments; validation and test use the evaluation
     transforms. All three read the same files through their own indices.
+    ``num_workers`` processes load batches in parallel (``None``: one per CPU
+    core, see :func:`available_workers`) and stay alive between epochs;
+    ``pin_memory=True`` (for a CUDA GPU) makes copies to the GPU faster.
 
     Example:
         >>> loaders = make_loaders("data/generated/synthetic_cells_48_seed0", 32, 16)  # doctest: +SKIP
@@ -340,10 +370,12 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
         raise ValueError(f"{len(train_data)} images are too few to split: {parts.sizes()}. Use at least "
                          f"{MIN_RANDOM_SPLIT_IMAGES} images.")
 
+    workers = available_workers() if num_workers is None else num_workers
+
     def loader(dataset: ImageFolder, indices: list[int], offset: int) -> DataLoader:
         sampler = SubsetRandomSampler(indices, generator=torch.Generator().manual_seed(seed + offset))
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=num_workers,
-                          pin_memory=pin_memory, persistent_workers=num_workers > 0)
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
+                          pin_memory=pin_memory, persistent_workers=workers > 0)
 
     return Loaders(train=loader(train_data, parts.train, 0), valid=loader(eval_data, parts.valid, 1),
                    test=loader(eval_data, parts.test, 2), classes=train_data.classes, split=parts)

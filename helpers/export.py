@@ -42,13 +42,16 @@ def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
     """Export ``model`` with ``torch.export`` for inputs like ``example`` and save it to ``path`` (``.pt2``).
 
     The model is exported in ``eval()`` mode: Dropout off, BatchNorm on its
-    running statistics, as it will be used.
+    running statistics, as it will be used. The ``.pt2`` file keeps the example
+    input, so we save a copy of just the example: a slice such as ``batch[:2]``
+    shares the whole batch's memory, and the file would hold every image in it.
 
     Example:
         >>> export_program(model, torch.randn(2, 3, 64, 64), "artefacts/model.pt2")  # doctest: +SKIP
         PosixPath('artefacts/model.pt2')
     """
     model.eval()
+    example = example.detach().clone()
     example = _batch_of_at_least_two(example) if dynamic_batch else example
     program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
     path = Path(path)

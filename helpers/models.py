@@ -85,7 +85,7 @@ def make_small_backbone(channels: tuple[int, ...] = SMALL_CNN_CHANNELS, batch_no
     """Return the small CNN without its classifier: images (N, 3, H, W) to features (N, channels[-1]).
 
     Without BatchNorm (the default) it is the architecture of the shipped
-    pretrained backbone (:func:`load_pretrained_backbone`).
+    pretrained backbone (:func:`helpers.pretrained.load_pretrained_backbone`).
 
     Example:
         >>> make_small_backbone()(torch.zeros(2, 3, 64, 64)).shape

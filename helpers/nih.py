@@ -13,7 +13,9 @@ next one. A zip put in ``downloads/`` by hand is checked, never deleted. Extract
 member that would land outside the target folder and happens in a temporary
 folder first, so an interrupted run leaves no half data set behind. An
 existing copy (a previous download, or Kaggle's ``/kaggle/input`` copy) is
-reused instead of downloading again.
+reused instead of downloading again. The zip can be kept in a folder of its
+own (``downloads=``), such as Google Drive, so that a new Colab runtime finds
+it there and only extracts it.
 """
 
 from __future__ import annotations
@@ -205,8 +207,12 @@ def safe_extract(archive: Path, target: Path) -> None:
 
 
 def download_nih(out_dir: str | Path, url: str = NIH_URL, sha256: str = NIH_SHA256,
-                 kaggle_input: Path = KAGGLE_INPUT) -> Path:
+                 kaggle_input: Path = KAGGLE_INPUT, downloads: str | Path | None = None) -> Path:
     """Return the folder holding ``Parasitized/`` and ``Uninfected/``, downloading if needed.
+
+    The images are extracted into ``out_dir/cell_images``; the zip is kept in
+    ``downloads`` (``out_dir/downloads`` unless given) and reused from there.
+    A copy attached under ``kaggle_input`` is used in place, never copied.
 
     Example:
         >>> root = download_nih("data")  # doctest: +SKIP
@@ -217,7 +223,7 @@ def download_nih(out_dir: str | Path, url: str = NIH_URL, sha256: str = NIH_SHA2
     found = existing_copy(out_dir, kaggle_input)
     if found is not None:
         return found
-    archive = download_zip(out_dir / "downloads", url, sha256)
+    archive = download_zip(Path(downloads) if downloads is not None else out_dir / "downloads", url, sha256)
     partial = out_dir / "cell_images.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)

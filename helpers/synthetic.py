@@ -28,6 +28,7 @@ import os
 import re
 import shutil
 import struct
+import sys
 import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
 from helpers.safe_files import remove_stale_temporaries
@@ -293,23 +295,27 @@ def _leftover_pattern(root: Path) -> re.Pattern[str]:
     return re.compile(rf"^\.{re.escape(root.name)}\.(partial|old)-(?P<pid>\d+)-")
 
 
-def _draw_all(partial: Path, spec: SyntheticSpec, workers: int) -> None:
-    """Write every image into ``partial``, in ``workers`` processes (here when 1)."""
+def _draw_all(partial: Path, spec: SyntheticSpec, workers: int, bar: tqdm) -> None:
+    """Write every image into ``partial``, in ``workers`` processes (here when 1), advancing ``bar`` as tasks end."""
     total = 2 * spec.per_class
     tasks = [range(start, min(start + IMAGES_PER_TASK, total)) for start in range(0, total, IMAGES_PER_TASK)]
     workers = min(workers, len(tasks))
     if workers == 1:
-        _write_images(partial, spec, range(total))
+        for task in tasks:
+            _write_images(partial, spec, task)
+            bar.update(len(task))
         return
     pool = ProcessPoolExecutor(workers, initializer=_remember_parent)
     try:
-        list(pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks))
+        for task, _ in zip(tasks, pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks)):
+            bar.update(len(task))
     finally:  # on Ctrl-C, drop the tasks not started yet instead of waiting for them
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
-                         image_size: int | None = None, workers: int | None = None) -> Path:
+                         image_size: int | None = None, workers: int | None = None,
+                         progress: bool = False) -> Path:
     """Write synthetic cell images to ``root/Parasitized`` and ``root/Uninfected``; return ``root``.
 
     Calling it again with the same arguments reuses the images; other
@@ -319,7 +325,8 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     never leaves half a data set behind (the next run removes what a killed one
     left). ``workers`` processes share the drawing (default: one per CPU core)
     and stop if this process dies; every image has its own seeded generator, so
-    the result does not depend on them.
+    the result does not depend on them. ``progress=True`` shows a text progress
+    bar while images are drawn (none when they are reused).
 
     Example:
         >>> root = make_synthetic_cells("data/synthetic", per_class=50, seed=0, image_size=64)
@@ -339,7 +346,10 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     try:
         for folder in CLASSES:
             (partial / folder).mkdir()
-        _draw_all(partial, spec, workers or os.cpu_count() or 1)
+        total = 2 * spec.per_class
+        with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
+                  disable=not progress, file=sys.stdout, ncols=110, mininterval=0.5) as bar:
+            _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
         (partial / MANIFEST_NAME).write_text(json.dumps(asdict(spec)))
         if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
             return root  # another process made the same images meanwhile

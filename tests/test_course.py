@@ -1,5 +1,9 @@
 import ast
+import re
 
+import nbformat
+
+import helpers
 from helpers.course import facts
 
 
@@ -11,7 +15,7 @@ def test_notebooks_are_found_in_order():
 
 def test_badges_point_at_the_notebook_in_the_repository():
     line = facts.badges_markdown("01_tensors_and_autograd.ipynb")
-    expected = f"{facts.repository_slug()}/blob/{facts.BADGE_REF}/notebooks/01_tensors_and_autograd.ipynb"
+    expected = f"{facts.repository_slug()}/blob/{facts.PINNED_REF}/notebooks/01_tensors_and_autograd.ipynb"
     assert line.count(expected) == 2  # Colab and Kaggle
     assert "colab.research.google.com/github/" in line and "kaggle.com/kernels/welcome" in line
 
@@ -21,4 +25,38 @@ def test_setup_cell_is_valid_python_and_installs_at_the_pinned_ref():
     ast.parse(source)
     assert f"@{facts.PINNED_REF}" in source
     assert facts.REPOSITORY_URL in source
-    assert "check=True" in source  # a failed install stops the notebook loudly
+    assert "raise RuntimeError(" in source  # a failed install stops the notebook, saying what to do
+
+
+def test_badges_installs_and_the_backbone_use_the_version_tag_in_every_notebook():
+    tag = f"v{helpers.__version__}"
+    assert facts.PINNED_REF == tag
+    for path in facts.notebook_paths():
+        notebook = nbformat.read(path, as_version=4)
+        text = "\n".join(cell.source for cell in notebook.cells[:3])
+        badge_refs = set(re.findall(r"/blob/([^/]+)/notebooks/" + re.escape(path.name), text))
+        install_refs = set(re.findall(r"git\+" + re.escape(facts.REPOSITORY_URL) + r"@([^\"]+)\"", text))
+        assert badge_refs == install_refs == {tag}, path.name
+
+
+def test_figures_are_sharp_with_readable_labels(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.course.environment import use_course_figure_style
+
+    with matplotlib.rc_context():
+        use_course_figure_style()
+        figure, axes = plt.subplots()
+        axes.plot([0, 1], [0, 1], label="loss")
+        axes.set_xlabel("epoch")
+        axes.legend()
+        figure.savefig(tmp_path / "figure.png")
+        sizes = [label.get_fontsize() for label in [axes.xaxis.label, *axes.get_xticklabels(),
+                                                      *axes.legend_.get_texts()]]
+        plt.close(figure)
+    assert min(sizes) >= 10
+    width = int.from_bytes((tmp_path / "figure.png").read_bytes()[16:20], "big")
+    assert width == 5 * 110

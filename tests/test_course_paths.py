@@ -60,11 +60,12 @@ def test_data_lands_in_colab_kaggle_or_the_checkout(monkeypatch, tmp_path):
     monkeypatch.delenv(paths.DATA_DIR_ENV_VAR, raising=False)
     monkeypatch.setattr(paths, "COLAB_CONTENT_DIR", tmp_path / "content")
     monkeypatch.setattr(paths, "KAGGLE_WORKING_DIR", tmp_path / "kaggle" / "working")
+    monkeypatch.setattr(paths, "KAGGLE_TEMP_DIR", tmp_path / "kaggle" / "temp")
     assert paths.data_dir() == facts.CHECKOUT_ROOT / "data"
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     assert paths.data_dir() == tmp_path / "content" / "data"
     monkeypatch.delitem(sys.modules, "google.colab")
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Batch")
-    assert paths.data_dir() == tmp_path / "kaggle" / "working" / "data"
+    assert paths.data_dir() == tmp_path / "kaggle" / "temp" / "data"  # never in the saved output
     monkeypatch.setenv(paths.DATA_DIR_ENV_VAR, str(tmp_path / "mine"))
     assert paths.data_dir() == tmp_path / "mine"

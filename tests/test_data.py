@@ -1,8 +1,11 @@
+import re
+from pathlib import Path
+
 import pytest
 import torch
 
-from helpers.data import (class_balance, image_folder, majority_baseline, make_loaders, patient_of, patient_split,
-                          random_split)
+from helpers.data import (available_workers, class_balance, image_folder, majority_baseline, make_loaders, patient_of,
+                          patient_split, random_split)
 from helpers.synthetic import make_synthetic_cells
 
 
@@ -53,6 +56,78 @@ def test_loaders_serve_normalised_batches_of_the_right_shape(cells):
     assert loaders.classes == ["Parasitized", "Uninfected"]
     assert sum(len(batch[1]) for batch in loaders.test) == len(loaders.split.test)
     assert loaders.train.dataset.transform is not loaders.valid.dataset.transform
+
+
+REAL_NAMES = Path(__file__).parent / "fixtures" / "nih_file_names.txt"
+CLASSES = ("Parasitized", "Uninfected")
+
+
+def real_samples() -> list[tuple[str, int]]:
+    """The fixture's real NIH file names as ``ImageFolder.samples``: (path, class index)."""
+    lines = [line for line in REAL_NAMES.read_text().splitlines() if line and not line.startswith("#")]
+    return [(f"cell_images/{line}", CLASSES.index(line.split("/")[0])) for line in lines]
+
+
+def slide_number(path: str) -> int:
+    """The slide of a real file name, read independently of ``patient_of``: the number after the leading C."""
+    return int(re.match(r"C(\d+)", Path(path).name).group(1))
+
+
+@pytest.mark.parametrize("name, patient", [
+    ("C33P1thinF_IMG_20150619_114756a_cell_179.png", "C33P1"),
+    ("C100P61ThinF_IMG_20150918_144104_cell_162.png", "C100P61"),
+    ("C39P4thinF_original_IMG_20150622_105102_cell_84.png", "C39P4"),
+    ("C68P29N_ThinF_IMG_20150819_134112_cell_152.png", "C68P29"),
+    ("C183P144NThinF_IMG_20151201_224458_cell_121.png", "C183P144"),
+    ("C1_thinF_IMG_20150604_104722_cell_9.png", "C1"),
+    ("C3thin_original_IMG_20150608_162835_cell_77.png", "C3"),
+    ("C2NThinF_IMG_20150604_114631_cell_99.png", "C2"),
+    ("C230ThinF_IMG_20151112_150329_cell_162.png", "C230"),
+    ("cell_images/Uninfected/c13nthinf_img_20150614_131318_cell_179.png", "C13"),
+])
+def test_patient_of_reads_every_real_naming_form(name, patient):
+    assert patient_of(name) == patient
+
+
+def test_names_of_other_data_sets_are_their_own_patient():
+    assert patient_of("data/Uninfected/cell_0007.png") == "cell_0007"
+    assert patient_of("C12.png") == "C12" and patient_of("C12P3.png") == "C12P3"
+
+
+def test_no_slide_of_the_real_names_lands_in_two_splits():
+    samples = real_samples()
+    slides = {slide_number(path) for path, _ in samples}
+    assert {patient_of(path) for path, _ in samples} >= {"C1", "C2", "C3", "C230", "C33P1", "C68P29"}
+    assert len(slides) >= 30
+    for seed in range(5):
+        split = patient_split(samples, positive_class=0, seed=seed)
+        assert_disjoint_and_complete(split, len(samples))
+        parts_of_slide = {slide: {name for name in ("train", "valid", "test")
+                                  if any(slide_number(samples[i][0]) == slide for i in getattr(split, name))}
+                          for slide in slides}
+        in_two_splits = [slide for slide, parts in parts_of_slide.items() if len(parts) > 1]
+        assert in_two_splits == []
+        for name in ("train", "valid", "test"):  # every part has both classes
+            assert {samples[i][1] for i in getattr(split, name)} == {0, 1}
+
+
+def test_cells_taken_for_their_own_patients_leak_healthy_slides():
+    """The bug this guards against: names ``patient_of`` cannot read become one patient per cell."""
+    unread = [(path if "P" in Path(path).name.split("_")[0] else f"{Path(path).parent}/x{Path(path).name}", label)
+              for path, label in real_samples()]
+    split = patient_split(unread, positive_class=0, seed=0)
+    slides = [{slide_number(unread[i][0].replace("/x", "/")) for i in getattr(split, name)}
+              for name in ("train", "valid", "test")]
+    assert slides[0] & slides[1] or slides[0] & slides[2] or slides[1] & slides[2]
+
+
+def test_loaders_can_use_a_worker_per_core(cells):
+    assert 1 <= available_workers() <= 8 and available_workers(cap=1) == 1
+    loaders = make_loaders(cells, image_size=32, batch_size=8, seed=0, num_workers=None, pin_memory=True)
+    assert loaders.train.num_workers == available_workers() and loaders.train.persistent_workers
+    assert loaders.valid.pin_memory and loaders.test.num_workers == available_workers()
+    plain = make_loaders(cells, image_size=32, batch_size=8, seed=0)
+    assert plain.train.num_workers == 0 and not plain.train.persistent_workers and not plain.train.pin_memory
 
 
 def test_missing_folder_says_what_to_do(tmp_path):

@@ -151,3 +151,98 @@ def test_confusion_matrix_counts_are_readable_on_every_cell():
     assert texts == {((0, 0), "53"): "white", ((1, 0), "8"): "black", ((0, 1), "0"): "black",
                      ((1, 1), "67"): "white"}
     assert [label.get_text() for label in axes.get_xticklabels()] == ["Parasitized", "Uninfected"]
+
+
+
+class DtypeProbe(nn.Module):
+    """A linear model that remembers the dtype its forward pass computed in."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+        self.seen: set[torch.dtype] = set()
+
+    def forward(self, inputs):
+        logits = self.linear(inputs)
+        self.seen.add(logits.dtype)
+        return logits
+
+
+def test_fit_on_a_cpu_trains_in_float32_unless_asked_for_bfloat16():
+    dataset = data(count=64)
+    plain = DtypeProbe()
+    fit(plain, loader(dataset), loader(dataset), nn.CrossEntropyLoss(), torch.optim.SGD(plain.parameters(), lr=0.5),
+        epochs=2, device="cpu", progress=False)
+    assert plain.seen == {torch.float32}
+    torch.manual_seed(0)
+    mixed = DtypeProbe()
+    history = fit(mixed, loader(dataset), loader(dataset), nn.CrossEntropyLoss(),
+                  torch.optim.SGD(mixed.parameters(), lr=0.5), epochs=6, device="cpu", progress=False,
+                  mixed_precision=True)
+    assert mixed.seen == {torch.bfloat16}
+    assert mixed.linear.weight.dtype == torch.float32  # the weights stay float32; only the compute is bf16
+    assert history.valid_loss[-1] < history.valid_loss[0] and history.valid_accuracy[-1] > 0.8
+
+
+def test_float16_training_goes_through_a_grad_scaler():
+    dataset = data(count=64)
+    torch.manual_seed(0)
+    model = DtypeProbe()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
+    losses = [train_step(model, loader(dataset), nn.CrossEntropyLoss(), optimizer, CPU,
+                         low_precision=torch.float16, scaler=scaler)[0] for _ in range(5)]
+    assert model.seen == {torch.float16} and losses[-1] < losses[0]
+    assert scaler.get_scale() >= 2.0**10  # no overflow here, so no step was skipped
+
+
+def test_mixed_precision_is_on_for_cuda_by_default_and_off_elsewhere(monkeypatch):
+    from helpers import engine
+
+    monkeypatch.setattr(engine, "autocast_dtype", lambda device: torch.float16)
+    cuda = torch.device("cuda")
+    assert engine.mixed_precision_dtype(cuda, None) == torch.float16
+    assert engine.mixed_precision_dtype(cuda, False) is None
+    assert engine.mixed_precision_dtype(CPU, None) is None
+    assert engine.mixed_precision_dtype(CPU, True) == torch.float16
+
+
+def frozen_backbone_model():
+    torch.manual_seed(0)
+    backbone = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU())
+    backbone.requires_grad_(False)
+    return nn.Sequential(backbone, nn.Linear(8, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics_while_the_rest_trains():
+    model = frozen_backbone_model()
+    frozen, trainable = model[0][1], model[2]
+    before = {name: tensor.clone() for name, tensor in frozen.state_dict().items()}
+    trainable_before = trainable.running_mean.clone()
+    dataset = data(count=64)
+    params = [p for p in model.parameters() if p.requires_grad]
+    fit(model, loader(dataset, shuffle=True), loader(dataset), nn.CrossEntropyLoss(),
+        torch.optim.SGD(params, lr=0.1), epochs=3, device="cpu", progress=False)
+    for name, tensor in frozen.state_dict().items():
+        assert torch.equal(tensor, before[name]), name
+    assert not torch.equal(trainable.running_mean, trainable_before)  # the trainable one does learn its statistics
+
+
+def test_train_step_leaves_frozen_batchnorm_in_eval_and_the_rest_in_train():
+    model = frozen_backbone_model()
+    train_step(model, loader(data()), nn.CrossEntropyLoss(),
+               torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1), CPU)
+    assert not model[0][1].training and model[0].training and model[2].training and model.training
+
+
+def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_will_take(monkeypatch, capsys):
+    from helpers import engine
+
+    clock = iter(range(0, 10_000, 50))  # every reading of the clock is 50 s after the last
+    monkeypatch.setattr(engine.time, "perf_counter", lambda: float(next(clock)))
+    model = nn.Linear(4, 2)
+    fit(model, loader(data()), loader(data()), nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+        epochs=4, device="cpu", progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "epochs left" in line]
+    assert lines == ["the first epoch took 50 s; the 3 epochs left will take about 2 min"]
+    assert engine.remaining_time_note(5.0, 3) is None and engine.remaining_time_note(100.0, 0) is None

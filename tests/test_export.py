@@ -64,3 +64,11 @@ def test_compile_runs_uncompiled_when_nothing_works(model, batch):
     compiled = compile_or_fall_back(model, batch, backends=("no_such_backend",))
     assert compiled.backend is None and compiled.model is model
     assert "runs uncompiled" in compiled.note
+
+
+def test_an_exported_slice_of_a_big_batch_does_not_carry_the_batch(model, tmp_path):
+    big_batch = torch.randn(256, 3, 32, 32)  # 3 MiB of images
+    from_slice = export_program(model, big_batch[:2], tmp_path / "slice.pt2")
+    from_copy = export_program(model, big_batch[:2].clone(), tmp_path / "copy.pt2")
+    assert artefact_size_bytes(from_slice) < artefact_size_bytes(from_copy) * 1.1
+    assert artefact_size_bytes(from_slice) < big_batch.nelement() * big_batch.element_size() / 4

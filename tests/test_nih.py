@@ -129,3 +129,89 @@ def test_kaggle_copy_is_reused_without_downloading(tmp_path):
         (kaggle / "cell-images-for-detecting-malaria" / "cell_images" / "cell_images" / name).mkdir(parents=True)
     root = download_nih(tmp_path / "data", url="http://127.0.0.1:9/x.zip", kaggle_input=kaggle)
     assert root == kaggle / "cell-images-for-detecting-malaria" / "cell_images" / "cell_images"
+
+
+@pytest.fixture
+def runtimes(tmp_path, monkeypatch):
+    """Stand-ins for Colab's and Kaggle's folders; the runtime itself is chosen by each test."""
+    import sys
+    import types
+
+    from helpers import nih
+    from helpers.course import paths
+
+    folders = {"content": tmp_path / "content" / "data", "drive": tmp_path / "content" / "drive" / "MyDrive",
+               "kaggle_input": tmp_path / "kaggle" / "input", "kaggle_working": tmp_path / "kaggle" / "working",
+               "kaggle_temp": tmp_path / "kaggle" / "temp" / "data"}
+    monkeypatch.delenv(paths.DATA_DIR_ENV_VAR, raising=False)
+    monkeypatch.delenv("KAGGLE_KERNEL_RUN_TYPE", raising=False)
+    monkeypatch.setattr(paths, "COLAB_CONTENT_DIR", tmp_path / "content")
+    monkeypatch.setattr(paths, "COLAB_DRIVE_MOUNT_POINT", tmp_path / "content" / "drive")
+    monkeypatch.setattr(paths, "KAGGLE_WORKING_DIR", folders["kaggle_working"])
+    monkeypatch.setattr(paths, "KAGGLE_TEMP_DIR", tmp_path / "kaggle" / "temp")
+    monkeypatch.setattr(nih, "KAGGLE_INPUT", folders["kaggle_input"])
+    folders["kaggle_working"].mkdir(parents=True)
+
+    def become(runtime: str) -> None:
+        if runtime == "colab":
+            monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+        else:
+            monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
+
+    folders["become"] = become
+    return folders
+
+
+def real_data_settings():
+    from helpers.course.presets import resolve_settings
+
+    return resolve_settings("full")
+
+
+def test_colab_with_drive_keeps_the_zip_on_drive_for_the_next_runtime(server, runtimes):
+    import shutil
+
+    from helpers.course.prepare import prepare_cell_images
+
+    sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
+    runtimes["become"]("colab")
+    runtimes["drive"].mkdir(parents=True)  # Drive is mounted
+    root = prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
+    assert root == runtimes["content"] / "cell_images" / "cell_images"  # extracted on the fast local disk
+    kept = runtimes["drive"] / "pytorch-course" / "downloads" / "cell_images.zip"
+    assert kept.is_file() and not (runtimes["content"] / "downloads").exists()
+    shutil.rmtree(runtimes["content"])  # a new runtime: the local disk is empty, Drive is not
+    root = prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
+    assert (root / "Uninfected" / "C2P2thinF_IMG_20150604_111111_cell_2.png").is_file()
+    assert server.requests == 1  # the zip on Drive was checked and reused, not downloaded again
+
+
+def test_colab_without_drive_keeps_the_zip_on_the_runtime(server, runtimes):
+    from helpers.course.prepare import prepare_cell_images
+
+    sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
+    runtimes["become"]("colab")
+    prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
+    assert (runtimes["content"] / "downloads" / "cell_images.zip").is_file()
+    assert not runtimes["drive"].exists()
+
+
+def test_kaggle_uses_the_attached_data_set_and_writes_nothing_to_working(runtimes):
+    from helpers.course.prepare import prepare_cell_images
+
+    attached = runtimes["kaggle_input"] / "cell-images-for-detecting-malaria" / "cell_images" / "cell_images"
+    for name in ("Parasitized", "Uninfected"):
+        (attached / name).mkdir(parents=True)
+    runtimes["become"]("kaggle")
+    assert prepare_cell_images(real_data_settings(), url="http://127.0.0.1:9/x.zip") == attached
+    assert list(runtimes["kaggle_working"].iterdir()) == []
+
+
+def test_kaggle_without_the_data_set_downloads_outside_working(server, runtimes):
+    from helpers.course.prepare import prepare_cell_images
+
+    sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
+    runtimes["become"]("kaggle")
+    root = prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
+    assert root.is_relative_to(runtimes["kaggle_temp"])
+    assert list(runtimes["kaggle_working"].iterdir()) == []

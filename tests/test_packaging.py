@@ -29,12 +29,17 @@ def pins(name):
     return dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)$", (ROOT / name).read_text(), re.M))
 
 
-def lower_bounds():
-    """Every dependency of pyproject.toml, runtime and dev, with the version it asks for at least."""
+def all_requirements():
+    """Every dependency of pyproject.toml: runtime, then each extra's (the course's own extras left out)."""
     project = pyproject()["project"]
+    lines = project["dependencies"] + [line for extra in project["optional-dependencies"].values() for line in extra]
+    return [Requirement(line) for line in lines if Requirement(line).name != project["name"]]
+
+
+def lower_bounds():
+    """Every dependency of pyproject.toml with the version it asks for at least."""
     bounds = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
-        requirement = Requirement(line)
+    for requirement in all_requirements():
         [specifier] = requirement.specifier
         bounds[canonicalize_name(requirement.name)] = Version(specifier.version)
     return bounds
@@ -57,19 +62,36 @@ def test_doctor_knows_the_same_lower_bounds():
     assert doctor.MIN_TORCHVISION == bounds["torchvision"].release[:2]
 
 
+def test_learners_get_only_what_the_notebooks_import():
+    runtime = {Requirement(line).name for line in pyproject()["project"]["dependencies"]}
+    assert not runtime & {"ipykernel", "jupyter-client", "papermill", "nbformat", "pyyaml", "onnx", "onnxscript"}
+    extras = pyproject()["project"]["optional-dependencies"]
+    assert "runnable-pytorch-cheatsheet[instructor]" in extras["dev"]
+    assert {"papermill", "ipykernel", "onnxscript"} <= {Requirement(line).name for line in extras["instructor"]}
+
+
 def test_environment_yml_lists_the_same_packages_as_pyproject():
-    project = pyproject()["project"]
-    wanted = {}
-    for line in project["dependencies"] + project["optional-dependencies"]["dev"]:
-        requirement = Requirement(line)
-        wanted[requirement.name.lower()] = str(requirement.specifier)
+    wanted = {requirement.name.lower(): str(requirement.specifier) for requirement in all_requirements()}
     environment = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = [entry for entry in environment["dependencies"] if isinstance(entry, str)]
+    [from_pypi] = [entry["pip"] for entry in environment["dependencies"] if isinstance(entry, dict)]
     listed = {}
-    for entry in environment["dependencies"]:
-        if isinstance(entry, str) and not entry.startswith(("python", "pip")):
+    for entry in conda + from_pypi:
+        if not entry.startswith(("python", "pip", "-e")):
             requirement = Requirement(entry)
             listed[CONDA_NAMES.get(requirement.name, requirement.name).lower()] = str(requirement.specifier)
     assert listed == wanted
+    assert "-e ." in from_pypi
+
+
+def test_license_is_the_one_pyproject_names():
+    assert pyproject()["project"]["license"] == "MIT"
+    assert (ROOT / "LICENSE").read_text().startswith("MIT License")
+
+
+def test_gitignore_ignores_a_venv_folder_or_symlink():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert ".venv" in ignored and ".venv/" not in ignored
 
 
 def test_ci_runs_the_readme_test_command():
@@ -84,3 +106,49 @@ def test_make_test_covers_the_pinned_and_the_oldest_versions():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: test-pinned test-oldest\b", makefile, re.M)
     assert "-c constraints-oldest.txt" in makefile
+
+
+def workflow(name):
+    return yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+
+
+def test_github_runs_make_test_on_python_311_with_cached_pip_downloads():
+    [job] = workflow("tests.yml")["jobs"].values()
+    steps = job["steps"]
+    [python] = [step for step in steps if step.get("uses", "").startswith("actions/setup-python")]
+    assert python["with"]["python-version"] == "3.11" and python["with"]["cache"] == "pip"
+    assert any(step.get("run") == "make test" for step in steps)
+
+
+def test_the_site_is_published_on_release_tags():
+    site = workflow("site.yml")
+    assert site[True]["push"]["tags"] == ["v*"]  # YAML 1.1 reads the key `on` as True
+    uses = [step.get("uses", "") for job in site["jobs"].values() for step in job["steps"]]
+    assert any(use.startswith("actions/deploy-pages") for use in uses)
+
+
+def test_readme_links_the_ci_status_and_the_site():
+    from helpers.course import facts
+
+    top = "\n".join((ROOT / "README.md").read_text().splitlines()[:5])
+    assert f"{facts.REPOSITORY_URL}/actions/workflows/tests.yml/badge.svg" in top
+    assert facts.site_url() in top
+    assert (ROOT / "CONTRIBUTING.md").exists()
+
+
+def test_the_built_package_holds_every_subpackage(tmp_path):
+    """What Colab and Kaggle install: a wheel built from the sources, with the course runtime and the tools."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(ROOT / name, tmp_path)
+    shutil.copytree(ROOT / "helpers", tmp_path / "helpers", ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                    "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(tmp_path)], check=True, timeout=300)
+    [wheel] = (tmp_path / "dist").glob("*.whl")
+    packaged = set(zipfile.ZipFile(wheel).namelist())
+    sources = {str(path.relative_to(ROOT)) for path in (ROOT / "helpers").rglob("*.py")}
+    assert sources <= packaged, f"missing from the wheel: {sorted(sources - packaged)}"

@@ -68,7 +68,7 @@ def test_cli_grid_writes_the_comparison_table_and_plots(tiny_notebooks, tmp_path
     grid_file.write_text("RATE: [0.5, 1.0]\nSTEPS: 4\n")
     out = tmp_path / "out"
     assert main(["run", str(good), "--preset", "smoke", "--out", str(out), "--grid", str(grid_file),
-                 "-p", "STEPS", "1", "2", "--jobs", "2"]) == 0
+                 "-p", "STEPS", "1", "-p", "STEPS", "2", "--jobs", "2"]) == 0
     report = (out / "report.md").read_text()
     assert "good.ipynb: comparison across 4 combinations" in report
     assert "| RATE | STEPS | status | score |" in report
@@ -84,7 +84,7 @@ def test_cli_fails_when_a_notebook_fails(tiny_notebooks, tmp_path, capsys):
 def test_parameters_split_into_fixed_values_and_grid_axes(tmp_path):
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5
     assert parse_value("true") is True and parse_value("smoke") == "smoke"
-    assert split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None) == ({"SEED": 0}, {"EPOCHS": [1, 3]})
+    assert split_parameters([["EPOCHS", "1"], ["SEED", "0"], ["EPOCHS", "3"]], None) == ({"SEED": 0}, {"EPOCHS": [1, 3]})
     with pytest.raises(CommandError, match="needs a value"):
         split_parameters([["EPOCHS"]], None)
     assert expand_grid({"A": [1, 2], "B": ["x"]}) == [{"A": 1, "B": "x"}, {"A": 2, "B": "x"}]

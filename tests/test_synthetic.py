@@ -86,3 +86,12 @@ def test_colour_and_area_alone_do_not_separate_the_classes(cells):
     mean_colour = cross_val_score(LogisticRegression(max_iter=2000), features[:, :3], labels, cv=5).mean()
     everything = cross_val_score(LogisticRegression(max_iter=2000), features, labels, cv=5).mean()
     assert mean_colour < 0.65 and everything < 0.65
+
+
+def test_making_the_images_shows_progress_and_reusing_them_shows_none(tmp_path, capsys):
+    root = make_synthetic_cells(tmp_path / "cells", per_class=110, seed=2, workers=2, progress=True)
+    shown = capsys.readouterr().out
+    assert "making 220 synthetic cell images (once)" in shown and "220/220" in shown
+    assert sum(1 for _ in root.glob("*/*.png")) == 220
+    make_synthetic_cells(tmp_path / "cells", per_class=110, seed=2, workers=2, progress=True)
+    assert capsys.readouterr().out == ""

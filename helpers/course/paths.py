@@ -21,6 +21,8 @@ CHECKPOINT_DIR_ENV_VAR = "COURSE_CHECKPOINT_DIR"
 COLAB_CONTENT_DIR = Path("/content")
 KAGGLE_WORKING_DIR = Path("/kaggle/working")
 """Kaggle keeps what is written here as the notebook's output."""
+KAGGLE_TEMP_DIR = Path("/kaggle/temp")
+"""Kaggle's scratch space: kept for the session, never saved as output."""
 COLAB_DRIVE_MOUNT_POINT = Path("/content/drive")
 DRIVE_COURSE_FOLDER = "pytorch-course"
 """The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""
@@ -31,17 +33,41 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
 
     In order: ``explicit`` (a notebook's ``DATA_DIR`` parameter), the
     ``COURSE_DATA_DIR`` environment variable, then per runtime: ``/content/data``
-    in Colab, ``/kaggle/working/data`` in Kaggle, the checkout's ``data/``
-    folder locally, else ``~/.cache/pytorch-course/data``.
+    in Colab, ``/kaggle/temp/data`` in Kaggle (never ``/kaggle/working``, which
+    Kaggle saves as the notebook's output: 27,558 images there would be saved
+    with it), the checkout's ``data/`` folder locally, else
+    ``~/.cache/pytorch-course/data``.
 
     Example:
         >>> data_dir().name
         'data'
     """
     chosen = explicit or os.environ.get(DATA_DIR_ENV_VAR)
-    folder = Path(chosen).expanduser() if chosen else runtime_folder("data")
+    if chosen:
+        folder = Path(chosen).expanduser()
+    elif detect_runtime() == "kaggle":
+        folder = KAGGLE_TEMP_DIR / "data"
+    else:
+        folder = runtime_folder("data")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def nih_downloads_dir(data_folder: Path) -> Path:
+    """Return where the NIH zip is kept: on Google Drive when Colab has it mounted, else ``data_folder/downloads``.
+
+    A zip on Drive outlives the Colab runtime, so the next session reuses it
+    instead of downloading 353 MB again; the images are still extracted to the
+    runtime's fast local disk. Drive is never mounted here: that asks for permission.
+
+    Example:
+        >>> nih_downloads_dir(Path("data"))  # on a laptop
+        PosixPath('data/downloads')
+    """
+    drive = COLAB_DRIVE_MOUNT_POINT / "MyDrive"
+    if detect_runtime() == "colab" and drive.is_dir():
+        return drive / DRIVE_COURSE_FOLDER / "downloads"
+    return data_folder / "downloads"
 
 
 def runtime_folder(name: str) -> Path:

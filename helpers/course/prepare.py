@@ -13,15 +13,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers.course import facts
-from helpers.course.paths import data_dir
+from helpers import nih
+from helpers.course.paths import data_dir, nih_downloads_dir
 from helpers.course.presets import Settings
-from helpers.nih import download_nih
 from helpers.pretrained import BACKBONE_FILE, BACKBONE_SHA256
 from helpers.synthetic import make_synthetic_cells
 
 
-def prepare_cell_images(settings: Settings) -> Path:
+def prepare_cell_images(settings: Settings, url: str | None = None, sha256: str | None = None) -> Path:
     """Return the image folder the preset asks for, making or downloading it if needed.
+
+    ``url`` and ``sha256`` replace the NIH download's address and checksum (a
+    mirror, or a test server); ``None`` keeps the official ones. In Kaggle the
+    data set attached under ``/kaggle/input`` is used in place; in Colab with
+    Google Drive mounted, the zip is kept on Drive for the next runtime.
 
     Example:
         >>> prepare_cell_images(resolve_settings("smoke")).name
@@ -29,9 +34,10 @@ def prepare_cell_images(settings: Settings) -> Path:
     """
     root = data_dir(settings.data_dir)
     if settings.use_real_data:
-        return download_nih(root)
+        return nih.download_nih(root, url=url or nih.NIH_URL, sha256=sha256 or nih.NIH_SHA256,
+                                kaggle_input=nih.KAGGLE_INPUT, downloads=nih_downloads_dir(root))
     folder = root / "generated" / f"synthetic_cells_{settings.images_per_class}_seed{settings.seed}"
-    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed)
+    return make_synthetic_cells(folder, per_class=settings.images_per_class, seed=settings.seed, progress=True)
 
 
 def course_backbone_path() -> Path:

@@ -42,15 +42,20 @@ class Settings:
     """Where data sets live; ``None`` means the course's data folder."""
     use_real_data: bool
     """Whether notebooks that train use the real NIH data instead of synthetic cells."""
+    num_workers: int | None
+    """Processes that load images for the data loaders; ``None``: one per CPU core (see ``make_loaders``)."""
 
 
 PRESETS: dict[str, Settings] = {
     "smoke": Settings("smoke", images_per_class=48, image_size=32, batch_size=16, epochs=1,
-                      learning_rate=0.001, steps=60, device="auto", seed=0, data_dir=None, use_real_data=False),
+                      learning_rate=0.001, steps=60, device="auto", seed=0, data_dir=None, use_real_data=False,
+                      num_workers=0),
     "class": Settings("class", images_per_class=600, image_size=64, batch_size=32, epochs=5,
-                      learning_rate=0.001, steps=300, device="auto", seed=0, data_dir=None, use_real_data=False),
-    "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=10,
-                     learning_rate=0.001, steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True),
+                      learning_rate=0.001, steps=300, device="auto", seed=0, data_dir=None, use_real_data=False,
+                      num_workers=0),
+    "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=5,
+                     learning_rate=0.001, steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True,
+                     num_workers=None),
 }
 
 

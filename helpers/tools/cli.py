@@ -1,17 +1,23 @@
-"""The course's command line.
+"""The course's command line: ``pytorch-course`` once the package is installed, ``python -m helpers`` anywhere.
 
-    python -m helpers run [NOTEBOOK ...] --preset class --out runs/class [-p NAME VALUE ...] [--grid FILE] [--jobs N]
-    python -m helpers doctor [--preset full]
-    python -m helpers data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
-    python -m helpers data nih --out DIR
-    python -m helpers student-edition --out DIR     # notebooks with the solutions taken out
-    python -m helpers execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
+    pytorch-course run [NOTEBOOK ...] [--preset class] [--out DIR] [-p NAME VALUE ...] [--grid FILE] [--jobs N]
+    pytorch-course doctor [--preset full]
+    pytorch-course data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
+    pytorch-course data nih --out DIR
+    pytorch-course student-edition --out DIR     # notebooks with the solutions taken out
+    pytorch-course execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
+    pytorch-course release X.Y.Z               # set the version, refresh and re-execute, commit and tag
+    pytorch-course site [--out site]           # the course website, from the committed notebooks
+
+Options may come before or after the notebook names. A parameter given several
+times (-p EPOCHS 2 -p EPOCHS 5) is a grid axis: one run per combination.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import tempfile
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -66,22 +72,38 @@ def parse_value(text: str) -> Any:
                            f"e.g. -p TAG '\"{text}\"'.") from None
 
 
+def course_notebooks() -> list[Path]:
+    """Return the course notebooks: the checkout's, else those in ./notebooks or the current folder.
+
+    An installed package has no notebooks of its own, so outside a checkout the
+    command looks where the learner is; finding none, it stops with what to do.
+    """
+    for folder in (facts.NOTEBOOKS_DIR, Path.cwd() / "notebooks", Path.cwd()):
+        found = facts.notebook_paths(folder)
+        if found:
+            return found
+    raise CommandError("no course notebooks here: the installed package holds none, and neither ./notebooks/ "
+                       f"nor this folder has any. Run from a checkout of the course (git clone "
+                       f"{facts.REPOSITORY_URL}) or name the notebook files.")
+
+
 def resolve_notebooks(names: list[str]) -> list[Path]:
     """Return the notebooks to run: all of them when ``names`` is empty.
 
     A name may be a path, a file name or a number prefix such as ``01``.
     """
     if not names:
-        return facts.notebook_paths()
+        return course_notebooks()
     chosen = []
     for name in names:
         path = Path(name)
         if path.suffix == ".ipynb" and path.is_file():
             chosen.append(path.resolve())
             continue
-        matches = [p for p in facts.notebook_paths() if name and p.name.startswith(name)]
+        known = course_notebooks()
+        matches = [p for p in known if name and p.name.startswith(name)]
         if len(matches) != 1:
-            names = ", ".join(p.name for p in facts.notebook_paths())
+            names = ", ".join(p.name for p in known)
             raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
                                f"a path to a .ipynb file, or one of: {names}")
         chosen.append(matches[0])
@@ -110,23 +132,26 @@ def read_grid_file(grid_file: str) -> dict[Any, Any]:
 
 
 def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dict[str, Any], dict[str, list[Any]]]:
-    """Return (fixed parameters, grid) from ``-p NAME VALUE [VALUE ...]`` options and a YAML file.
+    """Return (fixed parameters, grid) from ``-p NAME VALUE`` options and a YAML file.
 
-    A name with one value is fixed; a name with several values (or a list in
-    the YAML file) is a grid axis. Command-line values win over the file.
+    A name given once is fixed; a name given several times (or a list in the YAML
+    file) is a grid axis. Command-line values win over the file. A value is one
+    argument, so it may hold any text, commas and spaces included.
 
     Example:
-        >>> split_parameters([["EPOCHS", "1", "3"], ["SEED", "0"]], None)
+        >>> split_parameters([["EPOCHS", "1"], ["EPOCHS", "3"], ["SEED", "0"]], None)
         ({'SEED': 0}, {'EPOCHS': [1, 3]})
     """
     values: dict[str, Any] = {}
     if grid_file:
         values.update(read_grid_file(grid_file))
+    given: dict[str, list[Any]] = {}
     for name, *texts in pairs:
-        if not texts:
-            raise CommandError(f"-p {name} needs a value, e.g. -p {name} 3 (or several: -p {name} 1 3 5).")
-        parsed = [parse_value(text) for text in texts]
-        values[name] = parsed if len(parsed) > 1 else parsed[0]
+        if len(texts) != 1:
+            raise CommandError(f"-p {name} needs a value, e.g. -p {name} 3 (repeat it for a grid: "
+                               f"-p {name} 1 -p {name} 3).")
+        given.setdefault(name, []).append(parse_value(texts[0]))
+    values.update({name: parsed if len(parsed) > 1 else parsed[0] for name, parsed in given.items()})
     fixed = {name: value for name, value in values.items() if not isinstance(value, list)}
     grid = {name: value for name, value in values.items() if isinstance(value, list)}
     return fixed, grid
@@ -173,6 +198,10 @@ def command_run(args: argparse.Namespace) -> int:
     check_out_folder(out_dir, [facts.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
     tasks = plan_tasks(notebooks, out_dir, fixed, grid)
     check_run_outputs(tasks, out_dir)
+    for task in {task.notebook.name: task for task in tasks}.values():
+        not_taken = sorted((set(fixed) | set(grid)) - set(task.parameters))
+        if not_taken:
+            print(f"note: {task.notebook.name} does not declare {', '.join(not_taken)}: it runs without them.")
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
     runs = run_tasks(tasks, jobs=args.jobs)
@@ -227,9 +256,34 @@ def command_execute(args: argparse.Namespace) -> int:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
                            f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
-    for path in notebooks:
-        seconds = execute_in_place(path, preset=args.preset)
-        print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
+        for path in notebooks:
+            seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
+            print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    return 0
+
+
+def command_release(args: argparse.Namespace) -> int:
+    from helpers.tools.release import ReleaseError, release
+
+    try:
+        tag = release(args.version, facts.CHECKOUT_ROOT)
+    except ReleaseError as error:
+        raise CommandError(str(error)) from None
+    print(f"Released {tag}. Publish it with: git push origin main {tag}\n"
+          "The badges and Colab/Kaggle installs open that tag, and notebook 05's backbone comes from its "
+          "data/pretrained/, so push the tag before sharing links.")
+    return 0
+
+
+def command_site(args: argparse.Namespace) -> int:
+    from helpers.tools.site import SiteError, build_site
+
+    try:
+        pages, seconds = build_site(Path(args.out))
+    except SiteError as error:
+        raise CommandError(str(error)) from None
+    print(f"Built {pages} pages into {args.out}/ in {seconds:.1f} s; open {args.out}/index.html")
     return 0
 
 
@@ -243,7 +297,7 @@ class CourseArgumentParser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from helpers.tools.runner import MAX_JOBS
 
-    parser = CourseArgumentParser(prog="python -m helpers", description=__doc__,
+    parser = CourseArgumentParser(prog="pytorch-course", description=__doc__,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -251,8 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
     run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
-    run.add_argument("-p", "--parameter", nargs="+", action="append", default=[], metavar="NAME VALUE",
-                     help="set a notebook parameter (-p EPOCHS 3); several values make a grid (-p EPOCHS 1 3 5)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                     help="set a notebook parameter (-p EPOCHS 3); repeat it for a grid "
+                          "(-p EPOCHS 1 -p EPOCHS 3)")
     run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
     run.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
                      help=f"notebooks executed at the same time (1 to {MAX_JOBS})")
@@ -283,6 +338,17 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("notebooks", nargs="*")
     execute.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
     execute.set_defaults(handler=command_execute)
+
+    release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")
+    release.add_argument("version", help="the new version, e.g. 0.2.0 (tagged v0.2.0)")
+    release.set_defaults(handler=command_release)
+
+    site = commands.add_parser("site", help="build the course website from the committed notebooks")
+    site.add_argument("--out", default="site", help="folder for the website (default: site)")
+    site.set_defaults(handler=command_site)
+
+    for command_parser in commands.choices.values():
+        command_parser.set_defaults(command_parser=command_parser)
     return parser
 
 
@@ -293,12 +359,19 @@ def _terminate(signal_number: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status.
 
-    Bad input ends with one ``error:`` line saying what to do and exit status 2,
-    never a traceback; ``kill`` (SIGTERM) and Ctrl-C clean up before exiting.
+    Options may come before, between or after notebook names: arguments that
+    the first pass leaves over are parsed again by the command's own parser,
+    which takes options and names in any order. Bad input ends with one
+    ``error:`` line saying what to do and exit status 2, never a traceback;
+    ``kill`` (SIGTERM) and Ctrl-C clean up before exiting.
     """
+    argv = sys.argv[1:] if argv is None else argv
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
-        args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
+        parser = build_parser()
+        args, left_over = parser.parse_known_args(argv)
+        if left_over:
+            args = args.command_parser.parse_intermixed_args(argv[argv.index(args.command) + 1:])
         return args.handler(args)
     except KeyboardInterrupt:
         print("interrupted: nothing half-written was kept.", file=sys.stderr)

@@ -3,14 +3,14 @@
 ``python -m helpers execute`` runs each notebook top to bottom in the ``class``
 preset, refreshes its badge and setup cells from :mod:`helpers.course`, and
 stamps it with a hash of its code cells. A test recomputes the hash: a notebook
-whose code changed without re-execution fails it.
+whose code changed without re-execution fails it. Notebooks are written exactly
+as JupyterLab 4 saves them, so opening and saving one in JupyterLab changes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import time
 from pathlib import Path
 from unittest.mock import patch
@@ -22,6 +22,14 @@ from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.course.presets import PRESET_ENV_VAR
 
 STAMP_KEY = "pytorch_course"
+JUPYTERLAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+"""The kernelspec JupyterLab 4 writes for ipykernel's ``python3`` kernel."""
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+"""Keeps the kernel's start-up notice ("running over TCP without encryption") out of every run's output.
+
+The kernel listens on 127.0.0.1 only; its errors still show, and a cell's own warnings are outputs anyway.
+"""
+LARGEST_PLAIN_JAVASCRIPT_NUMBER = 1e21  # from here on, JavaScript writes numbers as 1e+21
 
 
 def code_hash(notebook: nbformat.NotebookNode) -> str:
@@ -44,8 +52,9 @@ def cell_with_tag(notebook: nbformat.NotebookNode, tag: str) -> nbformat.Noteboo
     return next((c for c in notebook.cells if tag in c.metadata.get("tags", [])), None)
 
 
-def refresh_generated_cells(notebook: nbformat.NotebookNode, notebook_name: str) -> None:
-    """Rewrite the badge line and the setup cell from :mod:`helpers.course`.
+def refresh_generated_cells(notebook: nbformat.NotebookNode, notebook_name: str,
+                            ref: str = facts.PINNED_REF) -> None:
+    """Rewrite the badge line and the setup cell from :mod:`helpers.course.facts`, for the release ``ref``.
 
     The badge line is the last line of the cell tagged ``badges``; the setup
     cell is the one tagged ``setup``.
@@ -53,26 +62,71 @@ def refresh_generated_cells(notebook: nbformat.NotebookNode, notebook_name: str)
     badges = cell_with_tag(notebook, "badges")
     if badges is not None:
         lines = badges.source.rstrip("\n").split("\n")
-        lines[-1] = facts.badges_markdown(notebook_name)
+        lines[-1] = facts.badges_markdown(notebook_name, ref)
         badges.source = "\n".join(lines)
     setup = cell_with_tag(notebook, "setup")
     if setup is not None:
-        setup.source = facts.setup_cell_source()
+        setup.source = facts.setup_cell_source(ref)
 
 
 def clean_metadata(notebook: nbformat.NotebookNode) -> None:
     """Drop metadata that changes on every run or names the person who ran it."""
     for key in ("papermill", "widgets", "colab", "accelerator"):
         notebook.metadata.pop(key, None)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                       "language": "python"}
+    notebook.metadata["kernelspec"] = dict(JUPYTERLAB_KERNELSPEC)
     for cell in notebook.cells:
         for key in ("execution", "papermill", "executionInfo", "outputId", "colab"):
             cell.metadata.pop(key, None)
 
 
-def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -> float:
-    """Execute one notebook in its own folder, stamp it and save it; return seconds taken."""
+def as_javascript_numbers(value: object) -> object:
+    """Return ``value`` with each whole float as an int, as a JSON round trip through JavaScript leaves it.
+
+    JupyterLab's ``JSON.stringify`` writes the float ``3.0`` as ``3``, which the server reads back as an int.
+
+    Example:
+        >>> as_javascript_numbers({"epochs": 3.0, "loss": [0.25, 0.0], "big": 1e22})
+        {'epochs': 3, 'loss': [0.25, 0], 'big': 1e+22}
+    """
+    if isinstance(value, float) and value.is_integer() and abs(value) < LARGEST_PLAIN_JAVASCRIPT_NUMBER:
+        return int(value)
+    if isinstance(value, dict):
+        return {key: as_javascript_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [as_javascript_numbers(item) for item in value]
+    return value
+
+
+def jupyterlab_text(notebook: nbformat.NotebookNode) -> str:
+    """Return the file text JupyterLab 4 saves for ``notebook``: its numbers, its kernelspec, nbformat's writer.
+
+    Example:
+        >>> '"epochs": 3.0' in jupyterlab_text(nbformat.v4.new_notebook(metadata={"epochs": 3.0}))
+        False
+    """
+    saved = nbformat.from_dict(as_javascript_numbers(notebook))
+    if saved.metadata.get("kernelspec", {}).get("name") == "python3":
+        saved.metadata["kernelspec"] = dict(JUPYTERLAB_KERNELSPEC)
+    return nbformat.writes(saved) + "\n"
+
+
+def write_as_jupyterlab_saves(notebook: nbformat.NotebookNode, path: Path) -> None:
+    """Write ``notebook`` to ``path`` as :func:`jupyterlab_text`, atomically (old file or new, never half)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(jupyterlab_text(notebook), encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", timeout_s: int = 1800) -> float:
+    """Execute one notebook in its own folder, stamp it and save it; return seconds taken.
+
+    ``checkpoint_dir`` is the kernel's checkpoint folder. One fresh folder for a
+    batch of notebooks executed in order lets 09 and 10 load what 08 trained, as
+    they do for a learner, while no committed output resumes an earlier run.
+    """
     from nbclient import NotebookClient
 
     import torch
@@ -80,14 +134,12 @@ def execute_in_place(path: Path, preset: str = "class", timeout_s: int = 1800) -
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)
     started = time.perf_counter()
-    # The kernel inherits these: the preset, and an empty checkpoint folder so that
-    # committed outputs show a full training, never one resumed from an earlier run.
-    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: checkpoints}):
-            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
-                           resources={"metadata": {"path": str(path.parent)}}).execute()
+    with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: str(checkpoint_dir)}):
+        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
+                       extra_arguments=KERNEL_ARGUMENTS,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
     clean_metadata(notebook)
     notebook.metadata[STAMP_KEY] = {"code_sha256": code_hash(notebook), "preset": preset,
                                     "torch": torch.__version__.split("+")[0]}
-    nbformat.write(notebook, path)
+    write_as_jupyterlab_saves(notebook, path)
     return time.perf_counter() - started

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 
 from helpers.course import facts
-from helpers.tools.executor import STAMP_KEY, cell_with_tag, code_hash
+from helpers.tools.executor import STAMP_KEY, cell_with_tag, code_hash, jupyterlab_text
 
 TITLE = re.compile(r"^# (\d\d) · \S")
 HOME_PATH = re.compile(r"(/home/|/Users/|[A-Za-z]:\\\\Users\\\\)[^/\\\s\"']+")
@@ -97,4 +97,12 @@ def _stamp_problems(nb: nbformat.NotebookNode) -> list[str]:
 def notebook_problems(path: Path) -> list[str]:
     """Return every convention ``path`` breaks, in plain English (empty when clean)."""
     nb = nbformat.read(path, as_version=4)
-    return _structure_problems(nb, path.name) + _output_problems(nb) + _stamp_problems(nb)
+    return (_structure_problems(nb, path.name) + _output_problems(nb) + _stamp_problems(nb)
+            + _file_problems(path, nb))
+
+
+def _file_problems(path: Path, nb: nbformat.NotebookNode) -> list[str]:
+    if path.read_text(encoding="utf-8") != jupyterlab_text(nb):
+        return ["the file is not as JupyterLab saves it (so opening it marks it modified): "
+                "`python -m helpers execute` writes it so"]
+    return []

@@ -18,6 +18,7 @@ import keyword
 import math
 import os
 import re
+import reprlib
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -28,10 +29,16 @@ from unittest.mock import patch
 from tqdm.auto import tqdm
 
 from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
+from helpers.tools.executor import KERNEL_ARGUMENTS
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
 MAX_LABEL_LENGTH = 120
+MAX_LITERAL_ITEMS = 10_000
+MAX_RUNS = 1_000
+"""The most notebook runs one command plans: a grid of 10 axes with 10 values each would be 10 billion."""
+COURSE_PARAMETERS = ("PRESET",)
+"""Set by ``--preset`` for every notebook; a notebook that does not declare it simply ignores it."""
 MAX_JOBS = max(4, 2 * (os.cpu_count() or 1))
 """Each job is a Jupyter kernel with its own PyTorch: more than this only makes them fight over memory."""
 
@@ -140,53 +147,78 @@ def declared_parameters(notebook: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def is_literal(value: Any) -> bool:
+def is_literal(value: Any, max_items: int = MAX_LITERAL_ITEMS) -> bool:
     """Whether ``value`` is None, a bool, int, finite float or str, or a list or dict of them.
+
+    At most ``max_items`` values in all: a YAML file can alias one list inside
+    another until a few lines stand for billions of values.
 
     Example:
         >>> is_literal([1, 2.5, "x", None]), is_literal(float("nan"))
         (True, False)
     """
-    if isinstance(value, (list, tuple)):
-        return all(is_literal(item) for item in value)
-    if isinstance(value, dict):
-        return all(isinstance(key, str) and is_literal(item) for key, item in value.items())
-    if isinstance(value, float):
-        return math.isfinite(value)
-    return value is None or isinstance(value, (bool, int, str))
+    pending, seen = [value], 0
+    while pending:
+        item = pending.pop()
+        seen += 1
+        if seen > max_items:
+            return False
+        if isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, dict):
+            if not all(isinstance(key, str) for key in item):
+                return False
+            pending.extend(item.values())
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return False
+        elif not (item is None or isinstance(item, (bool, int, str))):
+            return False
+    return True
 
 
-def check_parameters(notebook: Path, parameters: dict[str, Any]) -> None:
-    """Raise :class:`ParameterError` unless every name is declared in the notebook and every value a literal.
+def check_parameters(declared: dict[str, list[str]], parameters: dict[str, Any]) -> None:
+    """Raise :class:`ParameterError` unless every name is declared by a notebook and every value a literal.
 
-    papermill writes the names into Python source, so a name must be a plain
-    identifier the notebook's ``parameters`` cell assigns: anything else could
-    run code or would be silently ignored.
+    ``declared`` maps each notebook's name to the names its ``parameters`` cell
+    assigns. papermill writes the names into Python source, so a name must be a
+    plain identifier one of the notebooks assigns: anything else could run code
+    or would be silently ignored. Values must be literals (:func:`is_literal`).
+
+    Example:
+        >>> check_parameters({"06.ipynb": ["PRESET", "EPOCHS"]}, {"EPOCHS": 3})
     """
-    declared = declared_parameters(notebook)
     for name, value in parameters.items():
         if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
             raise ParameterError(f"{name!r} is not a parameter name: names are Python identifiers such as "
-                                 f"EPOCHS. {notebook.name} takes: {', '.join(declared) or 'no parameters'}.")
-        if name not in declared:
-            raise ParameterError(f"{notebook.name} has no parameter {name}: its parameters cell declares "
-                                 f"{', '.join(declared) or 'none'}. Check the spelling (names are case-sensitive).")
+                                 f"EPOCHS. {_declared_text(declared)}")
+        if name not in COURSE_PARAMETERS and not any(name in names for names in declared.values()):
+            where = f"{next(iter(declared))} has" if len(declared) == 1 else "none of the notebooks run has"
+            raise ParameterError(f"{where} no parameter {name}. {_declared_text(declared)} Check the spelling "
+                                 "(names are case-sensitive).")
         if not is_literal(value):
-            raise ParameterError(f"the value of {name} ({value!r}, a {type(value).__name__}) is not a plain literal: "
-                                 "use a number, true/false, null, a string (quote dates: '2024-01-01') or a list "
-                                 "or mapping of them.")
+            raise ParameterError(f"the value of {name} ({reprlib.repr(value)}, a {type(value).__name__}) is not a "
+                                 "plain literal: use a number, true/false, null, a string (quote dates: "
+                                 f"'2024-01-01') or a list or mapping of them, {MAX_LITERAL_ITEMS:,} values at most.")
+
+
+def _declared_text(declared: dict[str, list[str]]) -> str:
+    shown = [f"{notebook} declares {', '.join(names) or 'none'}." for notebook, names in list(declared.items())[:3]]
+    return " ".join(shown) + (f" (and {len(declared) - 3} more notebooks)" if len(declared) > 3 else "")
 
 
 def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
                grid: dict[str, list[Any]]) -> list[RunTask]:
     """Return one task per notebook and grid combination, after checking every parameter.
 
+    Each notebook gets the parameters its ``parameters`` cell declares (and
+    ``PRESET``); a grid axis it does not declare does not multiply its runs.
     Without a grid, ``out_dir/NN_name.ipynb``; with one,
     ``out_dir/NN_name/EPOCHS=3,SEED=0.ipynb`` for each combination.
 
     Raises:
-        ParameterError: a name the notebook does not declare, or a value that is no literal.
-        ValueError: two different notebooks with the same name, or a grid axis without values.
+        ParameterError: a name no notebook declares, a value that is no literal, an empty axis, too many runs.
+        ValueError: two different notebooks with the same name.
     """
     for name, values in grid.items():
         if not values:
@@ -197,15 +229,22 @@ def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
     if clashing:
         raise ValueError(f"several notebooks are named {', '.join(clashing)}: their runs would overwrite each "
                          "other in the output folder. Run them one folder at a time.")
-    combinations = expand_grid(grid) if grid else [{}]
-    labels = unique_labels(combinations)
+    declared = {notebook.name: declared_parameters(notebook) for notebook in notebooks}
+    own_grids = {notebook: {name: values for name, values in grid.items() if name in declared[notebook.name]}
+                 for notebook in notebooks}
+    runs = sum(math.prod(len(values) for values in own.values()) for own in own_grids.values())
+    if runs > MAX_RUNS:
+        raise ParameterError(f"this grid asks for {runs:,} notebook runs; at most {MAX_RUNS:,} are planned at once. "
+                             "Use fewer values per parameter, or split the grid over several commands.")
+    check_parameters(declared, {**fixed, **grid})  # before any label is made from the values
     tasks = []
     for notebook in notebooks:
-        for combination, label in zip(combinations, labels):
-            parameters = {**fixed, **combination}
-            check_parameters(notebook, parameters)
+        own_fixed = {name: value for name, value in fixed.items()
+                     if name in declared[notebook.name] or name in COURSE_PARAMETERS}
+        combinations = expand_grid(own_grids[notebook]) if own_grids[notebook] else [{}]
+        for combination, label in zip(combinations, unique_labels(combinations)):
             output = out_dir / notebook.stem / f"{label}.ipynb" if label else out_dir / notebook.name
-            tasks.append(RunTask(notebook, output, parameters))
+            tasks.append(RunTask(notebook, output, {**own_fixed, **combination}))
     return tasks
 
 
@@ -282,7 +321,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                        kernel_name="python3", cwd=str(notebook.parent),
-                                       progress_bar=progress_bar, log_output=False)
+                                       progress_bar=progress_bar, log_output=False,
+                                       extra_arguments=KERNEL_ARGUMENTS)
         except Exception as exc:  # any failure is reported, never lost
             failed_cell, error = _error_of(exc)
     seconds = time.perf_counter() - started

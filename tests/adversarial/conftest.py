@@ -1,24 +1,13 @@
-"""Shared pieces of the adversarial suite: a tiny notebook, the command line run in-process, an outcome tally.
+"""Fixtures of the adversarial suite: a tiny notebook, and the command line run in-process.
 
 Every test here feeds the course a wrong, careless or hostile input (or kills it
 mid-work) and asserts what must happen: a clear error, or the input handled.
 """
 
-import nbformat
 import pytest
 
+from hostile import write_tiny_notebook
 from helpers.tools.cli import main
-
-SENTINEL_NAME = "INJECTED_CODE_RAN"
-
-
-def write_tiny_notebook(path, parameters="PRESET = None\nSTEPS = 1\nTAG = 'x'", body="print(STEPS)"):
-    cells = [nbformat.v4.new_code_cell(parameters), nbformat.v4.new_code_cell(body)]
-    cells[0].metadata["tags"] = ["parameters"]
-    notebook = nbformat.v4.new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(notebook, path)
-    return path
 
 
 @pytest.fixture
@@ -40,13 +29,3 @@ def cli(capsys):
         return status, out, err
 
     return run
-
-
-def assert_clear_refusal(status, out, err, *expected_words):
-    """A refusal: non-zero exit, one ``error:`` message naming what is wrong, no traceback."""
-    assert status not in (0, None), f"accepted: {out}{err}"
-    assert "Traceback" not in out + err
-    assert "error" in err.lower(), err
-    assert "unexpected" not in err, err  # an unexpected exception is a bug, not a clear message
-    for word in expected_words:
-        assert word.lower() in err.lower(), f"{word!r} not in {err!r}"

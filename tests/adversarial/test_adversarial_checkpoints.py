@@ -9,6 +9,7 @@ from torch import nn
 
 from helpers import checkpoints
 from helpers.checkpoints import (
+    CheckpointDeviceError,
     CheckpointManager,
     CorruptCheckpointError,
     UnsafeCheckpointError,
@@ -173,3 +174,14 @@ def test_orphan_temporary_files_of_dead_writers_are_removed_and_live_ones_kept(t
     CheckpointManager(tmp_path, verbose=False)
     assert not any(p.exists() for p in orphans)
     assert live.exists() and mine.read_bytes() == b"half"
+
+
+@pytest.mark.parametrize("map_location", ["cuda", "cuda:3", "mps", "xpu"])
+def test_a_device_this_machine_lacks_is_named_not_called_corruption(tmp_path, map_location):
+    available = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(),
+                 "xpu": hasattr(torch, "xpu") and torch.xpu.is_available()}
+    if available[map_location.split(":")[0]]:
+        pytest.skip(f"this machine has {map_location}")
+    path = save_atomically({"w": torch.zeros(2)}, tmp_path / "model.pt")
+    with pytest.raises(CheckpointDeviceError, match="is fine, but its tensors cannot go to"):
+        load_checkpoint(path, map_location=map_location)

@@ -1,12 +1,11 @@
 """Bad input to every command-line path: one clear message, a non-zero exit, no traceback, nothing run."""
 
 import ast
-import os
 from pathlib import Path
 
 import pytest
 
-from conftest import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
+from hostile import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
 from helpers.course import facts
 
 
@@ -41,6 +40,15 @@ GRID_FILES = {
     "a set value": ("TAG: !!set {a: null}\n", "not a plain literal"),
     "a python object tag": ("TAG: !!python/object/apply:os.system ['touch INJECTED_CODE_RAN']\n", "not valid YAML"),
     "a mapping with an int key": ("TAG: {1: 2}\n", "not a plain literal"),
+    "a billion laughs": ("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+                         "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+                         "TAG: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n", "no parameter a"),
+    "a billion laughs in one value": ("TAG: {a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1], b: &b [*a, *a, *a, *a, *a, *a, *a, *a],"
+                                      " c: &c [*b, *b, *b, *b, *b, *b, *b, *b], d: &d [*c, *c, *c, *c, *c, *c, *c, *c],"
+                                      " e: [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]}\n", "values at most"),
+    "a grid too large to plan": ("STEPS: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\nTAG: [a, b, c, d, e, f, g, h, i, j]\n"
+                                 "PRESET: [smoke, class, full, smoke, class, full, smoke, class, full, smoke, class]\n",
+                                 "at most 1,000"),
 }
 
 
@@ -78,7 +86,7 @@ def test_parameter_names_must_be_declared_identifiers(cli, tiny_notebook, tmp_pa
 
 @pytest.mark.parametrize("values, message", [(["[1,"], "cannot read the value"), (["{a"], "cannot read the value"),
                                              (["2024-01-01"], "not a plain literal"), ([".nan"], "not a plain literal"),
-                                             (["!!binary aGk="], "not a plain literal"), ([], "needs a value")])
+                                             (["!!binary aGk="], "not a plain literal"), ([], "expected 2 arguments")])
 def test_parameter_values_must_be_plain_literals(cli, tiny_notebook, tmp_path, values, message):
     assert_clear_refusal(*cli(["run", tiny_notebook, "--out", tmp_path / "out", "-p", "TAG", *values]), message)
 
@@ -214,10 +222,36 @@ def test_hostile_string_values_reach_the_notebook_as_plain_text(cli, tmp_path):
     notebook = write_tiny_notebook(folder / "echo.ipynb", body="print(repr(TAG))")
     values = ["x\"); open('INJECTED_CODE_RAN', 'w'); (\"", "a\\nimport os; os.system('touch INJECTED_CODE_RAN')",
               "x'''; open('INJECTED_CODE_RAN', 'w'); '''"]
-    status, out, err = cli(["run", notebook, "--out", tmp_path / "out", "-p", "TAG", *values])
+    repeated = [argument for value in values for argument in ("-p", "TAG", value)]  # one run per value
+    status, out, err = cli(["run", notebook, "--out", tmp_path / "out", *repeated])
     assert status == 0, out + err
     for executed in sorted((tmp_path / "out" / "echo").glob("*.ipynb")):
         printed = nbformat.read(executed, as_version=4).cells[-1].outputs[0]["text"].strip()
         values.remove(ast.literal_eval(printed))  # the repr the notebook printed is one of the values, unchanged
     assert values == []
     assert not (folder / SENTINEL_NAME).exists() and not (tmp_path / SENTINEL_NAME).exists()
+
+
+def test_a_notebook_without_a_parameters_cell_still_takes_the_preset(cli, tmp_path):
+    import nbformat
+
+    notebook = tmp_path / "plain.ipynb"
+    plain = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print('no parameters here')")])
+    plain.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(plain, notebook)
+    status, out, err = cli(["run", notebook, "--preset", "smoke", "--out", tmp_path / "out"])
+    assert status == 0, out + err
+    status, out, err = cli(["run", notebook, "--out", tmp_path / "out2", "-p", "EPOCHS", "3"])
+    assert_clear_refusal(status, out, err, "declares none")
+
+
+def test_a_parameter_some_notebooks_lack_skips_them_and_does_not_multiply_their_runs(cli, tmp_path):
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    with_seed = write_tiny_notebook(folder / "a_seeded.ipynb", parameters="PRESET = None\nSEED = 0", body="print(SEED)")
+    without = write_tiny_notebook(folder / "b_plain.ipynb", parameters="PRESET = None", body="print('plain')")
+    status, out, err = cli(["run", with_seed, without, "--preset", "smoke", "--out", tmp_path / "out", "-p", "SEED", "1", "-p", "SEED", "2"])
+    assert status == 0, out + err
+    assert "b_plain.ipynb does not declare SEED" in out
+    assert sorted(p.name for p in (tmp_path / "out" / "a_seeded").glob("*.ipynb")) == ["SEED=1.ipynb", "SEED=2.ipynb"]
+    assert (tmp_path / "out" / "b_plain.ipynb").is_file()

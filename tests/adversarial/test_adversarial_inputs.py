@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from conftest import write_tiny_notebook
+from hostile import write_tiny_notebook
 from helpers.data import UnreadableImagesError, image_folder, make_loaders, patient_split
 from helpers.predict import PredictionInputError, load_image, predict, to_model_batch
 from helpers.tools.runner import ParameterError, plan_tasks
@@ -216,7 +216,7 @@ def test_the_same_notebook_twice_runs_once_and_two_namesakes_are_refused(tmp_pat
         plan_tasks([tiny_notebook, write_tiny_notebook(other / "tiny.ipynb")], tmp_path, {}, {})
 
 
-@pytest.mark.parametrize("parameters", [{"STEPS": object()}, {"STEPS": {3: 4}}, {"NOT_DECLARED": 1},
+@pytest.mark.parametrize("parameters", [{"STEPS": object()}, {"STEPS": {3: 4}}, {"NOT_DECLARED": 1}, {"for": 1},
                                         {"STEPS\nimport os": 1}, {"STEPS": float("nan")}])
 def test_the_runner_itself_refuses_undeclared_names_and_non_literals(tmp_path, tiny_notebook, parameters):
     with pytest.raises(ParameterError):

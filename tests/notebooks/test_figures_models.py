@@ -54,3 +54,30 @@ def test_05_pretrained_features_beat_random_ones_with_few_labels(smoke_run):
     assert records["pretrained_feature_accuracy"] >= 0.9
     assert records["transfer_gain"] >= 0.1
     assert records["pretrained_feature_accuracy"] - records["random_feature_accuracy"] == records["transfer_gain"]
+
+
+def test_04_the_cnn_is_trained_and_measured_against_the_baseline(smoke_run):
+    records = smoke_run(NOTEBOOK_04).records
+    assert 0.5 <= records["cnn_valid_majority_baseline"] <= 1.0
+    for name in ("cnn_valid_accuracy_before_training", "cnn_valid_accuracy_after_training"):
+        assert 0.0 <= records[name] <= 1.0
+
+
+def committed_records(name):
+    from helpers.course import facts
+    from helpers.course.records import read_records
+
+    return read_records(nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4))
+
+
+def test_04_class_preset_cnn_learns_far_beyond_the_baseline_in_its_committed_outputs():
+    records = committed_records(NOTEBOOK_04)
+    baseline = records["cnn_valid_majority_baseline"]
+    assert records["cnn_valid_accuracy_before_training"] < baseline + 0.1  # "no better than a guess"
+    assert records["cnn_valid_accuracy_after_training"] >= baseline + 0.3  # "far above the baseline"
+
+
+def test_05_a_head_stored_as_model_classifier_is_never_called_by_a_resnet(smoke_run):
+    records = smoke_run(NOTEBOOK_05).records
+    assert records["resnet50_classifier_trap_outputs"] == 1000  # still ImageNet's head
+    assert records["resnet50_fc_outputs"] == 2  # the cheat sheet's fc = nn.Linear(2048, 2)

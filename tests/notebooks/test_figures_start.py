@@ -16,3 +16,9 @@ def test_01_gradient_descent_finds_the_line(smoke_run):
     assert abs(records["fitted_slope"] - records["true_slope"]) < 0.1
     assert abs(records["fitted_slope"] - records["least_squares_slope"]) < 0.05
     assert records["last_loss"] < records["first_loss"] / 10  # "the loss goes down"
+
+
+def test_01_reductions_and_shape_changes_give_what_the_prose_says(smoke_run):
+    records = smoke_run("01_tensors_and_autograd.ipynb").records
+    assert records["argmax_per_image"] == [1, 2]  # the largest score of each row
+    assert records["stacked_batch_shape"] == [8, 3, 4, 5]  # stack adds a new first dimension

@@ -51,6 +51,7 @@ def test_06_a_tiny_training_set_is_memorised_while_validation_lags(smoke_run):
     records = smoke_run("06_the_training_loop.ipynb").records
     assert records["overfit_train_accuracy"] == 1.0
     assert records["overfit_valid_accuracy"] < 0.9
+    assert abs(sum(records["overfit_valid_answer_shares"].values()) - 1.0) < 1e-9
 
 
 def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
@@ -73,3 +74,19 @@ def test_08_map_location_and_weights_only(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["map_location_device"] == "cpu"
     assert records["unsafe_checkpoint_refused"] is True
+
+
+def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outputs():
+    import nbformat
+
+    from helpers.course import facts
+    from helpers.course.records import read_records
+
+    records = read_records(nbformat.read(facts.NOTEBOOKS_DIR / "06_the_training_loop.ipynb", as_version=4))
+    baseline = records["valid_majority_baseline"]
+    assert records["loop_best_valid_accuracy"] >= baseline + 0.3
+    assert records["fit_best_valid_accuracy"] >= baseline + 0.3
+    assert records["overfit_train_accuracy"] == 1.0
+    # the memoriser: far below the model trained on everything, no better than guessing one class
+    assert records["overfit_valid_accuracy"] < records["fit_best_valid_accuracy"] - 0.3
+    assert records["overfit_valid_accuracy"] <= baseline + 0.1

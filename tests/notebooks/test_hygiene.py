@@ -96,3 +96,11 @@ def test_committed_outputs_are_small():
     for path in NOTEBOOKS:
         size = len(json.dumps(nbformat.read(path, as_version=4)))
         assert size < 600_000, f"{path.name} is {size / 1e3:.0f} kB: make its figures smaller"
+
+
+def test_catches_a_file_jupyterlab_would_rewrite(clean_copy):
+    def float_and_old_kernelspec(nb):
+        nb.metadata["kernelspec"]["display_name"] = "Python 3"
+        nb.metadata["epochs"] = 3.0
+
+    assert "as JupyterLab saves it" in clean_copy(float_and_old_kernelspec)

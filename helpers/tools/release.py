@@ -1,0 +1,84 @@
+"""``python -m helpers release X.Y.Z`` (or ``make release VERSION=X.Y.Z``): cut a release of the course.
+
+A release sets the package version (the one place the ref lives), refreshes every
+notebook's badges and setup cell to the new tag ``vX.Y.Z``, re-executes the notebooks
+so their outputs show the released package, commits, and tags the commit. It refuses to
+start with uncommitted changes, so the tag holds exactly what was tested.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from helpers.tools.executor import refresh_generated_cells, write_as_jupyterlab_saves
+
+VERSION_PATTERN = re.compile(r"\d+\.\d+\.\d+")
+VERSION_LINE = re.compile(r'^__version__ = "[^"]*"$', re.MULTILINE)
+
+
+class ReleaseError(Exception):
+    """A release that must not go ahead; the message says why and what to do."""
+
+
+def git(root: Path, *arguments: str) -> str:
+    """Run git in ``root``; return what it printed."""
+    return subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, text=True,
+                          check=True).stdout
+
+
+def check_can_release(root: Path, version: str) -> None:
+    """Raise :class:`ReleaseError` unless ``version`` is X.Y.Z, new, and the checkout has no changes."""
+    if not VERSION_PATTERN.fullmatch(version):
+        raise ReleaseError(f"{version!r} is not a version like 0.2.0 (three numbers).")
+    if git(root, "status", "--porcelain"):
+        raise ReleaseError("the checkout has uncommitted changes; commit or stash them first, "
+                           "so the release tag holds what you tested.")
+    if git(root, "tag", "--list", f"v{version}"):
+        raise ReleaseError(f"the tag v{version} exists already; choose a new version.")
+
+
+def set_version(root: Path, version: str) -> None:
+    """Write ``version`` into ``helpers/__init__.py``, the one place the course's ref comes from."""
+    init = root / "helpers" / "__init__.py"
+    text, count = VERSION_LINE.subn(f'__version__ = "{version}"', init.read_text())
+    if count != 1:
+        raise ReleaseError(f"{init} has no single line `__version__ = \"...\"` to change.")
+    init.write_text(text)
+
+
+def refresh_notebooks(root: Path, ref: str) -> list[Path]:
+    """Point every notebook's badges and setup cell at ``ref``; return the notebooks."""
+    paths = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    for path in paths:
+        notebook = nbformat.read(path, as_version=4)
+        refresh_generated_cells(notebook, path.name, ref)
+        write_as_jupyterlab_saves(notebook, path)
+    return paths
+
+
+def execute_notebooks(root: Path) -> None:
+    """Re-execute every notebook in a new Python, which imports the new version."""
+    subprocess.run([sys.executable, "-m", "helpers", "execute"], cwd=root, check=True)
+
+
+def release(version: str, root: Path, execute: Callable[[Path], None] = execute_notebooks) -> str:
+    """Cut release ``version`` of the checkout at ``root``; return the new tag.
+
+    Example:
+        >>> release("0.2.0", Path("."))  # doctest: +SKIP
+        'v0.2.0'
+    """
+    check_can_release(root, version)
+    tag = f"v{version}"
+    set_version(root, version)
+    refresh_notebooks(root, tag)
+    execute(root)
+    git(root, "commit", "--quiet", "--all", "--message", f"Release {tag}")
+    git(root, "tag", "--annotate", tag, "--message", f"Release {tag}")
+    return tag
