@@ -61,11 +61,20 @@ print(json.dumps({"passed": all(run.passed for run in runs), "seconds": {run.not
 """
 
 
-def seconds_of(command: list[str], env: dict[str, str] | None = None) -> float:
+def seconds_of(command: list[str]) -> float:
     """Return the wall-clock seconds ``command`` takes, run from the repository root; raise if it fails."""
     started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def pytest_seconds(arguments: list[str]) -> tuple[float, str]:
+    """Return the wall-clock seconds of a pytest run and its last line: a failing suite is still timed."""
+    started = time.perf_counter()
+    finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
+                              cwd=ROOT, env=python_env(), capture_output=True, text=True)
+    summary = (finished.stdout.strip().splitlines() or ["no output"])[-1].strip("= ")
+    return time.perf_counter() - started, summary
 
 
 def json_of(script: str, *args: str) -> object:
@@ -133,12 +142,11 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             rows.append((f"the old way: {notebooks} papermill runs one after another, lessons only",
                          f"{old_wall:.0f} s{status}", f"{old_wall / wall:.2f} x the shared runs"))
     if args.pytest:
-        pytest = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
-        fast = seconds_of(pytest + ["tests", "--ignore=tests/notebooks"], env=python_env())
-        rows.append(("make test-fast (unit tests)", minutes(fast),
+        fast, fast_summary = pytest_seconds(["tests", "--ignore=tests/notebooks", "--ignore=tests/site"])
+        rows.append((f"make test-fast (unit tests: {fast_summary})", minutes(fast),
                      f"{fast / base['import torch, torchvision']:.0f} x import torch; target <= 1 min"))
-        pinned = seconds_of(pytest, env=python_env())
-        rows.append(("make test-pinned (ready environment)", minutes(pinned),
+        pinned, pinned_summary = pytest_seconds([])
+        rows.append((f"make test-pinned, ready environment ({pinned_summary})", minutes(pinned),
                      f"{pinned / smoke_floor:.1f} x smoke floor; target <= 4 min"))
         rows.append(("make test without its two environment builds (test-pinned twice)", minutes(2 * pinned),
                      "target for the whole, builds included: <= 10 min"))
