@@ -55,6 +55,10 @@ def _structure_problems(nb: nbformat.NotebookNode, name: str) -> list[str]:
         problems.append("the parameters cell must declare PRESET")
     if nb.metadata.get("kernelspec", {}).get("name") != "python3":
         problems.append("the kernelspec must be 'python3'")
+    marked = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and "# NBVAL_" in c.source]
+    if marked:
+        problems.append(f"cells {marked} carry '# NBVAL_' comments: learners read them; use nbval's cell tags "
+                        "(such as nbval-check-output) instead")
     solutions = [c for c in nb.cells if "solution" in c.metadata.get("tags", [])]
     if len(solutions) < 3:
         problems.append(f"expected at least 3 exercises (cells tagged 'solution'), found {len(solutions)}")

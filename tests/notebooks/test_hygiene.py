@@ -104,3 +104,11 @@ def test_catches_a_file_jupyterlab_would_rewrite(clean_copy):
         nb.metadata["epochs"] = 3.0
 
     assert "as JupyterLab saves it" in clean_copy(float_and_old_kernelspec)
+
+
+def test_catches_nbval_comments_in_code_cells(clean_copy):
+    def mark(nb):
+        cell = next(c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", []))
+        cell.source = "# NBVAL_CHECK_OUTPUT\n" + cell.source
+
+    assert "NBVAL_" in clean_copy(mark)
