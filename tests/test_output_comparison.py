@@ -20,7 +20,7 @@ def lesson_notebook():
 
 def test_the_shared_cells_end_at_the_first_solution():
     lesson = lesson_notebook()
-    assert first_differing_cell(lesson, student_notebook(lesson)) == 3
+    assert first_differing_cell(lesson, student_notebook(lesson, "99_lesson.ipynb")) == 3
     assert first_differing_cell(lesson, lesson) == len(lesson.cells)
     shorter = new_notebook(cells=lesson.cells[:2])
     with pytest.raises(ValueError, match="student edition has 2 cells"):
@@ -29,11 +29,12 @@ def test_the_shared_cells_end_at_the_first_solution():
 
 def test_one_notebook_runs_the_shared_cells_then_the_student_cells_then_the_lesson_cells():
     lesson = lesson_notebook()
-    combined, student_start, lesson_start = combined_notebook(lesson, student_notebook(lesson), {"PRESET": "smoke"})
+    student = student_notebook(lesson, "99_lesson.ipynb")
+    combined, student_start, lesson_start = combined_notebook(lesson, student, {"PRESET": "smoke"})
     sources = [cell.source for cell in combined.cells]
     assert sources[:student_start] == ["PRESET = None", "# Parameters\nPRESET = \"smoke\"\n", "x = 2",
                                        "## Exercises"]
-    assert sources[student_start] == student_notebook(lesson).cells[3].source
+    assert sources[student_start] == student.cells[3].source
     assert sources[lesson_start:] == ["answer_x = x * 3", "print(answer_x == 6)"]
     assert sources[student_start + 1] == sources[lesson_start + 1]
     ids = [cell.id for cell in combined.cells]
