@@ -662,7 +662,7 @@ def trained_pair() -> tuple:
     return model, optimizer, 3
 
 
-exercise("08 full_checkpoint", notebook="08", check=checkpoints.full_checkpoint, data=trained_pair,
+exercise("08 resumable_checkpoint", notebook="08", check=checkpoints.resumable_checkpoint, data=trained_pair,
          reference=lambda m, o, e: {"model": m.state_dict(), "optimizer": o.state_dict(), "epoch": 3},
          alternatives=[lambda m, o, e: {"epoch": e, "model_state_dict": m.state_dict(), "optimizer_state_dict": o.state_dict()},
                        lambda m, o, e: {"model": m.state_dict(), "optimizer": o.state_dict(), "epoch": 3, "loss": 0.4},

@@ -6,28 +6,7 @@ import numpy as np
 import torch
 
 from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
-
-
-@exercise_check
-def parasitized_recall(answer: object, matrix: torch.Tensor, classes: list[str]) -> Verdict:
-    """The answer is matrix[p, p] / matrix[p].sum() for p = the Parasitized index."""
-    p = classes.index("Parasitized")
-    problem = number_problem(answer, "a number between 0 and 1")
-    if problem:
-        return False, problem
-    value = as_number(answer)
-    matrix = matrix.double()
-    expected = (matrix[p, p] / matrix[p].sum()).item()
-    if abs(value - expected) < 1e-6:
-        return True, ""
-    if abs(value - (matrix[p, p] / matrix[:, p].sum()).item()) < 1e-6:
-        return False, "that divides by the column (everything predicted Parasitized): that is the precision."
-    if abs(value - (matrix.diagonal().sum() / matrix.sum()).item()) < 1e-6:
-        return False, "that is the accuracy over both classes; recall looks at the Parasitized row only."
-    other = 1 - p
-    if abs(value - (matrix[other, other] / matrix[other].sum()).item()) < 1e-6:
-        return False, "that is the recall of Uninfected; use the row and column of classes.index('Parasitized')."
-    return False, f"got {value:g}; divide the correct Parasitized count by the whole Parasitized row."
+from helpers.course.checks.predict import parasitized_recall  # notebook 11 asks what notebook 09 asked
 
 
 SELECTION_CHOICES = ("validation loss", "training accuracy", "test accuracy")

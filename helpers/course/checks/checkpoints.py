@@ -28,7 +28,7 @@ def _entry(checkpoint: dict, part: str) -> tuple[bool, object]:
 
 
 @exercise_check
-def full_checkpoint(answer: object, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> Verdict:
+def resumable_checkpoint(answer: object, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> Verdict:
     """The answer is a dict with the model's and optimizer's state_dicts and the epoch."""
     if not isinstance(answer, dict):
         return False, f"expected a dict such as {{'model': ..., 'optimizer': ..., 'epoch': ...}}, got {kind_of(answer)}."

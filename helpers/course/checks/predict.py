@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
 from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
@@ -52,27 +54,29 @@ def predicted_classes(answer: object, logits: torch.Tensor) -> Verdict:
 
 
 @exercise_check
-def parasitized_recall(answer: object, matrix: torch.Tensor) -> Verdict:
-    """The answer is recall of class 0: ``matrix[0, 0] / matrix[0].sum()`` (rows are true classes)."""
+def parasitized_recall(answer: object, matrix: torch.Tensor,
+                       classes: Sequence[str] = ("Parasitized", "Uninfected")) -> Verdict:
+    """The answer is the recall of Parasitized: ``matrix[p, p] / matrix[p].sum()`` (rows are true classes)."""
     problem = number_problem(answer, "a number between 0 and 1")
     if problem:
         return False, problem
     value = as_number(answer)
+    p = list(classes).index("Parasitized")
+    other = 1 - p
     matrix = matrix.double()
-    recall = (matrix[0, 0] / matrix[0].sum()).item()
-    precision = (matrix[0, 0] / matrix[:, 0].sum()).item()
-    accuracy = (matrix.diagonal().sum() / matrix.sum()).item()
+    recall = (matrix[p, p] / matrix[p].sum()).item()
     if abs(value - recall) < 1e-6:
         return True, ""
-    if abs(value - precision) < 1e-6:
+    if abs(value - (matrix[p, p] / matrix[:, p].sum()).item()) < 1e-6:
         return False, "that is the precision (divided by the column: predicted Parasitized); recall divides by the row."
     if abs(value - recall * 100) < 1e-4:
         return False, "that is a percentage; give the fraction, between 0 and 1."
-    if abs(value - (matrix[1, 1] / matrix[1].sum()).item()) < 1e-6:
-        return False, "that is the recall of Uninfected (row 1); Parasitized is class 0, row 0."
-    if abs(value - accuracy) < 1e-6:
+    if abs(value - (matrix[other, other] / matrix[other].sum()).item()) < 1e-6:
+        return False, (f"that is the recall of Uninfected (row {other}); Parasitized is row {p}, "
+                       "classes.index('Parasitized').")
+    if abs(value - (matrix.diagonal().sum() / matrix.sum()).item()) < 1e-6:
         return False, "that is the accuracy over both classes; recall looks at the Parasitized row only."
-    return False, f"got {value:g}; recall = found / all parasitized = matrix[0, 0] / matrix[0].sum()."
+    return False, f"got {value:g}; recall = found / all parasitized = matrix[{p}, {p}] / matrix[{p}].sum()."
 
 
 @exercise_check
