@@ -205,7 +205,9 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
     healthy = [slide for slide in slides if not slide.infected]
     for index in indices:
         if _parent_pid is not None and os.getppid() != _parent_pid:
-            return  # the command that started this worker is gone: nobody will use these images
+            # The command that started this worker is gone: nobody will use these images, and
+            # no new task will come, so the worker leaves rather than wait for one forever.
+            os._exit(0)
         rng = np.random.default_rng([spec.seed, 1, index])
         parasitized = index < spec.per_class
         # parasites come from infected patients; healthy-looking cells mostly from healthy ones

@@ -15,6 +15,7 @@ import sys
 import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -205,6 +206,18 @@ def start_generator(tmp_path, command):
     return child
 
 
+def processes_started_with(argument: str) -> list[int]:
+    """Return the ids of the processes whose command line holds ``argument`` (forked workers keep their parent's)."""
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            if process.name.isdigit() and argument.encode() in (process / "cmdline").read_bytes().split(b"\0"):
+                found.append(int(process.name))
+        except OSError:  # the process ended while we looked
+            continue
+    return found
+
+
 def image_count(tmp_path):
     return sum(1 for folder in partial_folders(tmp_path) for _ in folder.rglob("*.png"))
 
@@ -217,6 +230,7 @@ def test_killing_the_generator_stops_its_workers_and_the_next_run_tidies_up(tmp_
     settled = image_count(tmp_path)
     time.sleep(1.5)
     assert image_count(tmp_path) == settled, "workers kept writing after their parent was killed"
+    assert processes_started_with(str(tmp_path / "cells")) == [], "workers outlived their parent"
     assert partial_folders(tmp_path) and not (tmp_path / "cells").exists()
     make_synthetic_cells(tmp_path / "cells", per_class=2, seed=0, image_size=16, workers=1)
     assert partial_folders(tmp_path) == [] and sorted(files_in(tmp_path)) == ["cells"]
