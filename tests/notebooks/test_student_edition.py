@@ -87,7 +87,7 @@ def test_each_notebook_offers_its_own_student_edition():
     for path in NOTEBOOKS:
         line = cell_with_tag(nbformat.read(path, as_version=4), "badges").source.rstrip().split("\n")[-1]
         targets = badge_links(line)
-        assert [url.rsplit("/blob/main/", 1)[1] for url in targets] == [
+        assert [url.rsplit(f"/blob/{facts.PINNED_REF}/", 1)[1] for url in targets] == [
             f"notebooks/{path.name}", f"notebooks/{path.name}",
             f"{facts.STUDENT_FOLDER}/{path.name}", f"{facts.STUDENT_FOLDER}/{path.name}"], line
 
