@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import shutil
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -224,9 +225,9 @@ def download_nih(out_dir: str | Path, url: str = NIH_URL, sha256: str = NIH_SHA2
     if found is not None:
         return found
     archive = download_zip(Path(downloads) if downloads is not None else out_dir / "downloads", url, sha256)
-    partial = out_dir / "cell_images.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    # a new folder of our own, so no folder a learner made is ever emptied
+    partial = Path(tempfile.mkdtemp(prefix="cell_images.partial-", dir=out_dir))
     try:
         safe_extract(archive, partial)
         if image_folder_root(partial) is None:
