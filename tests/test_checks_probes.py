@@ -9,6 +9,7 @@ notebooks themselves teach.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 import nbformat
@@ -30,13 +32,14 @@ from torchvision import transforms
 from torchvision.transforms import v2
 
 from helpers.course import facts
-from helpers.course.checks import UNANSWERED_HINT
+from helpers.course.checks import UNANSWERED_HINT, judge
 from helpers.course.checks import (capstone, checkpoints, devices, distributed, export, loaders, models, predict, start,
                             tensors, training, transfer)
 from helpers.course.checks import transforms as transform_checks
 from helpers.checkpoints import save_atomically
 from helpers.data import image_folder, patient_of, random_split
-from helpers.devices import choose_device
+from helpers.devices import choose_device, tensor_megabytes
+from helpers.distributed import RunConfig, make_regression_data, make_tiny_model, train_single_process
 from helpers.models import conv_output_size, make_classifier, trainable_parameters
 from helpers.pretrained import build_transfer_model
 from helpers.synthetic import make_synthetic_cells
@@ -635,13 +638,49 @@ exercise("07 output_on_model_device", notebook="07", check=devices.output_on_mod
                        lambda m, x: m.forward(x.to(m.weight.device))],
          wrong=[(lambda m, x: torch.zeros(8, 3), "move the inputs"), (lambda m, x: x.to("meta"), "call the model"),
                 (lambda m, x: m(x[:2].to("meta")), "one row per input"), (lambda m, x: m, "output (a tensor)")])
-ELEMENTS = 128 * 3 * 64 * 64
-exercise("07 batch_megabytes", notebook="07", check=devices.batch_megabytes, data=lambda: (),
-         reference=lambda: ELEMENTS * 4 / 2**20,
-         alternatives=[lambda: 6, lambda: torch.zeros(128, 3, 64, 64).element_size() * ELEMENTS / 2**20,
-                       lambda: np.float32(6.0), lambda: torch.zeros(128, 3, 64, 64).nbytes / 1024 / 1024],
-         wrong=[(lambda: ELEMENTS / 2**20, "4 bytes"), (lambda: ELEMENTS * 4, "in bytes"), (lambda: ELEMENTS * 4 / 1e6, "10**6"),
-                (lambda: ELEMENTS * 8 / 2**20, "float64"), (lambda: "6", "quotes"), (lambda: ELEMENTS * 2 / 2**20, "float16")])
+def small_cnn() -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 2))
+
+
+def layer_output_megabytes(builder=small_cnn, batch_size: int = 128, dtype=torch.float32, keep=lambda layer: True,
+                           with_batch: bool = False) -> list[float]:
+    """What a learner adds up: the MiB of each kept layer's output (and of the batch itself, if asked)."""
+    outputs = torch.zeros(batch_size, 3, 64, 64, dtype=dtype)
+    sizes = [tensor_megabytes(outputs)] if with_batch else []
+    with torch.no_grad():
+        for layer in builder().to(dtype):
+            outputs = layer(outputs)
+            if keep(layer):
+                sizes.append(tensor_megabytes(outputs))
+    return sizes
+
+
+def hooked_megabytes(builder) -> float:
+    """The total, measured with forward hooks on every layer (another way to watch each layer's output)."""
+    sizes = []
+    model = builder()
+    for layer in model:
+        layer.register_forward_hook(lambda module, inputs, output: sizes.append(output.nbytes / 1024**2))
+    model(torch.randn(128, 3, 64, 64))
+    return sum(sizes)
+
+
+ACTIVATION_MIB = 32 + 32 + 8 + 16 + 16 + 4 + 2 * 128 * 32 * 4 / 2**20 + 128 * 2 * 4 / 2**20
+exercise("07 activation_megabytes", notebook="07", check=devices.activation_megabytes, data=lambda: (small_cnn,),
+         reference=lambda builder: sum(layer_output_megabytes(builder)),
+         alternatives=[lambda builder: hooked_megabytes(builder), lambda builder: round(ACTIVATION_MIB, 2),
+                       lambda builder: torch.tensor(layer_output_megabytes(builder)).sum(),
+                       lambda builder: np.float32(sum(layer_output_megabytes(builder)))],
+         wrong=[(lambda builder: 6.0, "batch itself"), (lambda builder: sum(layer_output_megabytes(builder, with_batch=True)), "includes the batch"),
+                (lambda builder: sum(layer_output_megabytes(builder, keep=lambda layer: isinstance(layer, nn.Conv2d))), "ReLU and pooling"),
+                (lambda builder: layer_output_megabytes(builder)[-1], "last layer"),
+                (lambda builder: sum(layer_output_megabytes(builder)) * 2**20, "in bytes"),
+                (lambda builder: sum(layer_output_megabytes(builder)) * 2**20 / 1e6, "10**6"),
+                (lambda builder: sum(layer_output_megabytes(builder, dtype=torch.float64)), "4 bytes per number"),
+                (lambda builder: sum(layer_output_megabytes(builder, batch_size=32)), "128 images"),
+                (lambda builder: f"{ACTIVATION_MIB:.1f}", "quotes")])
 exercise("07 to_numpy", notebook="07", check=devices.to_numpy, data=lambda: (), reference=lambda: lambda t: t.detach().cpu().numpy(),
          alternatives=[lambda: lambda t: t.cpu().detach().numpy(), lambda: lambda t: t.numpy(force=True),
                        lambda: lambda t: t.detach().to("cpu").numpy(), lambda: lambda t: np.asarray(t.detach().cpu())],
@@ -885,9 +924,57 @@ exercise("11 recall_at_threshold", notebook="11", check=capstone.recall_at_thres
 
 # -- notebook 12 --------------------------------------------------------------------------------------------
 
-exercise("12 global_batch_size", notebook="12", check=distributed.global_batch_size, data=lambda: (), reference=lambda: 32 * 4 * 2,
-         alternatives=[lambda: 256.0, lambda: torch.tensor(256), lambda: np.int64(256)],
-         wrong=[(lambda: 128, "every 2"), (lambda: 64, "its own 32"), (lambda: "256", "quotes"), (lambda: 32 * 4 + 2, "multiply")])
+PORT_CONFIG = RunConfig(samples=128, batch_size=16, epochs=2)
+
+
+def ported_model(batch_size: int = 16, reshuffle: bool = True, epochs: int = 2, lr: float = 0.1) -> nn.Module:
+    """The notebook's one-process loop on PORT_CONFIG's data, with the given batch size and epochs."""
+    config = PORT_CONFIG
+    dataset = make_regression_data(config.samples, config.features, config.seed)
+    model = make_tiny_model(config.features, config.seed)
+    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    for epoch in range(epochs):
+        if reshuffle:
+            sampler.set_epoch(epoch)
+        for inputs, targets in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(inputs), targets).backward()
+            optimizer.step()
+    return model
+
+
+def judged(model: nn.Module, ddp_batch: int = 32) -> torch.Tensor:
+    """The learner's own comparison with the DDP run (here its one-process twin), as a bool tensor."""
+    ddp_weights = ported_model(ddp_batch).state_dict()
+    return torch.stack([(ddp_weights[name] - value).abs().max() for name, value in model.state_dict().items()]).max() < 1e-5
+
+
+exercise("12 ported_run", notebook="12", check=distributed.ported_run, data=lambda: (False, PORT_CONFIG, 2),
+         reference=lambda same, config, processes: ported_model(),
+         alternatives=[lambda same, config, processes: train_single_process(config, world_size=1)[0],
+                       lambda same, config, processes: ported_model().state_dict()],
+         wrong=[(lambda same, config, processes: ported_model(batch_size=32), "global batch of 32"),
+                (lambda same, config, processes: ported_model(reshuffle=False), "set_epoch(epoch)"),
+                (lambda same, config, processes: make_tiny_model(8, 0), "untrained"),
+                (lambda same, config, processes: ported_model(epochs=1), "config.epochs"),
+                (lambda same, config, processes: nn.Linear(8, 1), "other layers"),
+                (lambda same, config, processes: "model", "an nn.Module")])
+
+
+def ported_verdict(same_as_ddp: object, config: RunConfig, processes: int) -> tuple[bool, str]:
+    """The check's verdict on ``same_as_ddp`` next to the right model."""
+    return distributed.ported_run.__wrapped__(ported_model(), same_as_ddp, config, processes)
+
+
+# The exercise's second answer, the learner's judgement, probed next to the right model.
+exercise("12 ported_run (verdict)", notebook="12", check=SimpleNamespace(judge=functools.partial(judge, ported_verdict)),
+         data=lambda: (PORT_CONFIG, 2), reference=lambda config, processes: False,
+         alternatives=[lambda config, processes: judged(ported_model()), lambda config, processes: np.bool_(False)],
+         wrong=[(lambda config, processes: True, "far beyond float32 rounding"),
+                (lambda config, processes: judged(ported_model(), ddp_batch=16), "far beyond float32 rounding"),
+                (lambda config, processes: "no", "True or False"), (lambda config, processes: 0.07, "True or False")])
 exercise("12 logs_on_rank_zero", notebook="12", check=distributed.logs_on_rank_zero, data=lambda: (),
          reference=lambda: lambda rank: rank == 0,
          alternatives=[lambda: lambda rank: not rank, lambda: lambda rank: int(rank) == 0, lambda: lambda rank: rank < 1],

@@ -2,29 +2,90 @@
 
 from __future__ import annotations
 
-from torch.utils.data import DistributedSampler
-
+import numpy as np
 import torch
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, DistributedSampler
 
-from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
+from helpers.distributed import RunConfig, effective_batch_size, make_regression_data, make_tiny_model
+
+
+SAME_RUN_TOLERANCE = 1e-5
+"""Weights this close come from the same run: float32 rounding in another order, nothing more."""
+
+
+def one_process_weights(config: RunConfig, batch_size: int, reshuffle: bool = True) -> dict[str, torch.Tensor]:
+    """Return the weights the notebook's one-process loop ends with when each step takes ``batch_size`` samples.
+
+    ``reshuffle=False`` is the loop without ``sampler.set_epoch``: every epoch in the same order.
+    """
+    dataset = make_regression_data(config.samples, config.features, config.seed)
+    model = make_tiny_model(config.features, config.seed)
+    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
+    optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
+    for epoch in range(config.epochs):
+        sampler.set_epoch(epoch if reshuffle else 0)
+        for inputs, targets in loader:
+            optimizer.zero_grad()
+            F.mse_loss(model(inputs), targets).backward()
+            optimizer.step()
+    return model.state_dict()
+
+
+def largest_difference(weights: dict[str, torch.Tensor], other: dict[str, torch.Tensor]) -> float:
+    """Return the largest absolute difference between two state dicts with the same tensors."""
+    return max((weights[name].detach().cpu().float() - value).abs().max().item() for name, value in other.items())
+
+
+def _as_truth_value(answer: object) -> bool | None:
+    """Return ``answer`` as a bool when it is one (Python, NumPy or a one-element bool tensor), else None."""
+    if isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    if isinstance(answer, torch.Tensor) and answer.numel() == 1 and answer.dtype == torch.bool:
+        return bool(answer.item())
+    return None
 
 
 @exercise_check
-def global_batch_size(answer: object) -> Verdict:
-    """The answer is 32 per GPU x 4 GPUs x 2 accumulation steps = 256 samples per optimizer step."""
-    problem = number_problem(answer, "a whole number of samples")
-    if problem:
-        return False, problem
-    answer = as_number(answer)
-    if answer == 256:
-        return True, ""
-    if answer == 128:
-        return False, "that is one backward pass on all 4 GPUs; the optimizer steps only every 2 of them."
-    if answer in (32, 64):
-        return False, "each GPU sees only its own 32; every process's gradients are averaged into one step."
-    if answer == 32 * 4 + 2 or answer == 32 * 2 + 4:
-        return False, "the numbers multiply: each of the 4 GPUs takes 32 samples, twice, before one step."
-    return False, f"got {answer}; multiply the per-process batch by the number of processes and the accumulation steps."
+def ported_run(answer: object, same_as_ddp: object, config: RunConfig, processes: int) -> Verdict:
+    """The answer is the model one process trains with the per-process batch, and the verdict False.
+
+    One process with ``config.batch_size`` per step takes ``processes`` times as many, smaller, steps as
+    the DDP run, so it is a different run: its weights end up far from the DDP run's.
+    """
+    weights = answer.state_dict() if isinstance(answer, nn.Module) else answer
+    if not isinstance(weights, dict) or not all(isinstance(value, torch.Tensor) for value in weights.values()):
+        return False, f"expected the model you trained (an nn.Module), got {kind_of(answer)}."
+    expected = one_process_weights(config, config.batch_size)
+    if set(weights) != set(expected) or any(weights[name].shape != value.shape for name, value in expected.items()):
+        return False, ("that model has other layers: train make_tiny_model(config.features, config.seed), the model "
+                       "the reference run starts from.")
+    difference = largest_difference(weights, expected)
+    if difference > SAME_RUN_TOLERANCE:
+        global_batch = effective_batch_size(config.batch_size, processes)
+        if largest_difference(weights, one_process_weights(config, global_batch)) <= SAME_RUN_TOLERANCE:
+            return False, (f"these are the DDP run's weights: you trained with the global batch of {global_batch}. "
+                           f"The ported run takes batch_size=config.batch_size ({config.batch_size}) samples per step.")
+        if largest_difference(weights, make_tiny_model(config.features, config.seed).state_dict()) == 0:
+            return False, "that model is untrained: run the training loop on it first."
+        if largest_difference(weights, one_process_weights(config, config.batch_size, reshuffle=False)) <= SAME_RUN_TOLERANCE:
+            return False, "every epoch ran in the same order: call sampler.set_epoch(epoch) at the start of each epoch."
+        return False, (f"your weights are {difference:.1e} away from that run's: train make_tiny_model(config.features, "
+                       f"config.seed) for config.epochs epochs as the reference loop does (same sampler, SGD with "
+                       f"config.learning_rate), with batch_size=config.batch_size.")
+    if same_as_ddp is None or same_as_ddp is Ellipsis:
+        return False, "the model is right; now set answer_same_as_ddp to True or False."
+    verdict = _as_truth_value(same_as_ddp)
+    if verdict is None:
+        return False, f"answer_same_as_ddp should be True or False, got {kind_of(same_as_ddp)}."
+    if verdict:
+        ddp_like = one_process_weights(config, effective_batch_size(config.batch_size, processes))
+        return False, (f"compare the weights: they are {largest_difference(weights, ddp_like):.2g} apart at most, far "
+                       f"beyond float32 rounding. {processes} times as many steps, each on fewer samples: another run.")
+    return True, ""
 
 
 @exercise_check
