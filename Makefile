@@ -18,8 +18,8 @@ course: venv  ## execute the whole course headless (class preset) into runs/clas
 
 test: test-pinned test-oldest  ## the whole test suite on the tested versions, then on the oldest ones claimed
 
-test-fast: venv  ## the unit tests alone (no notebook runs), in under a minute
-	$(BIN)/python -m pytest tests --ignore=tests/notebooks --ignore=tests/site
+test-fast: venv  ## the unit tests alone (no notebook, process or browser), in under a minute
+	$(BIN)/python -m pytest tests -m "not slow" --ignore=tests/notebooks --ignore=tests/site
 
 # Each notebook is executed once (lesson, solutions and student edition in one kernel), several at a
 # time; its figures, its solutions, its student edition and the cells marked for nbval are checked on

@@ -70,6 +70,7 @@ def run_writer_and_kill(tmp_path, mode, delay):
     return path
 
 
+@pytest.mark.slow
 def test_a_process_killed_in_the_middle_of_a_save_leaves_the_previous_checkpoint(tmp_path):
     path = run_writer_and_kill(tmp_path, "pause", delay=0)
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -78,6 +79,7 @@ def test_a_process_killed_in_the_middle_of_a_save_leaves_the_previous_checkpoint
     assert state["generation"].item() == 0 and torch.equal(state["weights"], torch.zeros(1_000_000))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("delay", [0.1, 0.6])
 def test_a_process_killed_while_saving_in_a_loop_leaves_a_whole_checkpoint(tmp_path, delay):
     state = load_checkpoint(run_writer_and_kill(tmp_path, "loop", delay))

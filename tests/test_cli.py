@@ -59,6 +59,7 @@ def test_outside_a_checkout_run_finds_notebooks_where_the_learner_is(monkeypatch
     assert cli.resolve_notebooks(["01"]) == [tmp_path / "notebooks" / "01_tensors_and_autograd.ipynb"]
 
 
+@pytest.mark.slow
 def test_run_with_no_notebooks_found_exits_non_zero(monkeypatch, tmp_path):
     result = subprocess.run([sys.executable, "-c", "import sys; from pathlib import Path; from helpers.course import facts;"
                              "from helpers.tools import cli;"
@@ -68,6 +69,7 @@ def test_run_with_no_notebooks_found_exits_non_zero(monkeypatch, tmp_path):
     assert not (tmp_path / "x").exists()
 
 
+@pytest.mark.slow
 def test_both_names_print_the_same_usage(capsys):
     with pytest.raises(SystemExit):
         cli.main(["--help"])

@@ -135,6 +135,7 @@ def test_missing_folder_says_what_to_do(tmp_path):
         image_folder(tmp_path / "nowhere")
 
 
+@pytest.mark.slow
 def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_split(tmp_path):
     """Notebook 03's claim, at the size of the class preset: the random split rewards knowing the slide."""
     import numpy as np

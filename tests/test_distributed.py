@@ -72,6 +72,7 @@ def test_arguments_round_trip_through_the_command_line():
     assert distributed.parse_arguments(script_arguments) == (config, "cpu", None)
 
 
+@pytest.mark.slow
 def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch(tmp_path):
     config = RunConfig(samples=256, batch_size=8, epochs=2)
     checkpoint = tmp_path / "ddp_final.pt"
@@ -98,11 +99,13 @@ def test_a_run_past_its_timeout_is_stopped_with_a_clear_error():
         distributed.launch_torchrun(2, RunConfig(epochs=1), timeout=0.5)
 
 
+@pytest.mark.slow
 def test_a_failing_run_says_what_torchrun_wrote():
     with pytest.raises(RuntimeError, match="(?s)torchrun exited with code 1.*batch_size"):
         distributed.launch_torchrun(2, RunConfig(batch_size=0, epochs=1), timeout=180)
 
 
+@pytest.mark.slow
 def test_a_port_taken_in_the_meantime_is_retried_on_another(monkeypatch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -34,6 +34,7 @@ def test_exported_program_round_trip_with_any_batch_size(model, batch, tmp_path)
     assert seconds_per_call(lambda: load_program(path), repeats=1) > 0
 
 
+@pytest.mark.slow
 def test_onnx_matches_pytorch_within_tolerance(model, batch, tmp_path):
     path = export_onnx(model, batch[:2], tmp_path / "model.onnx")
     session = onnx_session(path)

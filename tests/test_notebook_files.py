@@ -1,6 +1,7 @@
 """Notebooks the tools write: exactly what JupyterLab 4 saves, and runs without the kernel's TCP notice."""
 
 import nbformat
+import pytest
 
 from helpers.tools.executor import JUPYTERLAB_KERNELSPEC, as_javascript_numbers, execute_in_place, jupyterlab_text
 from helpers.tools.runner import run_notebook
@@ -22,6 +23,7 @@ def test_javascript_numbers_keep_fractions_and_huge_numbers():
     assert as_javascript_numbers([3.0, -0.0, 2.5, 1e-7, 1e21, True, "3.0"]) == [3, 0, 2.5, 1e-7, 1e21, True, "3.0"]
 
 
+@pytest.mark.slow
 def test_an_executed_notebook_is_written_as_jupyterlab_saves_it(tmp_path):
     path = tiny_notebook(tmp_path / "tiny.ipynb")
     execute_in_place(path, tmp_path / "checkpoints", preset="smoke", timeout_s=120)
@@ -33,6 +35,7 @@ def test_an_executed_notebook_is_written_as_jupyterlab_saves_it(tmp_path):
     assert '"epochs": 3,' in text and '"epochs": 3.0' not in text
 
 
+@pytest.mark.slow
 def test_a_headless_run_prints_no_kernel_transport_notice(tmp_path, capfd):
     run = run_notebook(tiny_notebook(tmp_path / "tiny.ipynb"), tmp_path / "out" / "tiny.ipynb", {"PRESET": "smoke"})
     assert run.passed

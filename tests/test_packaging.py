@@ -137,6 +137,7 @@ def test_readme_links_the_ci_status_and_the_site():
     assert (ROOT / "CONTRIBUTING.md").exists()
 
 
+@pytest.mark.slow
 def test_the_built_package_holds_every_subpackage(tmp_path):
     """What Colab and Kaggle install: a wheel built from the sources, with the course runtime and the tools."""
     import shutil

@@ -103,6 +103,7 @@ def test_one_pixel_image(model, tmp_path):
     assert_is_a_prediction(predict(model, path, CLASSES, TRANSFORM))
 
 
+@pytest.mark.slow
 def test_large_image_is_downscaled_before_the_transform(model, tmp_path):
     path = tmp_path / "large.jpg"
     cell((3000, 2400)).save(path, quality=80)

@@ -27,6 +27,7 @@ def tiny_notebooks(tmp_path_factory):
     return good, bad
 
 
+@pytest.mark.slow
 def test_runs_report_figures_and_the_failing_cell(tiny_notebooks, tmp_path):
     good, bad = tiny_notebooks
     runs = run_notebooks([good, bad], tmp_path, {"PRESET": "smoke", "STEPS": 2}, jobs=2)
@@ -40,6 +41,7 @@ def test_runs_report_figures_and_the_failing_cell(tiny_notebooks, tmp_path):
     assert "1 of 2 runs passed" in report and "score = 1" in report and "| 1/1 |" in report
 
 
+@pytest.mark.slow
 def test_a_grid_runs_every_combination_and_a_failure_stops_none(tiny_notebooks, tmp_path):
     good, bad = tiny_notebooks
     tasks = plan_tasks([good, bad], tmp_path, {"PRESET": "smoke"}, {"STEPS": [1, 2], "RATE": [0.5, 1.0]})
@@ -50,6 +52,7 @@ def test_a_grid_runs_every_combination_and_a_failure_stops_none(tiny_notebooks, 
     assert sorted(run.records["score"] for run in runs[:4]) == [0.5, 1.0, 1.0, 2.0]
 
 
+@pytest.mark.slow
 def test_finished_runs_are_reused_and_changed_ones_are_not(tiny_notebooks, tmp_path):
     good, bad = tiny_notebooks
     tasks = plan_tasks([good, bad], tmp_path, {"PRESET": "smoke"}, {"STEPS": [1, 2]})
@@ -62,6 +65,7 @@ def test_finished_runs_are_reused_and_changed_ones_are_not(tiny_notebooks, tmp_p
     assert [run.skipped for run in run_tasks(more)] == [True, False]
 
 
+@pytest.mark.slow
 def test_cli_grid_writes_the_comparison_table_and_plots(tiny_notebooks, tmp_path, capsys):
     good, _ = tiny_notebooks
     grid_file = tmp_path / "grid.yaml"
@@ -75,6 +79,7 @@ def test_cli_grid_writes_the_comparison_table_and_plots(tiny_notebooks, tmp_path
     assert (out / "plot_good_score.png").exists() and "data:image/png" in (out / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_cli_fails_when_a_notebook_fails(tiny_notebooks, tmp_path, capsys):
     _, bad = tiny_notebooks
     assert main(["run", str(bad), "--out", str(tmp_path), "-p", "STEPS", "2"]) == 1

@@ -22,6 +22,7 @@ sys.modules["seed_sweep"] = seed_sweep  # dataclasses look their module up there
 spec.loader.exec_module(seed_sweep)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1])
 def test_training_moves_the_small_cnn_clearly_beyond_the_majority_baseline(seed, tmp_path):
     torch.set_num_threads(1)

@@ -182,6 +182,7 @@ def runtime_dependencies():
     return tomllib.loads((facts.CHECKOUT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("installed", [COLAB_LIKE, KAGGLE_LIKE], ids=["colab", "kaggle"])
 def test_the_install_adds_the_course_and_replaces_nothing(installed, tmp_path):
     plan = planned_installs(tmp_path, installed, runtime_dependencies())
@@ -191,11 +192,13 @@ def test_the_install_adds_the_course_and_replaces_nothing(installed, tmp_path):
     assert replaced == {}, f"the setup cell would replace {replaced} in the runtime"
 
 
+@pytest.mark.slow
 def test_the_dry_run_sees_a_replacement_when_there_is_one(tmp_path):
     plan = planned_installs(tmp_path, COLAB_LIKE, [*runtime_dependencies(), "ipykernel>=6.25"])
     assert plan["ipykernel"] == NEWEST["ipykernel"]
 
 
+@pytest.mark.slow
 def test_pip_refuses_loudly_instead_of_replacing_an_old_torch(tmp_path):
     with pytest.raises(AssertionError, match="(?s)torch==2.6.0 because.*ResolutionImpossible"):
         planned_installs(tmp_path, {**COLAB_LIKE, "torch": "2.6.0"}, runtime_dependencies())
@@ -234,6 +237,7 @@ INSTRUCTOR_ONLY = ("yaml", "nbformat", "nbclient", "papermill", "onnx", "onnxrun
 BLOCK_INSTRUCTOR_PACKAGES = f"import sys; sys.modules.update(dict.fromkeys({INSTRUCTOR_ONLY!r}))\n"
 
 
+@pytest.mark.slow
 def test_the_helpers_notebooks_import_need_nothing_from_the_instructor_extra():
     modules = set()
     for path in NOTEBOOKS:

@@ -20,6 +20,7 @@ def cells(tmp_path_factory):
     return make_synthetic_cells(tmp_path_factory.mktemp("cells") / "cells", per_class=300, seed=3)
 
 
+@pytest.mark.slow
 def test_layout_and_nih_style_names(cells):
     names = {folder: sorted(p.name for p in (cells / folder).glob("*.png")) for folder in CLASSES}
     assert abs(len(names["Parasitized"]) - 300) < 15  # 1% of labels are deliberately wrong
@@ -40,6 +41,7 @@ def test_images_are_valid_rgb_pngs_of_varied_sizes(cells):
     assert min(sizes) >= 40 and max(sizes) <= 200 and len(sizes) > 15
 
 
+@pytest.mark.slow
 def test_generator_is_deterministic_whatever_the_workers(tmp_path):
     one = make_synthetic_cells(tmp_path / "a", per_class=120, seed=7, workers=1)
     two = make_synthetic_cells(tmp_path / "b", per_class=120, seed=7, workers=2)
@@ -74,6 +76,7 @@ def test_png_writer_round_trips(tmp_path):
     assert np.array_equal(np.asarray(Image.open(tmp_path / "x.png")), image)
 
 
+@pytest.mark.slow
 def test_colour_and_area_alone_do_not_separate_the_classes(cells):
     features, labels = [], []
     for label, folder in enumerate(CLASSES):

@@ -214,6 +214,7 @@ def test_execute_never_rewrites_a_notebook_outside_the_course(cli, tiny_notebook
     assert tiny_notebook.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_hostile_string_values_reach_the_notebook_as_plain_text(cli, tmp_path):
     import nbformat
 
@@ -232,6 +233,7 @@ def test_hostile_string_values_reach_the_notebook_as_plain_text(cli, tmp_path):
     assert not (folder / SENTINEL_NAME).exists() and not (tmp_path / SENTINEL_NAME).exists()
 
 
+@pytest.mark.slow
 def test_a_notebook_without_a_parameters_cell_still_takes_the_preset(cli, tmp_path):
     import nbformat
 
@@ -245,6 +247,7 @@ def test_a_notebook_without_a_parameters_cell_still_takes_the_preset(cli, tmp_pa
     assert_clear_refusal(status, out, err, "declares none")
 
 
+@pytest.mark.slow
 def test_a_parameter_some_notebooks_lack_skips_them_and_does_not_multiply_their_runs(cli, tmp_path):
     folder = tmp_path / "nb"
     folder.mkdir()

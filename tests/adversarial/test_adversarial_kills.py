@@ -83,6 +83,7 @@ def files_in(folder):
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode, message", [("trickle", "stalled"), ("silent", "stalled"), ("burst", "did not finish within"),
                                            ("mute", "Cannot reach"), ("missing", "answered 404")])
 def test_stalls_trickles_and_dead_servers_end_with_a_message_and_no_temp_file(server, tmp_path, mode, message):
@@ -165,6 +166,7 @@ def train_until_killed(folder, seed):
         manager.save(full_checkpoint(model, epoch=epoch, history=history), epoch=epoch, is_best=improved)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed, delay", [(0, 0.05), (1, 0.2), (2, 0.35), (3, 0.5), (4, 0.65), (5, 0.8), (6, 0.95),
                                          (7, 1.1)])
 def test_a_training_killed_at_any_moment_resumes_with_the_right_best_weights(tmp_path, seed, delay):
@@ -222,6 +224,7 @@ def image_count(tmp_path):
     return sum(1 for folder in partial_folders(tmp_path) for _ in folder.rglob("*.png"))
 
 
+@pytest.mark.slow
 def test_killing_the_generator_stops_its_workers_and_the_next_run_tidies_up(tmp_path):
     child = start_generator(tmp_path, [sys.executable, "-c", GENERATOR, str(tmp_path / "cells")])
     child.kill()
@@ -236,6 +239,7 @@ def test_killing_the_generator_stops_its_workers_and_the_next_run_tidies_up(tmp_
     assert partial_folders(tmp_path) == [] and sorted(files_in(tmp_path)) == ["cells"]
 
 
+@pytest.mark.slow
 def test_terminating_the_data_command_removes_its_partial_folder(tmp_path):
     command = [sys.executable, "-m", "helpers", "data", "synthetic", "--out", str(tmp_path / "cells"),
                "--per-class", "20000", "--size", "48", "--workers", "2"]
