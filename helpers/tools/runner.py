@@ -335,13 +335,28 @@ def _run_task(task: RunTask) -> NotebookRun:
     return finished_run(task) or run_notebook(task.notebook, task.output, task.parameters)
 
 
+def threads_per_job(jobs: int, cpus: int | None = None) -> dict[str, str]:
+    """Return the environment variable that gives each of ``jobs`` kernels its share of the cores.
+
+    PyTorch starts one thread per core in every process. Two kernels at once on two
+    cores then run four threads, which spin while they wait for each other: here the
+    smoke runs took 128 s instead of 84 s, one notebook 36 s instead of 12. Callers
+    let a thread count already in the environment win.
+
+    Example:
+        >>> threads_per_job(2, cpus=2)
+        {'OMP_NUM_THREADS': '1'}
+    """
+    return {"OMP_NUM_THREADS": str(max(1, (cpus or os.cpu_count() or 1) // jobs))}
+
+
 def run_tasks(tasks: list[RunTask], jobs: int = 1) -> list[NotebookRun]:
     """Execute the tasks, ``jobs`` at a time, reusing finished ones; return runs in task order."""
     jobs = min(check_jobs(jobs), max(1, len(tasks)))
     if jobs == 1:
         return [_run_task(task) for task in tqdm(tasks, desc="notebooks", unit="nb")]
     results: dict[str, NotebookRun] = {}
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with patch.dict(os.environ, {**threads_per_job(jobs), **os.environ}), ProcessPoolExecutor(max_workers=jobs) as pool:
         futures = [pool.submit(_run_task, task) for task in tasks]
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
             run = future.result()

@@ -34,7 +34,7 @@ import nbformat
 
 from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.course.records import read_records
-from helpers.tools.runner import NotebookRun, strip_ansi
+from helpers.tools.runner import NotebookRun, strip_ansi, threads_per_job
 from helpers.tools.student_edition import write_student_edition
 
 CELL_TIMEOUT_S = 300
@@ -168,14 +168,15 @@ def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[s
                         jobs: int = 2) -> dict[str, SmokeRun]:
     """Execute each notebook once (lesson and student edition), ``jobs`` at a time; return runs by file name.
 
-    The kernels get the environment variables as they are when this is called.
+    The kernels get the environment variables as they are when this is called, and
+    their share of the cores (:func:`~helpers.tools.runner.threads_per_job`).
 
     Example:
         >>> runs = run_smoke_notebooks(notebook_paths(), Path("/tmp/smoke"), {"PRESET": "smoke"})  # doctest: +SKIP
         >>> runs["01_tensors_and_autograd.ipynb"].lesson.records["fitted_slope"]  # doctest: +SKIP
         2.98
     """
-    environment = dict(os.environ)
+    environment = {**threads_per_job(jobs), **os.environ}
     students = write_student_edition(notebooks, out_dir / "student_edition")
 
     async def run_all() -> list[SmokeRun]:

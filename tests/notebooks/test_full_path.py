@@ -3,8 +3,9 @@
 A small zip in the NIH layout (both classes, every naming form of the real file names, cells of
 real-looking sizes, Windows' Thumbs.db) is served over HTTP on 127.0.0.1. Notebooks 03, 09 and 11
 (those with a USE_REAL_DATA parameter) run in the `full` preset at 224 px through the real download
-code: pooch, the SHA-256 check, safe extraction, then reuse. A ResNet-18 weights file in a temporary
-TORCH_HOME, under the name torchvision expects, is loaded through `ResNet18_Weights.DEFAULT`.
+code of helpers.nih (a streamed download, the SHA-256 check, safe extraction), then reuse. A ResNet-18
+weights file in a temporary TORCH_HOME, under the name torchvision expects, is loaded through
+`ResNet18_Weights.DEFAULT`.
 """
 
 import functools
