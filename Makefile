@@ -21,11 +21,15 @@ test: test-pinned test-oldest  ## the whole test suite on the tested versions, t
 test-fast: venv  ## the unit tests alone (no notebook, process or browser), in under a minute
 	$(BIN)/python -m pytest tests -m "not slow" --ignore=tests/notebooks --ignore=tests/site
 
-# Each notebook is executed once (lesson, solutions and student edition in one kernel), several at a
-# time; its figures, its solutions, its student edition and the cells marked for nbval are checked on
-# that one run.
+# One pytest worker per core (pytest-xdist); a test file goes to one worker, and so does each of
+# tests/notebooks and tests/site. Each notebook is executed once (lesson, solutions and student edition
+# in one kernel), several at a time, by the worker that takes tests/notebooks; its figures, solutions,
+# student edition and the cells marked for nbval are checked on that one run while the other workers
+# run the rest.
+PARALLEL := -n auto --dist loadfile
+
 test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, on the versions in constraints.txt
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 # The same suite. The comparison with committed outputs skips itself: they were made with the pinned
 # torch, and the notebooks' stamp says which. The site is left out: it renders the committed notebooks
@@ -33,7 +37,7 @@ test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, 
 test-oldest:  ## the same suite on the versions in constraints-oldest.txt
 	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
 		$(MAKE) --no-print-directory venv-oldest && \
-		$(OLDEST_BIN)/python -m pytest --ignore=tests/site; \
+		$(OLDEST_BIN)/python -m pytest $(PARALLEL) --ignore=tests/site; \
 	else \
 		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
 		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \

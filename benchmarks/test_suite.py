@@ -142,10 +142,11 @@ def measure(args: argparse.Namespace) -> list[tuple[str, str, str]]:
             rows.append((f"the old way: {notebooks} papermill runs one after another, lessons only",
                          f"{old_wall:.0f} s{status}", f"{old_wall / wall:.2f} x the shared runs"))
     if args.pytest:
-        fast, fast_summary = pytest_seconds(["tests", "-m", "not slow", "--ignore=tests/notebooks", "--ignore=tests/site"])
+        fast, fast_summary = pytest_seconds(["tests", "-m", "not slow", "--ignore=tests/notebooks",
+                                             "--ignore=tests/site"])
         rows.append((f"make test-fast (unit tests: {fast_summary})", minutes(fast),
                      f"{fast / base['import torch, torchvision']:.0f} x import torch; target <= 1 min"))
-        pinned, pinned_summary = pytest_seconds([])
+        pinned, pinned_summary = pytest_seconds(["-n", "auto", "--dist", "loadfile"])  # as the Makefile runs it
         rows.append((f"make test-pinned, ready environment ({pinned_summary})", minutes(pinned),
                      f"{pinned / smoke_floor:.1f} x smoke floor; target <= 4 min"))
         rows.append(("make test without its two environment builds (test-pinned twice)", minutes(2 * pinned),

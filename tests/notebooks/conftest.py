@@ -8,6 +8,11 @@ As soon as the tests are collected, the notebooks they ask for start running in
 a background thread, several at a time (each kernel is a process of its own),
 while the other tests run; the tests that read notebook runs are moved to the
 end. The durations are printed at the end of the session.
+
+With pytest-xdist (``make test-pinned`` runs ``pytest -n auto --dist loadfile``),
+this folder goes to one worker as a whole (see the root ``conftest.py``), and
+the runs start with the first test that worker takes from here, while the other
+workers run the rest of the suite.
 """
 
 from __future__ import annotations
@@ -76,9 +81,18 @@ def notebooks_named_by(item: pytest.Item) -> set[str]:
     return named or known
 
 
+_requested: set[str] = set()
+"""In an xdist worker: the notebooks the selected tests ask for, run from this folder's first test on."""
+SUMMARY_TITLE = "notebook smoke runs (lesson and student edition in one kernel each)"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Run the tests that read notebook runs last, so the runs overlap with the other tests."""
     items.sort(key=uses_notebook_runs)
+
+
+def new_background_runs(names: set[str]) -> None:
+    _background.append(BackgroundRuns(sorted(names), Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -89,17 +103,30 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     for item in session.items:
         if uses_notebook_runs(item):
             names |= notebooks_named_by(item)
-    if names:
-        out_dir = Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))
-        _background.append(BackgroundRuns(sorted(names), out_dir))
+    if "PYTEST_XDIST_WORKER" in os.environ:  # every worker collects every test: wait for one from here
+        _requested.update(names)
+    elif names:
+        new_background_runs(names)
+
+
+def start_requested_runs() -> None:
+    if _requested:
+        new_background_runs(_requested)
+        _requested.clear()
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Called for the tests of this folder only: the worker that runs them starts the notebook runs."""
+    start_requested_runs()
 
 
 def smoke_runs_of(name: str) -> SmokeRun:
     """Return the notebook's run: from the background runs, or run now if no selected test named it."""
+    start_requested_runs()
     for background in _background:
         if name in background.names:
             return background.result()[name]
-    _background.append(BackgroundRuns([name], Path(tempfile.mkdtemp(prefix="course-smoke-runs-"))))
+    new_background_runs({name})
     return _background[-1].result()[name]
 
 
@@ -123,14 +150,30 @@ def student_run():
     return student
 
 
-def pytest_terminal_summary(terminalreporter):
-    finished = [background for background in _background if not background.thread.is_alive()]
-    if not finished:
-        return
-    terminalreporter.section("notebook smoke runs (lesson and student edition in one kernel each)")
-    for background in finished:
+def summary_lines() -> list[str]:
+    """Return each finished smoke run's duration and verdict, and the wall time of each batch."""
+    lines = []
+    for background in _background:
+        if background.thread.is_alive():
+            continue
         for run in background.runs.values():
             status = "passed" if run.lesson.passed and run.student.passed else "FAILED"
-            terminalreporter.write_line(f"{run.lesson.seconds:6.1f} s  {status:<7} {run.lesson.notebook}")
-        terminalreporter.write_line(f"{background.wall_seconds:6.1f} s  wall for {len(background.runs)} notebooks, "
-                                    f"{os.cpu_count()} at a time, beside the other tests; in {background.out_dir}")
+            lines.append(f"{run.lesson.seconds:6.1f} s  {status:<7} {run.lesson.notebook}")
+        lines.append(f"{background.wall_seconds:6.1f} s  wall for {len(background.runs)} notebooks, "
+                     f"{os.cpu_count()} at a time, beside the other tests; in {background.out_dir}")
+    return lines
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """In an xdist worker, hand the summary to the controller, which prints it."""
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["notebook_smoke_runs"] = [SUMMARY_TITLE, *summary_lines()]
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Without xdist, print the summary here (the root conftest prints the workers')."""
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section(SUMMARY_TITLE)
+        for line in lines:
+            terminalreporter.write_line(line)
