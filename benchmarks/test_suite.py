@@ -72,8 +72,12 @@ def pytest_seconds(arguments: list[str]) -> tuple[float, str]:
     """Return the wall-clock seconds of a pytest run and its last line: a failing suite is still timed."""
     started = time.perf_counter()
     finished = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
-                              cwd=ROOT, env=python_env(), capture_output=True, text=True)
-    summary = (finished.stdout.strip().splitlines() or ["no output"])[-1].strip("= ")
+                              cwd=ROOT, capture_output=True, text=True)  # as make runs it: no PYTHONPATH
+    lines = finished.stdout.strip().splitlines() or ["no output"]
+    summary = lines[-1].strip("= ")
+    failed = [line.split(" - ")[0].removeprefix("FAILED ") for line in lines if line.startswith("FAILED ")]
+    if failed:
+        summary += "; failed: " + ", ".join(failed)
     return time.perf_counter() - started, summary
 
 

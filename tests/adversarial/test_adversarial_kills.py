@@ -113,6 +113,7 @@ DOWNLOADER = textwrap.dedent("""
     from helpers.nih import download_zip
 
     signal.signal(signal.SIGTERM, _terminate)  # as python -m helpers does
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even in a background job
     print("starting", flush=True)
     download_zip(Path(sys.argv[1]), sys.argv[2], sys.argv[3], stall_timeout_s=30, stall_min_bytes=1)
 """)
