@@ -22,8 +22,10 @@ import pytest
 os.environ.setdefault("COURSE_PRESET", "smoke")
 os.environ.setdefault("COURSE_CHECKPOINT_DIR", tempfile.mkdtemp(prefix="course-checkpoints-"))
 if "PYTEST_XDIST_WORKER_COUNT" in os.environ:  # each worker its share of the cores, set before torch starts
-    workers = int(os.environ["PYTEST_XDIST_WORKER_COUNT"])
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
+    from helpers.tools.runner import threads_per_job  # imports no torch
+
+    for name, value in threads_per_job(int(os.environ["PYTEST_XDIST_WORKER_COUNT"])).items():
+        os.environ.setdefault(name, value)
 
 _worker_summaries: list[list[str]] = []
 """In the xdist controller: what each worker's tests/notebooks/conftest.py had to report (title first)."""
