@@ -44,6 +44,7 @@ SHARED_FOLDERS = ("tests/notebooks/", "tests/site/")
 """Test folders whose files share session fixtures: each goes to one xdist worker as a whole."""
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """With ``--dist loadfile``: one worker per test file, or per folder for :data:`SHARED_FOLDERS`."""
     if config.getvalue("dist") != "loadfile":
@@ -58,6 +59,7 @@ def pytest_xdist_make_scheduler(config, log):
     return FileOrFolderScheduling(config, log)
 
 
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: pytest without xdist runs the suite too
 def pytest_testnodedown(node, error):
     """Keep what a finished xdist worker reports about its notebook runs."""
     lines = getattr(node, "workeroutput", {}).get("notebook_smoke_runs", [])

@@ -36,6 +36,7 @@ from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.course.records import read_records
 from helpers.tools.runner import NotebookRun, strip_ansi, threads_per_job
 from helpers.tools.student_edition import write_student_edition
+from helpers.tools.warm_kernels import WarmKernels, available
 
 CELL_TIMEOUT_S = 300
 STUDENT_ID_SUFFIX = "-student"
@@ -100,19 +101,23 @@ def _error_text(exc: Exception) -> str:
     return f"{type(exc).__name__}: {strip_ansi(str(exc))}"
 
 
-async def _execute_parts(notebook: nbformat.NotebookNode, starts: list[int], cwd: Path,
-                         env: dict[str, str]) -> list[tuple[str, str]]:
+async def _execute_parts(notebook: nbformat.NotebookNode, starts: list[int], cwd: Path, env: dict[str, str],
+                         kernels: WarmKernels | None) -> list[tuple[str, str]]:
     """Execute ``notebook`` in one kernel, part by part; return (failed cell, error) for each part.
 
+    The kernel is forked by ``kernels``, or an ordinary one when it is ``None``.
     A part stops at its first error; the next part still runs. A failure in the
     first part fails them all, since the others build on it.
     """
     from nbclient import NotebookClient
 
-    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3")
+    # Every cell has finished and its outputs are in when the kernel goes: it is stopped at once, as Jupyter
+    # stops a kernel that does not answer (with its process group), not given its 2 s to shut down.
+    client = NotebookClient(notebook, timeout=CELL_TIMEOUT_S, kernel_name="python3", shutdown_kernel="immediate",
+                            km=kernels.kernel_manager() if kernels else None)
     ends = starts[1:] + [len(notebook.cells)]
     failures = [("", "")] * len(starts)
-    async with client.async_setup_kernel(cwd=str(cwd), env=env):
+    async with client.async_setup_kernel(cwd=str(cwd), env=env, cleanup_kc=True):  # shut down, even when forked
         for part, (start, end) in enumerate(zip(starts, ends)):
             for index in range(start, end):
                 try:
@@ -135,10 +140,11 @@ def _part_notebook(executed: nbformat.NotebookNode, cells: list[nbformat.Noteboo
 
 
 async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Path, parameters: dict[str, Any],
-                             environment: dict[str, str]) -> SmokeRun:
+                             environment: dict[str, str], kernels: WarmKernels | None = None) -> SmokeRun:
     """Execute a lesson and its student edition in one kernel; write both executed notebooks to ``out_dir``.
 
     The kernel gets ``environment``, with a checkpoint folder of its own: a run never resumes another's training.
+    It is forked by ``kernels`` (:mod:`~helpers.tools.warm_kernels`), or an ordinary kernel when that is ``None``.
     """
     lesson = nbformat.read(lesson_path, as_version=4)
     student = nbformat.read(student_path, as_version=4)
@@ -146,7 +152,8 @@ async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Pat
     env = {**environment, CHECKPOINT_DIR_ENV_VAR: str(out_dir / f"{lesson_path.stem}_checkpoints")}
     started = time.perf_counter()
     try:
-        failures = await _execute_parts(notebook, [0, student_start, lesson_start], lesson_path.parent, env)
+        failures = await _execute_parts(notebook, [0, student_start, lesson_start], lesson_path.parent, env,
+                                        kernels)
     except Exception as exc:  # a kernel that dies or never starts fails both runs, with its reason
         failures = [("", _error_text(exc))] * 3
     seconds = time.perf_counter() - started
@@ -165,11 +172,13 @@ async def run_smoke_notebook(lesson_path: Path, student_path: Path, out_dir: Pat
 
 
 def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[str, Any],
-                        jobs: int = 2) -> dict[str, SmokeRun]:
+                        jobs: int = 2, warm: bool = True) -> dict[str, SmokeRun]:
     """Execute each notebook once (lesson and student edition), ``jobs`` at a time; return runs by file name.
 
     The kernels get the environment variables as they are when this is called, and
-    their share of the cores (:func:`~helpers.tools.runner.threads_per_job`).
+    their share of the cores (:func:`~helpers.tools.runner.threads_per_job`). With
+    ``warm`` (and on Linux), they are forked from one process that imported torch
+    once (:mod:`~helpers.tools.warm_kernels`), instead of each importing it.
 
     Example:
         >>> runs = run_smoke_notebooks(notebook_paths(), Path("/tmp/smoke"), {"PRESET": "smoke"})  # doctest: +SKIP
@@ -177,18 +186,23 @@ def run_smoke_notebooks(notebooks: list[Path], out_dir: Path, parameters: dict[s
         2.98
     """
     environment = {**threads_per_job(jobs), **os.environ}
-    students = write_student_edition(notebooks, out_dir / "student_edition")
 
-    async def run_all() -> list[SmokeRun]:
+    async def run_all(kernels: WarmKernels | None) -> list[SmokeRun]:
+        students = write_student_edition(notebooks, out_dir / "student_edition")
         slots = asyncio.Semaphore(jobs)
 
         async def run_one(lesson_path: Path, student_path: Path) -> SmokeRun:
             async with slots:
-                return await run_smoke_notebook(lesson_path, student_path, out_dir, parameters, environment)
+                return await run_smoke_notebook(lesson_path, student_path, out_dir, parameters, environment, kernels)
 
         return await asyncio.gather(*(run_one(n, s) for n, s in zip(notebooks, students)))
 
-    return {run.lesson.notebook: run for run in asyncio.run(run_all())}
+    if warm and available():
+        with WarmKernels(environment) as kernels:
+            runs = asyncio.run(run_all(kernels))
+    else:
+        runs = asyncio.run(run_all(None))
+    return {run.lesson.notebook: run for run in runs}
 
 
 def _outputs_by_field(outputs: list[Any]) -> dict[str, list[Any]]:
