@@ -7,6 +7,9 @@ The suite's smoke runs execute 13 notebooks, so that is half their time.
 then forks a fresh kernel for each notebook. Each kernel is a process of its
 own that ran nothing any other kernel ran; it only starts with the libraries
 imported (imported, not used: no thread exists yet to be lost in the fork).
+numpy's global generator is seeded afresh in each, as in a new process; what
+they do share is Python's string-hash seed, so a set of strings iterates in
+the same order in every kernel of one run.
 
 How one kernel starts:
 
@@ -40,7 +43,10 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
 
 KERNEL_NAME = "course-warm-python3"
 PRELOADED_MODULES = ("torch", "torchvision", "matplotlib.pyplot", "PIL.Image", "tqdm")
@@ -130,8 +136,9 @@ def serve(socket_path: str, modules: tuple[str, ...] = PRELOADED_MODULES) -> Non
     for name in modules:
         importlib.import_module(name)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(socket_path)
+    server.bind(socket_path + ".new")
     server.listen(64)
+    os.rename(socket_path + ".new", socket_path)  # the path appears once it takes connections
     signal.signal(signal.SIGCHLD, _reap_children)
     parent = os.getppid()
     server.settimeout(PARENT_CHECK_S)
@@ -185,11 +192,11 @@ class WarmKernels:
 
     def __init__(self, environment: dict[str, str], modules: tuple[str, ...] = PRELOADED_MODULES) -> None:
         self.environment, self.modules = environment, modules
-        self.folder = Path(tempfile.mkdtemp(prefix="course-warm-kernels-"))
-        self.socket_path = str(self.folder / "server")
         self.server: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> WarmKernels:
+        self.folder = Path(tempfile.mkdtemp(prefix="course-warm-kernels-"))
+        self.socket_path = str(self.folder / "server")
         spec_folder = self.folder / "kernels" / KERNEL_NAME
         spec_folder.mkdir(parents=True)
         launcher = [sys.executable, "-m", "helpers.tools.warm_kernels", "launch", self.socket_path]
@@ -208,8 +215,8 @@ class WarmKernels:
             time.sleep(0.01)
         return self
 
-    def kernel_manager(self) -> Any:
-        """Return a new jupyter_client ``AsyncKernelManager`` whose kernel will be forked by this server."""
+    def kernel_manager(self) -> AsyncKernelManager:
+        """Return a new jupyter_client kernel manager whose kernel will be forked by this server."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import AsyncKernelManager
 
@@ -219,7 +226,7 @@ class WarmKernels:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
         if self.server is not None and self.server.poll() is None:
-            self.server.terminate()  # a kernel still running sees its parent gone, and exits
+            self.server.terminate()  # a kernel still running goes when its launcher does
             try:
                 self.server.wait(timeout=10)
             except subprocess.TimeoutExpired:
