@@ -156,3 +156,28 @@ def test_a_server_stops_when_the_process_that_started_it_is_killed():
     while alive(server_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not alive(server_pid)
+
+
+def test_the_launcher_tells_when_the_server_stops_before_the_kernel_starts(tmp_path):
+    import socket
+    import subprocess
+    import threading
+
+    socket_path = str(tmp_path / "server")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(socket_path)
+    server.listen(1)
+
+    def accept_then_close():  # a server that dies between a launcher's request and the fork
+        connection, _ = server.accept()
+        connection.close()
+
+    closing = threading.Thread(target=accept_then_close)
+    closing.start()
+    finished = subprocess.run([sys.executable, "-m", "helpers.tools.warm_kernels", "launch", socket_path],
+                              capture_output=True, text=True, timeout=30)
+    closing.join()
+    server.close()
+    assert finished.returncode != 0
+    assert "stopped before starting a kernel" in finished.stderr
+    assert "Traceback" not in finished.stderr

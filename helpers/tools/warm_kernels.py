@@ -90,6 +90,8 @@ def _wait_for_end(connection: socket.socket, parent: int | None = None) -> None:
         except TimeoutError:
             if os.getppid() != parent:
                 return
+        except ConnectionResetError:  # the other end was killed with data unread
+            return
 
 
 def _exit_with_launcher(connection: socket.socket) -> None:
@@ -165,14 +167,17 @@ def launch(socket_path: str, kernel_arguments: list[str]) -> None:
         raise SystemExit(f"no warm-kernel server listens at {socket_path} ({error.strerror}): "
                          "start kernels inside `with WarmKernels(...)`") from None
     request = json.dumps({"argv": kernel_arguments, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
-    socket.send_fds(connection, [b"\0"], [0, 1, 2])
-    connection.sendall(len(request).to_bytes(LENGTH_BYTES, "big") + request)
-    reply = b""
-    while not reply.endswith(b"\n"):
-        chunk = connection.recv(64)
-        if not chunk:
-            raise SystemExit("the warm-kernel server closed the connection before starting a kernel")
-        reply += chunk
+    try:
+        socket.send_fds(connection, [b"\0"], [0, 1, 2])
+        connection.sendall(len(request).to_bytes(LENGTH_BYTES, "big") + request)
+        reply = b""
+        while not reply.endswith(b"\n"):
+            chunk = connection.recv(64)
+            if not chunk:
+                raise ConnectionError("closed")
+            reply += chunk
+    except ConnectionError:  # closed, reset or a broken pipe: the server is gone
+        raise SystemExit("the warm-kernel server stopped before starting a kernel") from None
     kernel_pid = int(reply)
     for signum in FORWARDED_SIGNALS:  # to the kernel's process group, as jupyter_client signals a kernel
         signal.signal(signum, lambda number, frame: os.killpg(kernel_pid, number))
