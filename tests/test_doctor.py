@@ -70,3 +70,18 @@ def test_a_torch_older_than_the_course_supports_fails_with_a_hint(monkeypatch):
     assert "needs torch 2.7 or newer" in check.line()
     monkeypatch.setattr(torch, "__version__", "2.7.0")
     assert doctor.check_torch().ok
+
+
+def test_the_data_folder_check_writes_only_a_file_of_its_own(monkeypatch, tmp_path):
+    learners_file = tmp_path / ".write-test"  # the name the check once used for its probe
+    learners_file.write_text("mine")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert doctor.check_data_folder().ok
+    assert [entry.name for entry in tmp_path.iterdir()] == [".write-test"]
+    assert learners_file.read_text() == "mine"
+
+
+def test_a_data_folder_that_cannot_be_written_fails_the_check(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "a-file"))
+    (tmp_path / "a-file").write_text("not a folder")
+    assert not doctor.check_data_folder().ok

@@ -10,6 +10,7 @@ import importlib.metadata
 import platform
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass
 from typing import Callable
 
@@ -138,9 +139,8 @@ def check_data_folder() -> Check:
 
     try:
         folder = data_dir()
-        probe = folder / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        with tempfile.TemporaryFile(dir=folder):  # a new file of its own, gone when closed: nothing else touched
+            pass
         return Check("data folder", True, f"{folder.name}/ is writable")
     except (OSError, ValueError) as exc:
         return Check("data folder", False, f"{type(exc).__name__}: {exc}",
