@@ -58,7 +58,7 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 """The backend ipykernel chooses before any cell runs (unless MPLBACKEND says otherwise); matplotlib reads it on import."""
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 SERVER_START_TIMEOUT_S = 180.0  # importing torch on a busy machine
-LENGTH_BYTES = 8
+INTEGER_BYTES = 8  # a length or a process id, sent big-endian
 PARENT_CHECK_S = 1.0
 
 
@@ -103,7 +103,7 @@ def _exit_with_launcher(connection: socket.socket) -> None:
 def _start_kernel(connection: socket.socket) -> None:
     """In a forked child: take over the launcher's streams, folder and environment, then run ipykernel."""
     _, streams, _, _ = socket.recv_fds(connection, 1, 3)
-    length = int.from_bytes(_receive_exactly(connection, LENGTH_BYTES), "big")
+    length = int.from_bytes(_receive_exactly(connection, INTEGER_BYTES), "big")
     request = json.loads(_receive_exactly(connection, length))
     for number, stream in enumerate(streams):  # stdin, stdout, stderr
         os.dup2(stream, number)
@@ -116,7 +116,7 @@ def _start_kernel(connection: socket.socket) -> None:
     if "numpy" in sys.modules:  # a fresh process seeds numpy's global generator afresh; so does this one
         sys.modules["numpy"].random.seed()
     os.setpgid(0, 0)  # a process group of its own, as jupyter_client gives an ordinary kernel
-    connection.sendall(f"{os.getpid()}\n".encode())
+    connection.sendall(os.getpid().to_bytes(INTEGER_BYTES, "big"))
     threading.Thread(target=_exit_with_launcher, args=(connection,), name="launcher watch", daemon=True).start()
 
     from ipykernel.kernelapp import launch_new_instance
@@ -169,16 +169,10 @@ def launch(socket_path: str, kernel_arguments: list[str]) -> None:
     request = json.dumps({"argv": kernel_arguments, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
     try:
         socket.send_fds(connection, [b"\0"], [0, 1, 2])
-        connection.sendall(len(request).to_bytes(LENGTH_BYTES, "big") + request)
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = connection.recv(64)
-            if not chunk:
-                raise ConnectionError("closed")
-            reply += chunk
+        connection.sendall(len(request).to_bytes(INTEGER_BYTES, "big") + request)
+        kernel_pid = int.from_bytes(_receive_exactly(connection, INTEGER_BYTES), "big")
     except ConnectionError:  # closed, reset or a broken pipe: the server is gone
         raise SystemExit("the warm-kernel server stopped before starting a kernel") from None
-    kernel_pid = int(reply)
     for signum in FORWARDED_SIGNALS:  # to the kernel's process group, as jupyter_client signals a kernel
         signal.signal(signum, lambda number, frame: os.killpg(kernel_pid, number))
     _wait_for_end(connection, parent=os.getppid())  # as an ordinary kernel, stop if the client is killed
