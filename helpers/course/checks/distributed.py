@@ -5,15 +5,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
 from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
-from helpers.distributed import RunConfig, effective_batch_size, make_regression_data, make_tiny_model
+from helpers.distributed import (RunConfig, effective_batch_size, make_regression_data, make_tiny_model,
+                                 train_epochs)
 
 
 SAME_RUN_TOLERANCE = 1e-5
 """Weights this close come from the same run: float32 rounding in another order, nothing more."""
+
+
+class _SameOrderEveryEpoch(DistributedSampler):
+    """A sampler whose ``set_epoch`` does nothing: the loop of a learner who forgot to call it."""
+
+    def set_epoch(self, epoch: int) -> None:
+        pass
 
 
 def one_process_weights(config: RunConfig, batch_size: int, reshuffle: bool = True) -> dict[str, torch.Tensor]:
@@ -23,15 +30,11 @@ def one_process_weights(config: RunConfig, batch_size: int, reshuffle: bool = Tr
     """
     dataset = make_regression_data(config.samples, config.features, config.seed)
     model = make_tiny_model(config.features, config.seed)
-    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    sampler_class = DistributedSampler if reshuffle else _SameOrderEveryEpoch
+    sampler = sampler_class(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
-    for epoch in range(config.epochs):
-        sampler.set_epoch(epoch if reshuffle else 0)
-        for inputs, targets in loader:
-            optimizer.zero_grad()
-            F.mse_loss(model(inputs), targets).backward()
-            optimizer.step()
+    train_epochs(model, loader, sampler, optimizer, config.epochs, torch.device("cpu"))
     return model.state_dict()
 
 
