@@ -349,8 +349,12 @@ def train_hogwild(model: nn.Module, dataset: TensorDataset, processes: int = 2, 
         worker.join()
     failed = [worker.exitcode for worker in workers if worker.exitcode != 0]
     if failed:
-        raise RuntimeError(f"{len(failed)} Hogwild worker(s) exited with codes {failed}; expected 0. "
-                           "Run train_hogwild from a script guarded by `if __name__ == '__main__':`.")
+        raise RuntimeError(f"{len(failed)} Hogwild worker(s) exited with codes {failed}; expected 0, and their error "
+                           "is printed above. Forked workers cannot run autograd once this process has started "
+                           "autograd's own threads (PyTorch's note 'Autograd and Fork'): restart the kernel and run "
+                           "train_hogwild before other training. Where "
+                           "workers are spawned (Windows, macOS), call train_hogwild from a script guarded by "
+                           "`if __name__ == '__main__':`.")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """helpers.distributed: DDP with 2 processes on CPU matches one process with the same global batch."""
 
 import socket
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -86,12 +88,25 @@ def test_ddp_on_two_cpu_processes_matches_one_process_with_the_same_global_batch
     assert f"epoch 2/2: loss {losses[-1]:.4f}" in printed  # the all-reduced loss is the global one
 
 
+HOGWILD_IN_A_NEW_PROCESS = """
+from helpers import distributed
+dataset = distributed.make_regression_data(256, 8)
+model = distributed.make_tiny_model(8)
+before = distributed.mean_squared_error(model, dataset)
+distributed.train_hogwild(model, dataset, processes=2, steps=60)
+print(before, distributed.mean_squared_error(model, dataset))
+"""
+
+
+@pytest.mark.slow
 def test_hogwild_workers_train_the_shared_model():
-    dataset = distributed.make_regression_data(256, 8)
-    model = distributed.make_tiny_model(8)
-    before = distributed.mean_squared_error(model, dataset)
-    distributed.train_hogwild(model, dataset, processes=2, steps=60)
-    assert distributed.mean_squared_error(model, dataset) < before / 2
+    # In a new process, as in a new kernel: forked workers fail once their parent has started autograd's
+    # threads, which earlier tests in the same pytest worker can do (the export probes, then a training check).
+    finished = subprocess.run([sys.executable, "-c", HOGWILD_IN_A_NEW_PROCESS], capture_output=True, text=True,
+                              timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    before, after = map(float, finished.stdout.split())
+    assert after < before / 2
 
 
 def test_a_run_past_its_timeout_is_stopped_with_a_clear_error():
