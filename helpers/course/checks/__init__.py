@@ -20,6 +20,7 @@ import functools
 import importlib
 import numbers
 import pkgutil
+import re
 import signal
 import threading
 from contextlib import contextmanager
@@ -88,6 +89,47 @@ def as_number(value: object) -> float | None:
     if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
         return float(value.item())
     return None
+
+
+def as_number_list(value: object) -> list[float] | None:
+    """Return ``value`` as a list of floats when it is a flat sequence of numbers (list, tuple, array, tensor), else None.
+
+    Example:
+        >>> as_number_list(np.array([0.1, 0.05])), as_number_list(torch.tensor([1, 2])), as_number_list("12")
+        ([0.1, 0.05], [1.0, 2.0], None)
+    """
+    if isinstance(value, (torch.Tensor, np.ndarray)):
+        if value.ndim != 1:
+            return None
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        return None
+    numbers_found = [as_number(item) for item in value]
+    return None if any(number is None for number in numbers_found) else numbers_found  # type: ignore[return-value]
+
+
+def close_at_given_precision(value: float, expected: float) -> bool:
+    """Whether ``value`` is ``expected``, allowing the rounding of the decimals it was written with (two at least).
+
+    Example:
+        >>> close_at_given_precision(0.868, 59 / 68), close_at_given_precision(0.87, 59 / 68)
+        (True, True)
+        >>> close_at_given_precision(0.9, 59 / 68), close_at_given_precision(0.8676, 59 / 68)
+        (False, True)
+    """
+    written = repr(float(value))
+    decimals = len(written.split(".")[1]) if "." in written and "e" not in written else 16
+    return abs(value - expected) <= max(0.5 * 10 ** -max(decimals, 2), 1e-4 * abs(expected))
+
+
+def plain_words(text: str) -> list[str]:
+    """Return the words of ``text`` in lower case, punctuation and underscores turned into spaces.
+
+    Example:
+        >>> plain_words("The lowest val. loss!"), plain_words("torch.jit.script")
+        (['the', 'lowest', 'val', 'loss'], ['torch', 'jit', 'script'])
+    """
+    return re.sub(r"[^0-9a-z]+", " ", text.lower()).split()
 
 
 def number_problem(value: object, what: str = "a number") -> str:
