@@ -290,7 +290,7 @@ def missing_answer_hint(name: str) -> str:
     """What a check cell says when its answer variable ``name`` does not exist.
 
     Example:
-        >>> print(missing_answer_hint("answer_shape")[:58])
+        >>> print(missing_answer_hint("answer_shape")[:60])
         ❌ `answer_shape` does not exist yet: your answer cell raised
     """
     return (f"❌ `{name}` does not exist yet: your answer cell raised an error before it set `{name}`, or has not "

@@ -82,7 +82,7 @@ def weighted_accuracy(answer: object, batch_correct: list[int], batch_sizes: lis
     mean_of_means = sum(c / s for c, s in zip(batch_correct, batch_sizes)) / len(batch_sizes)
     if close_at_given_precision(value, expected):
         return True, ""
-    if close_at_given_precision(value, 100 * expected):
+    if close_at_given_precision(value / 100, expected):
         return False, "that is a percentage; give the fraction (between 0 and 1), as the training loop does."
     if math.isclose(value, mean_of_means, rel_tol=1e-4):
         return False, ("that is the mean of the batch accuracies, which gives the small last batch as much "

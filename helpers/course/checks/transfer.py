@@ -108,8 +108,13 @@ def changed_by_one_step(answer: object, model: nn.Module) -> Verdict:
         return False, ("running_mean and running_var are BatchNorm buffers, not parameters: in train mode they move "
                        "even when frozen, but the optimizer never touches them. Compare named_parameters() only.")
     if not names:
-        return False, ("nothing changed: the step did not update anything. Call loss.backward() and "
-                       "optimizer.step(), with an optimizer over the trainable parameters.")
+        head_gradients = [parameter.grad for name, parameter in model.named_parameters() if name in head]
+        if all(gradient is None for gradient in head_gradients):
+            return False, ("nothing changed, and fc holds no gradients: loss.backward() was not called before "
+                           "optimizer.step().")
+        return False, ("nothing changed in your comparison, yet fc holds gradients, so backward ran. Either "
+                       "optimizer.step() was not called, or the values from before were kept with .detach() alone, "
+                       "which shares memory with the parameter and changes with it: use parameter.detach().clone().")
     if names - head and names >= head:
         return False, (f"{len(names - head)} backbone parameters changed too: the backbone is not frozen. "
                        "Set requires_grad = False on it before the step.")
