@@ -9,6 +9,7 @@ hangs or is interrupted.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import shutil
@@ -305,7 +306,7 @@ def other_learning_rate(model, optimizer, epoch):
 
 probe("08 resumable_checkpoint copied state", checkpoints.resumable_checkpoint, trained_pair,
       lambda m, o, e: {"model": {k: v.clone() for k, v in m.state_dict().items()},
-                       "optimizer": __import__("copy").deepcopy(o.state_dict()), "epoch": e}, True)
+                       "optimizer": copy.deepcopy(o.state_dict()), "epoch": e}, True)
 probe("08 resumable_checkpoint wrong fresh optimizer", checkpoints.resumable_checkpoint, trained_pair,
       fresh_optimizer_state, False, "new optimizer")
 probe("08 resumable_checkpoint wrong settings", checkpoints.resumable_checkpoint, trained_pair, other_learning_rate,
