@@ -6,11 +6,17 @@ showing dark-purple chromatin dots or rings. These synthetic cells mimic it
 closely enough to teach with:
 
 * each image is one cell, 40 to 200 px wide (or one fixed size), on black;
-* every slide (one patient) has its own stain colour and lighting;
-* parasitized cells carry one to three dark-purple dots or rings;
-* some uninfected cells carry faint specks, so colour or area alone cannot
-  tell the classes apart, while a small CNN can;
-* a small share of labels is wrong, as in any hand-labelled data set.
+* every slide (one patient) has its own stain colour, brightness and lighting,
+  so a colour learnt on one patient does not carry to the next;
+* parasitized cells carry one to three dark-purple dots or small rings, many of
+  them ring-stage parasites a few pixels wide and faint, so that shrinking the
+  image can erase them;
+* many uninfected cells carry debris, platelets or stain precipitate: dark
+  specks that look like chromatin, so colour or area alone cannot tell the
+  classes apart, and even a CNN is sometimes fooled;
+* some cells are out of focus: soft edges, blurred marks;
+* a known share of labels is wrong (:data:`LABEL_NOISE`), as in any
+  hand-labelled data set; ``synthetic.json`` lists the flipped files.
 
 File names follow the NIH pattern (``C12P3thinF_IMG_20150604_112233_cell_7.png``)
 and carry the slide id ``C12P3``, so a patient-level split can be taught.
@@ -44,11 +50,14 @@ from helpers.nih import CLASSES
 from helpers.safe_files import remove_stale_temporaries
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 CELLS_PER_SLIDE = 8
 INFECTED_SLIDE_SHARE = 0.6
-LABEL_NOISE = 0.01
-UNINFECTED_SPECK_SHARE = 0.35
+LABEL_NOISE = 0.02
+DEBRIS_SHARE = 0.5
+"""Share of uninfected cells carrying debris, platelets or stain precipitate."""
+DEFOCUS_SHARE = 0.15
+"""Share of cells drawn out of focus."""
 HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
 CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
 BACKGROUND_LEVEL = 6.0
@@ -89,6 +98,7 @@ class Slide:
     slide_id: str
     infected: bool
     stain: np.ndarray  # RGB of the cell body, 0-255
+    chromatin: np.ndarray  # RGB of chromatin (and debris) on this slide, 0-255
     light_direction: float  # angle of the lighting gradient, radians
     light_strength: float
 
@@ -106,10 +116,13 @@ def make_slides(count: int, seed: int) -> list[Slide]:
     slides = []
     for index in range(count):
         pink, mauve = np.array([205, 120, 135]), np.array([175, 110, 175])
-        stain = pink + rng.uniform(0, 1) * (mauve - pink) + rng.normal(0, 12, 3)
+        brightness = rng.uniform(0.7, 1.15)  # how thick the smear is and how long it was stained
+        stain = (pink + rng.uniform(0, 1) * (mauve - pink) + rng.normal(0, 18, 3)) * brightness
+        chromatin = CHROMATIN * rng.uniform(0.7, 1.3) + rng.normal(0, 12, 3)
         slides.append(Slide(slide_id=f"C{index + 10}P{rng.integers(1, 90)}",
                             infected=rng.uniform() < INFECTED_SLIDE_SHARE,
-                            stain=np.clip(stain, 90, 240).astype(np.float32),
+                            stain=np.clip(stain, 80, 245).astype(np.float32),
+                            chromatin=np.clip(chromatin, 20, 170).astype(np.float32),
                             light_direction=float(rng.uniform(0, 2 * math.pi)),
                             light_strength=float(rng.uniform(0.0, 0.25))))
     if not any(slide.infected for slide in slides):
@@ -134,29 +147,35 @@ def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bo
     a, b = rng.uniform(0.72, 0.92), rng.uniform(0.72, 0.92)
     radius = np.sqrt((u / a) ** 2 + (v / b) ** 2)
     wobble = rng.uniform(0.0, 0.035) * np.sin(rng.integers(2, 6) * np.arctan2(v, u) + rng.uniform(0, 6.3))
-    cell = np.clip((1.0 - radius - wobble) * size / 3, 0, 1)  # soft edge about 1.5 px wide
+    defocus = rng.uniform() < DEFOCUS_SHARE
+    edge = size / 3 / (rng.uniform(3, 6) if defocus else 1)  # soft edge about 1.5 px wide, wider out of focus
+    cell = np.clip((1.0 - radius - wobble) * edge, 0, 1)
 
     light = 1 + slide.light_strength * (x * math.cos(slide.light_direction) + y * math.sin(slide.light_direction))
     pallor = 1 + 0.12 * np.exp(-(radius / 0.45) ** 2)  # the paler centre of a red blood cell
     shade = light * pallor * rng.uniform(0.85, 1.1)
 
     dots = np.zeros((size, size), dtype=np.float32)
-    if parasitized:
-        count, strength, scale = rng.integers(1, 4), rng.uniform(0.75, 1.0), (0.07, 0.13)
-    elif rng.uniform() < UNINFECTED_SPECK_SHARE:
-        count, strength, scale = rng.integers(1, 3), rng.uniform(0.2, 0.4), (0.04, 0.08)
+    ring_stage = parasitized and rng.uniform() < 0.5
+    if ring_stage:  # small faint rings a few pixels wide: at 64 px a ring of radius 0.05 is under 2 px wide
+        count, strength, scale, ring_share, reach = rng.integers(1, 3), rng.uniform(0.6, 1.0), (0.05, 0.09), 0.8, 0.6
+    elif parasitized:  # later stages: bigger, darker chromatin
+        count, strength, scale, ring_share, reach = rng.integers(1, 4), rng.uniform(0.7, 1.0), (0.06, 0.12), 0.3, 0.55
+    elif rng.uniform() < DEBRIS_SHARE:  # debris, platelets, stain precipitate: dark specks, some on the cell's rim
+        count, strength, scale, ring_share, reach = rng.integers(1, 3), rng.uniform(0.25, 0.65), (0.03, 0.07), 0.1, 0.95
     else:
-        count, strength, scale = 0, 0.0, (0.0, 0.0)
+        count, strength, scale, ring_share, reach = 0, 0.0, (0.0, 0.0), 0.0, 0.0
+    blur = rng.uniform(1.6, 2.4) if defocus else 1.0  # out of focus: marks spread out and fade
     for _ in range(count):
-        r, t = rng.uniform(0, 0.55), rng.uniform(0, 2 * math.pi)
+        r, t = rng.uniform(0, reach), rng.uniform(0, 2 * math.pi)
         cx, cy = r * a * math.cos(t), r * b * math.sin(t)
-        blob = _blob(u, v, cx, cy, rng.uniform(*scale), ring=parasitized and rng.uniform() < 0.4)
-        dots = np.maximum(dots, strength * blob)
+        blob = _blob(u, v, cx, cy, rng.uniform(*scale) * blur, ring=rng.uniform() < ring_share)
+        dots = np.maximum(dots, strength / blur * blob)
 
     # Mix three colours per pixel: the stained cell body, the chromatin dots and the black background.
     # Channels come first while mixing: NumPy is much faster looping over rows than over 3 channels.
     stain_weight, chromatin_weight = cell * shade * (1 - dots), cell * dots
-    image = (stain_weight * slide.stain[:, None, None] + chromatin_weight * CHROMATIN[:, None, None]
+    image = (stain_weight * slide.stain[:, None, None] + chromatin_weight * slide.chromatin[:, None, None]
              + BACKGROUND_LEVEL + rng.random((3, size, size), dtype=np.float32) * GRAIN)
     return np.clip(image, 0, 255, out=image).astype(np.uint8).transpose(1, 2, 0)
 
@@ -197,8 +216,12 @@ def _remember_parent() -> None:
     _parent_pid = os.getppid()
 
 
-def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
-    """Draw and save the images numbered ``indices`` (each from its own seeded generator)."""
+def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> list[str]:
+    """Draw and save the images numbered ``indices`` (each from its own seeded generator); return the mislabelled.
+
+    The names returned are ``Class/file.png`` paths, relative to ``root``, of the images saved in the wrong class.
+    """
+    flipped = []
     total = 2 * spec.per_class
     slides = make_slides(max(2, math.ceil(total / CELLS_PER_SLIDE)), spec.seed)
     infected = [slide for slide in slides if slide.infected]
@@ -220,7 +243,11 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> None:
         image = draw_cell(rng, slide, _image_size(rng, spec.image_size), parasitized)
         label_is_wrong = rng.uniform() < LABEL_NOISE
         folder = CLASSES[int(parasitized == label_is_wrong)]
-        (root / folder / _file_name(slide, spec.seed, index)).write_bytes(png_bytes(image))
+        name = _file_name(slide, spec.seed, index)
+        (root / folder / name).write_bytes(png_bytes(image))
+        if label_is_wrong:
+            flipped.append(f"{folder}/{name}")
+    return flipped
 
 
 def check_synthetic_arguments(per_class: int, seed: int, image_size: int | None,
@@ -297,22 +324,49 @@ def _leftover_pattern(root: Path) -> re.Pattern[str]:
     return re.compile(rf"^\.{re.escape(root.name)}\.(partial|old)-(?P<pid>\d+)-")
 
 
-def _draw_all(partial: Path, spec: SyntheticSpec, workers: int, bar: tqdm) -> None:
-    """Write every image into ``partial``, in ``workers`` processes (here when 1), advancing ``bar`` as tasks end."""
+def _made_with(manifest: Path, spec: SyntheticSpec) -> bool:
+    """Whether ``manifest`` is a course manifest recording exactly ``spec``."""
+    if not (manifest.is_file() and _is_course_manifest(manifest)):
+        return False
+    recorded = json.loads(manifest.read_text())
+    return {name: recorded[name] for name in asdict(spec)} == asdict(spec)
+
+
+def flipped_files(root: str | Path) -> list[Path]:
+    """Return the images under ``root`` whose folder (label) is wrong, as the generator recorded them.
+
+    Example:
+        >>> root = make_synthetic_cells("data/synthetic", per_class=50, seed=0, image_size=64)
+        >>> all(path.parent.parent == root for path in flipped_files(root))
+        True
+    """
+    root = Path(root).expanduser().resolve()
+    manifest = json.loads((root / MANIFEST_NAME).read_text())
+    return [root / name for name in manifest.get("flipped", [])]
+
+
+def _draw_all(partial: Path, spec: SyntheticSpec, workers: int, bar: tqdm) -> list[str]:
+    """Write every image into ``partial``, in ``workers`` processes (here when 1), advancing ``bar`` as tasks end.
+
+    Returns the mislabelled images' paths relative to ``partial``.
+    """
+    flipped: list[str] = []
     total = 2 * spec.per_class
     tasks = [range(start, min(start + IMAGES_PER_TASK, total)) for start in range(0, total, IMAGES_PER_TASK)]
     workers = min(workers, len(tasks))
     if workers == 1:
         for task in tasks:
-            _write_images(partial, spec, task)
+            flipped += _write_images(partial, spec, task)
             bar.update(len(task))
-        return
+        return flipped
     pool = ProcessPoolExecutor(workers, initializer=_remember_parent)
     try:
-        for task, _ in zip(tasks, pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks)):
+        for task, names in zip(tasks, pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks)):
+            flipped += names
             bar.update(len(task))
     finally:  # on Ctrl-C, drop the tasks not started yet instead of waiting for them
         pool.shutdown(wait=True, cancel_futures=True)
+    return flipped
 
 
 def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
@@ -339,7 +393,7 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
     root = Path(root).expanduser().resolve()
     spec = SyntheticSpec(per_class, seed, image_size)
     manifest = root / MANIFEST_NAME
-    if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
+    if _made_with(manifest, spec):
         return root
     check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
@@ -351,9 +405,10 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
         total = 2 * spec.per_class
         with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
                   disable=not progress, file=sys.stdout, ncols=110, mininterval=0.5) as bar:
-            _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
-        (partial / MANIFEST_NAME).write_text(json.dumps(asdict(spec)))
-        if manifest.is_file() and _is_course_manifest(manifest) and json.loads(manifest.read_text()) == asdict(spec):
+            flipped = _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
+        record = {**asdict(spec), "label_noise": LABEL_NOISE, "flipped": sorted(flipped)}
+        (partial / MANIFEST_NAME).write_text(json.dumps(record, indent=1))
+        if _made_with(manifest, spec):
             return root  # another process made the same images meanwhile
         check_replaceable(root)  # again: someone may have put files there while we drew
         _move_into_place(partial, root)
