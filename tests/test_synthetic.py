@@ -7,7 +7,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from helpers.data import patient_of
-from helpers.synthetic import CLASSES, NotACourseFolderError, make_synthetic_cells, png_bytes
+from helpers.synthetic import (CLASSES, LABEL_NOISE, NotACourseFolderError, flipped_files, make_synthetic_cells,
+                               png_bytes)
 
 
 def digest(root):
@@ -23,7 +24,7 @@ def cells(tmp_path_factory):
 @pytest.mark.slow
 def test_layout_and_nih_style_names(cells):
     names = {folder: sorted(p.name for p in (cells / folder).glob("*.png")) for folder in CLASSES}
-    assert abs(len(names["Parasitized"]) - 300) < 15  # 1% of labels are deliberately wrong
+    assert abs(len(names["Parasitized"]) - 300) < 15  # a few labels are deliberately wrong, both ways
     assert len(names["Parasitized"]) + len(names["Uninfected"]) == 600
     for name in names["Parasitized"][:20]:
         assert patient_of(name).startswith("C") and "thinF_IMG_2015" in name
@@ -46,6 +47,7 @@ def test_generator_is_deterministic_whatever_the_workers(tmp_path):
     one = make_synthetic_cells(tmp_path / "a", per_class=120, seed=7, workers=1)
     two = make_synthetic_cells(tmp_path / "b", per_class=120, seed=7, workers=2)
     assert digest(one) == digest(two)
+    assert [p.relative_to(one) for p in flipped_files(one)] == [p.relative_to(two) for p in flipped_files(two)]
     other_seed = make_synthetic_cells(tmp_path / "c", per_class=120, seed=8, workers=1)
     assert digest(other_seed) != digest(one)
 
@@ -98,3 +100,10 @@ def test_making_the_images_shows_progress_and_reusing_them_shows_none(tmp_path, 
     assert sum(1 for _ in root.glob("*/*.png")) == 220
     make_synthetic_cells(tmp_path / "cells", per_class=110, seed=2, workers=2, progress=True)
     assert capsys.readouterr().out == ""
+
+
+def test_the_flipped_files_are_recorded_at_the_label_noise_rate(cells):
+    flipped = flipped_files(cells)
+    assert all(path.is_file() and path.parent.name in CLASSES for path in flipped)
+    expected, spread = 600 * LABEL_NOISE, (600 * LABEL_NOISE * (1 - LABEL_NOISE)) ** 0.5
+    assert abs(len(flipped) - expected) < 4 * spread
