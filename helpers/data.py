@@ -343,11 +343,13 @@ def available_workers(cap: int = 8) -> int:
 
 
 def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str = "patient",
-                 seed: int = 0, num_workers: int | None = 0, pin_memory: bool = False) -> Loaders:
+                 seed: int = 0, num_workers: int | None = 0, pin_memory: bool = False,
+                 valid_fraction: float = VALID_FRACTION, test_fraction: float = TEST_FRACTION) -> Loaders:
     """Return train, validation and test loaders over the images in ``root``.
 
     The training data set augments; validation and test use the evaluation
-    transforms. All three read the same files through their own indices.
+    transforms. All three read the same files through their own indices,
+    cut by ``split`` (``"patient"`` or ``"random"``) with the given fractions.
     ``num_workers`` processes load batches in parallel (``None``: one per CPU
     core, see :func:`available_workers`) and stay alive between epochs;
     ``pin_memory=True`` (for a CUDA GPU) makes copies to the GPU faster.
@@ -361,9 +363,10 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
     eval_data = image_folder(root, eval_transforms(image_size))
     check_images([path for path, _ in train_data.samples])
     if split == "patient":
-        parts = patient_split(train_data.samples, train_data.class_to_idx.get("Parasitized", 0), seed)
+        parts = patient_split(train_data.samples, train_data.class_to_idx.get("Parasitized", 0), seed,
+                              valid_fraction, test_fraction)
     elif split == "random":
-        parts = random_split(len(train_data), seed)
+        parts = random_split(len(train_data), seed, valid_fraction, test_fraction)
     else:
         raise ValueError(f"split must be 'patient' or 'random', not {split!r}")
     if not all(parts.sizes().values()):

@@ -21,9 +21,8 @@ closely enough to teach with:
 File names follow the NIH pattern (``C12P3thinF_IMG_20150604_112233_cell_7.png``)
 and carry the slide id ``C12P3``, so a patient-level split can be taught.
 
-:func:`make_shapes` draws a different task, coloured shapes labelled by the
-marks they carry (:data:`SHAPE_CLASSES`): the source task of the small backbone
-the course ships pretrained (notebook 05).
+The source task of the course's pretrained backbone is elsewhere, in
+:mod:`helpers.shapes`: it has nothing of these cells in it.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import shutil
 import struct
 import sys
@@ -43,12 +41,13 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
 from helpers.safe_files import remove_stale_temporaries
-from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
+from helpers.synthetic_folder import (MANIFEST_NAME, NotACourseFolderError,  # noqa: F401 (raised here)
+                                      check_replaceable, is_course_manifest,
+                                      leftover_pattern, move_into_place)
 
 GENERATOR_VERSION = 4
 CELLS_PER_SLIDE = 8
@@ -62,23 +61,11 @@ HEALTHY_SLIDE_SHARE_OF_UNINFECTED = 0.7
 CHROMATIN = np.array([85, 25, 115], dtype=np.float32)
 BACKGROUND_LEVEL = 6.0
 GRAIN = 8.0
-MANIFEST_NAME = "synthetic.json"
-"""The course's marker: only a folder holding it (and nothing else of anyone's) is ever replaced."""
 MAX_PER_CLASS = 50_000
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
 IMAGES_PER_TASK = 100
-GENERATED_NAME = re.compile(r"^C\d+P\d+thinF_IMG_\d{8}_\d{6}_cell_\d+\.png$")
-"""The names :func:`_file_name` gives; any other file in a class folder is someone else's."""
-SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
-"""Files a file browser drops into any folder it shows: they do not make a folder someone else's."""
 _parent_pid: int | None = None
 """In a worker process: the process that started it. A worker whose parent has died stops drawing."""
-SHAPE_CLASSES = ("plain", "dark spots", "dark rings", "stripes", "bright spots")
-"""The source task of the shipped backbone: what marks a shape carries."""
-
-
-class NotACourseFolderError(ValueError):
-    """A folder the course did not make: it is never deleted or replaced."""
 
 
 @dataclass(frozen=True)
@@ -273,60 +260,9 @@ def check_synthetic_arguments(per_class: int, seed: int, image_size: int | None,
         raise ValueError(f"workers must be None (one per CPU core) or a whole number, 1 or more, got {workers!r}.")
 
 
-def _is_course_manifest(path: Path) -> bool:
-    """Whether ``path`` is a ``synthetic.json`` this module wrote."""
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    return isinstance(manifest, dict) and {"per_class", "seed", "image_size", "version"} <= set(manifest)
-
-
-def check_replaceable(root: Path) -> None:
-    """Raise :class:`NotACourseFolderError` unless ``root`` is absent, empty or a data set this module made.
-
-    A folder it made holds ``synthetic.json``, the class folders and exactly
-    the PNG files it wrote in them, and nothing else: anything more (a thesis,
-    a checkout, a learner's own images) is kept, and the command refuses.
-    """
-    if not root.exists():
-        return
-    if not root.is_dir():
-        raise NotACourseFolderError(f"{root} is a file, not a folder: choose a folder for the images, "
-                                    f"e.g. {root.parent / 'synthetic_cells'}.")
-    entries = sorted(root.iterdir())
-    if not entries:
-        return
-    foreign = [entry.name for entry in entries if entry.name not in (*CLASSES, MANIFEST_NAME, *SYSTEM_FILES)
-               or (entry.name in CLASSES and not entry.is_dir())]
-    images = 0
-    for folder in (root / name for name in CLASSES if (root / name).is_dir()):
-        for entry in sorted(folder.iterdir()):
-            if GENERATED_NAME.match(entry.name) and entry.is_file():
-                images += 1
-            elif entry.name not in SYSTEM_FILES:
-                foreign.append(f"{folder.name}/{entry.name}")
-    if not foreign and _is_course_manifest(root / MANIFEST_NAME):
-        made = json.loads((root / MANIFEST_NAME).read_text())["per_class"]
-        if images == 2 * made:  # an image added by hand, with a name like ours, changes the count
-            return
-        foreign.append(f"{images} images where the generator wrote {2 * made}")
-    shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-    raise NotACourseFolderError(
-        f"{root} is not empty and the course did not make it"
-        + (f" (it holds {shown})" if shown else f" (it has no {MANIFEST_NAME})")
-        + ". Nothing was changed: the course only replaces a folder of synthetic images it wrote. "
-        f"Choose a new or empty folder, e.g. --out {root / 'synthetic_cells'}.")
-
-
-def _leftover_pattern(root: Path) -> re.Pattern[str]:
-    """Temporary folders of an interrupted run for ``root``: ``.cells.partial-<pid>-...``, ``.cells.old-<pid>-...``."""
-    return re.compile(rf"^\.{re.escape(root.name)}\.(partial|old)-(?P<pid>\d+)-")
-
-
 def _made_with(manifest: Path, spec: SyntheticSpec) -> bool:
     """Whether ``manifest`` is a course manifest recording exactly ``spec``."""
-    if not (manifest.is_file() and _is_course_manifest(manifest)):
+    if not (manifest.is_file() and is_course_manifest(manifest)):
         return False
     recorded = json.loads(manifest.read_text())
     return {name: recorded[name] for name in asdict(spec)} == asdict(spec)
@@ -397,7 +333,7 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
         return root
     check_replaceable(root)
     root.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(root.parent, _leftover_pattern(root))
+    remove_stale_temporaries(root.parent, leftover_pattern(root))
     partial = Path(tempfile.mkdtemp(prefix=f".{root.name}.partial-{os.getpid()}-", dir=root.parent))
     try:
         for folder in CLASSES:
@@ -411,77 +347,7 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
         if _made_with(manifest, spec):
             return root  # another process made the same images meanwhile
         check_replaceable(root)  # again: someone may have put files there while we drew
-        _move_into_place(partial, root)
+        move_into_place(partial, root)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return root
-
-
-def _move_into_place(partial: Path, root: Path) -> None:
-    """Rename ``partial`` to ``root``; an old ``root`` is renamed aside first and deleted last."""
-    if not root.exists():
-        partial.rename(root)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-{os.getpid()}-", dir=root.parent))
-    os.replace(root, old)  # old is an empty folder: renaming over it is allowed
-    partial.rename(root)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def draw_shape(rng: np.random.Generator, size: int, label: int) -> np.ndarray:
-    """Draw one image of the source task as an RGB float array (size, size, 3) in [0, 1].
-
-    A disc or a square of a random colour on a dark background carries the
-    marks of its class (:data:`SHAPE_CLASSES`): none, dark spots, dark rings,
-    stripes or bright spots; any class may also carry faint specks.
-    """
-    x, y = _grid(size)
-    angle = rng.uniform(0, math.pi)
-    cx, cy = rng.uniform(-0.15, 0.15, 2)
-    u = (x - cx) * math.cos(angle) + (y - cy) * math.sin(angle)
-    v = -(x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)
-    a, b = rng.uniform(0.45, 0.9, 2)
-    radius = np.sqrt((u / a) ** 2 + (v / b) ** 2) if rng.uniform() < 0.5 else np.maximum(abs(u / a), abs(v / b))
-    body = np.clip((1 - radius) * size / 3, 0, 1)
-    colour = rng.uniform(0.35, 1.0, 3)
-    background = rng.uniform(0, 0.35) * rng.uniform(0.3, 1, 3)
-    shade = 1 + rng.uniform(0, 0.3) * (x * math.cos(2 * angle) + y * math.sin(2 * angle))
-    marks, mark_colour = np.zeros_like(x), colour
-    if SHAPE_CLASSES[label] in ("dark spots", "dark rings", "bright spots"):
-        for _ in range(rng.integers(1, 4)):
-            r, t = rng.uniform(0, 0.6), rng.uniform(0, 2 * math.pi)
-            mark_x, mark_y, mark_radius = r * a * math.cos(t), r * b * math.sin(t), rng.uniform(0.06, 0.15)
-            distance = np.sqrt((u - mark_x) ** 2 + (v - mark_y) ** 2) / mark_radius
-            blob = (np.clip(1.6 - 4 * abs(distance - 0.8), 0, 1) if SHAPE_CLASSES[label] == "dark rings"
-                    else np.clip(1.5 - distance, 0, 1))
-            marks = np.maximum(marks, rng.uniform(0.7, 1.0) * blob)
-        mark_colour = (np.clip(colour + rng.uniform(0.4, 0.8), 0, 1.3) if SHAPE_CLASSES[label] == "bright spots"
-                       else colour * rng.uniform(0.1, 0.9, 3) * rng.uniform(0.3, 0.8))
-    elif SHAPE_CLASSES[label] == "stripes":
-        frequency, direction = rng.uniform(3, 8), rng.uniform(0, 2 * math.pi)
-        marks = 0.8 * (np.sin(frequency * math.pi * (u * math.cos(direction) + v * math.sin(direction))) > 0.3)
-        mark_colour = colour * rng.uniform(0.1, 0.5)
-    if rng.uniform() < 0.4 and SHAPE_CLASSES[label] != "stripes":  # faint specks are not marks
-        for _ in range(rng.integers(1, 3)):
-            sx, sy = rng.uniform(-0.4, 0.4, 2) * (a, b)
-            distance = np.sqrt((u - sx) ** 2 + (v - sy) ** 2) / rng.uniform(0.03, 0.07)
-            marks = np.maximum(marks, rng.uniform(0.1, 0.3) * np.clip(1.5 - distance, 0, 1))
-    image = ((1 - body[..., None]) * background + (body * shade * (1 - marks))[..., None] * colour
-             + (body * marks)[..., None] * mark_colour)
-    image = image + rng.normal(0, 0.03, image.shape)
-    return np.clip(image, 0, 1).astype(np.float32)
-
-
-def make_shapes(count: int, size: int = 64, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return ``count`` source-task images (N, 3, size, size), normalised as ImageNet's, and their labels.
-
-    Example:
-        >>> images, labels = make_shapes(8, size=32)
-        >>> images.shape, labels.shape
-        (torch.Size([8, 3, 32, 32]), torch.Size([8]))
-    """
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, len(SHAPE_CLASSES), count)
-    images = torch.from_numpy(np.stack([draw_shape(rng, size, int(label)) for label in labels]))
-    mean, std = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
-    return (images.permute(0, 3, 1, 2) - mean) / std, torch.from_numpy(labels)

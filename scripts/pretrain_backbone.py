@@ -3,8 +3,8 @@
 Notebook 05 needs a pretrained network that works offline: ImageNet weights
 cannot be downloaded in CI. This script trains the small CNN of notebook 04
 (``helpers.models.make_small_backbone`` plus a linear head) to tell apart five
-kinds of marks on synthetic shapes (``helpers.synthetic.SHAPE_CLASSES``), a task
-with no cells, no stain colours and no malaria labels, and saves the backbone's
+outlines of synthetic shapes (``helpers.shapes.SHAPE_CLASSES``), a task with
+no cells, no stain colours, no dark marks and no malaria labels, and saves the backbone's
 weights (without the head) with a PROVENANCE.md beside them.
 
 Usage, from the repository root (the shipped file was made by exactly this):
@@ -32,10 +32,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 
 from helpers.models import SMALL_CNN_CHANNELS, make_small_backbone  # noqa: E402
 from helpers.pretrained import BACKBONE_FILE  # noqa: E402
-from helpers.synthetic import SHAPE_CLASSES, make_shapes  # noqa: E402
+from helpers.shapes import SHAPE_CLASSES, TEXTURES, make_shapes  # noqa: E402
 
-SOURCE_TASK = ("Synthetic shapes (discs and squares of random colours on dark backgrounds), labelled by the "
-               "marks they carry: " + ", ".join(SHAPE_CLASSES) + "; faint specks appear on any class")
+SOURCE_TASK = ("Synthetic shapes of random colours, sizes and rotations on dark backgrounds, labelled by their "
+               "outline: " + ", ".join(SHAPE_CLASSES) + ". Their inside carries a texture that says nothing about "
+               "the label (" + ", ".join(TEXTURES) + ")")
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,8 +92,8 @@ torchvision's ImageNet weights cannot be downloaded. Load it with `helpers.pretr
 **Source task.** {SOURCE_TASK}. The images are drawn by `helpers.synthetic.make_shapes` ({args.images:,} training
 images, seed {args.seed}; 1,000 validation images, seed {args.seed + 1}; {args.image_size} x {args.image_size} px,
 normalised with the ImageNet channel statistics). The source task contains no cells, no stain colours and no malaria
-labels. It was chosen, as ImageNet is for photographs, so that its features (edges, blobs, small marks on larger
-objects) are of a kind the target task can use. Accuracy on the source validation images: {source_accuracy:.3f}.
+labels, and its labels do not depend on dark marks inside a shape, the cue of the malaria task: like ImageNet for
+photographs, it teaches general features (edges, corners, colour and texture), not the target's own cue. Accuracy on the source validation images: {source_accuracy:.3f}.
 
 **Training.** Adam, learning rate {args.lr}, batch size {args.batch_size}, {args.epochs} epochs, cross-entropy, with
 a linear head on the features that is thrown away afterwards.

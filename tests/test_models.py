@@ -15,7 +15,7 @@ from helpers.models import (conv_output_size, count_parameters, freeze, make_cla
 from helpers.pretrained import (BACKBONE_FILE, BACKBONE_SHA256, WeightsUnavailableError, build_transfer_model,
                                 imagenet_weights, load_imagenet_model, load_pretrained_backbone,
                                 published_metrics, weights_cache_path)
-from helpers.synthetic import SHAPE_CLASSES, make_shapes
+from helpers.shapes import SHAPE_CLASSES, make_shapes
 
 SHIPPED = facts.CHECKOUT_ROOT / "data" / "pretrained"
 
