@@ -8,7 +8,7 @@ trained as each notebook configures it:
 * ``06 loop``: notebook 06's hand-written loop, the preset's epochs, a constant learning rate;
 * ``06 fit``: notebook 06's ``fit`` with OneCycleLR (peak 3 x the learning rate), the preset's epochs;
 * ``08``: notebook 08's run, 10 epochs (5 + 5 when resumed) with StepLR(step_size=3, gamma=0.5);
-* ``11``: notebook 11's capstone CNN, at most 15 epochs, stopping after 5 without a lower validation loss.
+* ``11``: notebook 11's capstone CNN, at most 8 epochs, stopping after 3 without a lower validation loss.
 
 It prints one row per seed: the validation set's majority-class baseline (the
 accuracy of always answering its most common class), then each model's best
@@ -84,7 +84,7 @@ def fit_best_accuracy(settings: Settings, loaders: Loaders, device: torch.device
         epochs = 4 if settings.preset == "smoke" else 10
         scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=3, gamma=0.5)
     elif name == "11":
-        epochs, patience = {"smoke": 2, "class": 15, "full": 10}[settings.preset], 5
+        epochs, patience = {"smoke": 2, "class": 8, "full": 8}[settings.preset], 3
     history = fit(model, loaders.train, loaders.valid, nn.CrossEntropyLoss(), optimizer, epochs, device=device,
                   scheduler=scheduler, patience=patience, progress=False)
     return max(history.valid_accuracy)
@@ -94,7 +94,8 @@ def sweep_seed(preset: str, seed: int, threads: int = 1) -> SeedResult:
     """Train every notebook's model on ``seed``'s data; return the baseline and the best accuracies."""
     torch.set_num_threads(threads)
     settings = resolve_settings(preset, seed=seed)
-    loaders = make_loaders(prepare_cell_images(settings), settings.image_size, settings.batch_size, seed=seed)
+    loaders = make_loaders(prepare_cell_images(settings), settings.image_size, settings.batch_size, seed=seed,
+                           valid_fraction=settings.valid_fraction, test_fraction=settings.test_fraction)
     device = torch.device("cpu")
     best = {"06 loop": hand_loop_best_accuracy(settings, loaders, device)}
     for name in MODELS[1:]:

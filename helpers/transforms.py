@@ -15,20 +15,27 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 CROP_SCALE = (0.6, 1.0)
 """RandomResizedCrop keeps at least 60% of the cell: the default 8% can cut the parasite out."""
+COLOUR_JITTER = {"brightness": 0.3, "contrast": 0.2, "saturation": 0.3, "hue": 0.03}
+"""How far ``train_transforms(colour=True)`` moves each image's colours: about as far as stains vary between slides."""
 
 
 def train_transforms(size: int = 224, mean: tuple[float, ...] = IMAGENET_MEAN,
-                     std: tuple[float, ...] = IMAGENET_STD) -> v2.Compose:
+                     std: tuple[float, ...] = IMAGENET_STD, colour: bool = False) -> v2.Compose:
     """Return the cheat sheet's training pipeline for ``size`` x ``size`` images.
 
+    ``colour=True`` adds a ``ColorJitter`` (:data:`COLOUR_JITTER`) after the
+    cheat sheet's rotation, crop and flip: each image's brightness, contrast,
+    saturation and hue move a little, as stains do from one slide to the next.
+
     Example:
-        >>> train_transforms(64)(pil_image).shape  # doctest: +SKIP
-        torch.Size([3, 64, 64])
+        >>> [type(step).__name__ for step in train_transforms(64, colour=True).transforms][:4]
+        ['RandomRotation', 'RandomResizedCrop', 'RandomVerticalFlip', 'ColorJitter']
     """
     return v2.Compose([
         v2.RandomRotation(30),
         v2.RandomResizedCrop(size, scale=CROP_SCALE, antialias=True),
         v2.RandomVerticalFlip(),
+        *([v2.ColorJitter(**COLOUR_JITTER)] if colour else []),
         v2.ToImage(),
         v2.ToDtype(torch.float32, scale=True),
         v2.Normalize(mean, std),

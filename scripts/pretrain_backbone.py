@@ -89,7 +89,7 @@ def provenance(args: argparse.Namespace, command: str, sha256: str, size: int, s
 {SMALL_CNN_CHANNELS[-1]} features), {size:,} bytes. Notebook 05 uses it to show transfer learning offline, where
 torchvision's ImageNet weights cannot be downloaded. Load it with `helpers.pretrained.load_pretrained_backbone(path)`.
 
-**Source task.** {SOURCE_TASK}. The images are drawn by `helpers.synthetic.make_shapes` ({args.images:,} training
+**Source task.** {SOURCE_TASK}. The images are drawn by `helpers.shapes.make_shapes` ({args.images:,} training
 images, seed {args.seed}; 1,000 validation images, seed {args.seed + 1}; {args.image_size} x {args.image_size} px,
 normalised with the ImageNet channel statistics). The source task contains no cells, no stain colours and no malaria
 labels, and its labels do not depend on dark marks inside a shape, the cue of the malaria task: like ImageNet for

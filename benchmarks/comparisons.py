@@ -1,0 +1,220 @@
+"""Every comparison the notebooks draw, measured over seeds with the course's own runner, and its verdict.
+
+The notebooks record what they compare (``helpers.course.records.record``).
+This script runs them with ``python -m helpers run`` on the ``class`` preset,
+once per seed, reads the records of the executed notebooks and writes one
+table into ``benchmarks/results.md``:
+
+* the difference each comparison measures, per seed (one recipe minus the
+  other, in the figure's own units);
+* its mean, its min–max over the seeds, and its seed spread (the standard
+  deviation of the difference over the seeds);
+* the verdict: **better** or **worse** only where every seed agrees in sign
+  and the mean difference exceeds twice the seed spread; otherwise **tie**.
+
+It also checks that every model trained on the full training split ends at
+least 30 points above its validation split's majority baseline on every seed.
+
+Run, from the repository root (about half an hour on 2 CPU cores):
+
+    .venv/bin/python benchmarks/comparisons.py
+
+or, to rebuild the table from runs already made:
+
+    .venv/bin/python benchmarks/comparisons.py --runs runs/comparisons
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing
+
+from helpers.course.records import read_records  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results.md"
+START, END = "<!-- comparisons: start -->", "<!-- comparisons: end -->"
+NOTEBOOKS = ("03", "05", "06", "11")
+REQUIRED_MARGIN = 0.30
+"""How far above the majority baseline every model trained on the full training split must end, on every seed."""
+
+Records = dict[str, dict]
+"""One seed's records, by notebook number ("06") and then by name."""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One comparison a notebook draws: what it is, where, and how its difference is read from the records."""
+
+    name: str
+    notebook: str
+    unit: str
+    difference: Callable[[Records], float]
+    label: str = ""
+    """Which of (a)-(f) of the data issue it answers, if any."""
+
+
+def _transfer(records: Records, budget: int, recipe: str, other: str) -> float:
+    figures = records["05"]
+    return figures[f"transfer_{budget}_{recipe}_accuracy"] - figures[f"transfer_{budget}_{other}_accuracy"]
+
+
+COMPARISONS = (
+    Comparison("64-image balanced subset vs all training images: final validation loss", "06", "loss",
+               lambda r: r["06"]["overfit_excess_valid_loss"], "(a)"),
+    Comparison("rotate, crop, flip vs no augmentation (200 images): validation accuracy", "06", "accuracy",
+               lambda r: r["06"]["augment_flips_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
+    Comparison("rotate, crop, flip and colour vs no augmentation (200 images): validation accuracy", "06",
+               "accuracy",
+               lambda r: r["06"]["augment_colour_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
+    Comparison("OneCycleLR (fit) vs a constant learning rate (the hand loop): best validation accuracy", "06",
+               "accuracy", lambda r: r["06"]["fit_best_valid_accuracy"] - r["06"]["loop_best_valid_accuracy"]),
+    *(Comparison(f"{recipe.replace('_', ' ')} vs from scratch, {budget} labels per class: test accuracy", "05",
+                 "accuracy", lambda r, b=budget, x=recipe: _transfer(r, b, x, "from_scratch"), "(c)")
+      for budget in (24, 200) for recipe in ("feature_extraction", "fine_tuning")),
+    Comparison("transfer model vs small CNN: validation accuracy", "11", "accuracy",
+               lambda r: r["11"]["transfer_valid_accuracy"] - r["11"]["cnn_valid_accuracy"], "(d)"),
+    Comparison("transfer model vs small CNN: test accuracy", "11", "accuracy",
+               lambda r: r["11"]["transfer_test_accuracy"] - r["11"]["cnn_test_accuracy"], "(d)"),
+    Comparison("threshold 0.3 vs 0.5: recall of Parasitized (test)", "11", "recall",
+               lambda r: r["11"]["recall_at_0_3"] - r["11"]["recall_at_0_5"], "(e)"),
+    Comparison("threshold 0.3 vs 0.5: healthy cells flagged (test)", "11", "cells",
+               lambda r: r["11"]["false_alarms_at_0_3"] - r["11"]["false_alarms_at_0_5"], "(e)"),
+    Comparison("random split vs patient split: colour nearest neighbour's test accuracy", "03", "accuracy",
+               lambda r: r["03"]["colour_nn_accuracy_random_split"] - r["03"]["colour_nn_accuracy_patient_split"],
+               "(f)"),
+)
+
+FULL_DATA_MODELS = {
+    "06 hand loop": lambda r: r["06"]["loop_best_valid_accuracy"] - r["06"]["valid_majority_baseline"],
+    "06 fit, OneCycleLR": lambda r: r["06"]["fit_best_valid_accuracy"] - r["06"]["valid_majority_baseline"],
+    "11 small CNN": lambda r: r["11"]["cnn_valid_accuracy"] - r["11"]["valid_majority_baseline"],
+    "11 transfer model": lambda r: r["11"]["transfer_valid_accuracy"] - r["11"]["valid_majority_baseline"],
+}
+"""Each model trained on the full training split: its validation accuracy minus the majority baseline."""
+
+
+def verdict(differences: list[float]) -> str:
+    """Return "better", "worse" or "tie" for one comparison's differences over the seeds.
+
+    Better or worse only where every seed agrees in sign and the mean exceeds twice the seed spread.
+
+    Example:
+        >>> verdict([0.05, 0.06, 0.04]), verdict([0.05, -0.01, 0.04]), verdict([0.0, 0.0])
+        ('better', 'tie', 'tie')
+    """
+    mean = statistics.fmean(differences)
+    spread = statistics.stdev(differences) if len(differences) > 1 else float("inf")
+    agree = all(d > 0 for d in differences) or all(d < 0 for d in differences)
+    if not agree or abs(mean) <= 2 * spread:
+        return "tie"
+    return "better" if mean > 0 else "worse"
+
+
+def run_notebooks(out: Path, seeds: list[int], jobs: int) -> None:
+    """Execute the compared notebooks once per seed with the course's runner (``python -m helpers run``)."""
+    command = [sys.executable, "-m", "helpers", "run", *NOTEBOOKS, "--preset", "class", "--jobs", str(jobs),
+               "--out", str(out)]
+    for seed in seeds:
+        command += ["-p", "SEED", str(seed)]
+    subprocess.run(command, cwd=ROOT, check=True)
+
+
+def read_runs(out: Path) -> dict[int, Records]:
+    """Return the records of every executed notebook under ``out``, by seed and notebook number."""
+    by_seed: dict[int, Records] = {}
+    for path in sorted(out.rglob("*.ipynb")):
+        if "_checkpoints" in str(path.relative_to(out)):
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
+        if "SEED" not in parameters:
+            continue
+        number = path.name[:2]
+        by_seed.setdefault(int(parameters["SEED"]), {})[number] = read_records(notebook)
+    return by_seed
+
+
+def table(by_seed: dict[int, Records]) -> str:
+    """Return the Markdown tables: comparisons with verdicts, then each full-data model's margin per seed."""
+    seeds = sorted(by_seed)
+    lines = [f"Seeds {', '.join(map(str, seeds))}; `class` preset; synthetic cells (generator version in "
+             "`helpers.synthetic.GENERATOR_VERSION`). A difference is the first recipe minus the second. "
+             "Verdict: better or worse only where every seed agrees in sign and the mean exceeds twice the seed "
+             "spread (standard deviation over the seeds); otherwise tie. These results belong to this synthetic "
+             "data: on the real NIH images the differences may be other.", "",
+             "| comparison | notebook | mean difference | min–max over seeds | seed spread | verdict |",
+             "|---|---|---|---|---|---|"]
+    for comparison in COMPARISONS:
+        differences = [comparison.difference(by_seed[seed]) for seed in seeds]
+        digits = 1 if comparison.unit == "cells" else 3
+        lines.append(f"| {comparison.label} {comparison.name} | {comparison.notebook} | "
+                     f"{statistics.fmean(differences):+.{digits}f} | {min(differences):+.{digits}f} to "
+                     f"{max(differences):+.{digits}f} | {statistics.stdev(differences):.{digits}f} | "
+                     f"{verdict(differences)} |")
+    lines += ["", f"Every model trained on the full training split, validation accuracy minus the validation "
+              f"split's majority baseline (required: at least {REQUIRED_MARGIN:.2f} on every seed):", "",
+              "| model | " + " | ".join(f"seed {seed}" for seed in seeds) + " | all above |",
+              "|---" * (len(seeds) + 2) + "|"]
+    for name, margin in FULL_DATA_MODELS.items():
+        margins = [margin(by_seed[seed]) for seed in seeds]
+        lines.append(f"| {name} | " + " | ".join(f"{m:+.3f}" for m in margins)
+                     + f" | {'yes' if min(margins) >= REQUIRED_MARGIN else 'NO'} |")
+    accuracies = [(seed, name, by_seed[seed][nb][key]) for seed in seeds for name, nb, key in
+                  (("06 hand loop", "06", "loop_best_valid_accuracy"), ("11 chosen, test", "11", "test_accuracy"))]
+    lines += ["", "Best validation (06) and test (11) accuracies: "
+              + ", ".join(f"seed {seed} {name} {value:.3f}" for seed, name, value in accuracies) + "."]
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    """Put ``text`` between the markers in results.md (appending them the first time), atomically."""
+    current = RESULTS.read_text()
+    section = f"{START}\n## Comparisons over seeds\n\nMeasured {datetime.date.today().isoformat()} by " \
+              f"`benchmarks/comparisons.py` on {os.cpu_count()} CPU cores ({platform.machine()}).\n\n{text}\n{END}"
+    if START in current and END in current:
+        before, rest = current.split(START, 1)
+        updated = before + section + rest.split(END, 1)[1]
+    else:
+        updated = current.rstrip("\n") + "\n\n" + section + "\n"
+    handle, temporary = tempfile.mkstemp(prefix=".results.", suffix=".md", dir=RESULTS.parent)
+    with os.fdopen(handle, "w") as file:
+        file.write(updated)
+    os.replace(temporary, RESULTS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, help="read these finished runs instead of running the notebooks")
+    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "comparisons")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    if args.runs is None:
+        run_notebooks(args.out, args.seeds, args.jobs)
+    by_seed = read_runs(args.runs or args.out)
+    missing = [seed for seed in args.seeds if set(NOTEBOOKS) - set(by_seed.get(seed, {}))]
+    if missing:
+        print(f"no finished runs of notebooks {', '.join(NOTEBOOKS)} for seeds {missing} in {args.runs or args.out}")
+        return 1
+    text = table({seed: by_seed[seed] for seed in args.seeds})
+    write_section(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
