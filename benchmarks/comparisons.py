@@ -19,9 +19,10 @@ Run, from the repository root (about half an hour on 2 CPU cores):
 
     .venv/bin/python benchmarks/comparisons.py
 
-or, to rebuild the table from runs already made:
+or, to rebuild the table from runs already made (a notebook executed without a
+``SEED`` parameter, such as the committed ones, ran with the preset's seed, 0):
 
-    .venv/bin/python benchmarks/comparisons.py --runs runs/comparisons
+    .venv/bin/python benchmarks/comparisons.py --runs runs/comparisons notebooks
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
+from helpers.course.presets import PRESETS  # noqa: E402
 from helpers.course.records import read_records  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results.md"
@@ -133,18 +135,19 @@ def run_notebooks(out: Path, seeds: list[int], jobs: int) -> None:
     subprocess.run(command, cwd=ROOT, check=True)
 
 
-def read_runs(out: Path) -> dict[int, Records]:
-    """Return the records of every executed notebook under ``out``, by seed and notebook number."""
+def read_runs(folders: list[Path]) -> dict[int, Records]:
+    """Return the records of the compared notebooks executed under ``folders``, by seed and notebook number."""
     by_seed: dict[int, Records] = {}
-    for path in sorted(out.rglob("*.ipynb")):
-        if "_checkpoints" in str(path.relative_to(out)):
-            continue
-        notebook = nbformat.read(path, as_version=4)
-        parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
-        if "SEED" not in parameters:
-            continue
-        number = path.name[:2]
-        by_seed.setdefault(int(parameters["SEED"]), {})[number] = read_records(notebook)
+    for folder in folders:
+        for path in sorted(folder.rglob("*.ipynb")):
+            if path.name[:2] not in NOTEBOOKS or "_checkpoints" in str(path.relative_to(folder)):
+                continue
+            notebook = nbformat.read(path, as_version=4)
+            parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
+            records = read_records(notebook)
+            if records:
+                seed = int(parameters.get("SEED", PRESETS["class"].seed))
+                by_seed.setdefault(seed, {})[path.name[:2]] = records
     return by_seed
 
 
@@ -198,17 +201,19 @@ def write_section(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=Path, help="read these finished runs instead of running the notebooks")
+    parser.add_argument("--runs", type=Path, nargs="+", help="read these folders of finished runs instead of running")
     parser.add_argument("--out", type=Path, default=ROOT / "runs" / "comparisons")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--jobs", type=int, default=2)
     args = parser.parse_args(argv)
     if args.runs is None:
         run_notebooks(args.out, args.seeds, args.jobs)
-    by_seed = read_runs(args.runs or args.out)
+    folders = args.runs or [args.out]
+    by_seed = read_runs(folders)
     missing = [seed for seed in args.seeds if set(NOTEBOOKS) - set(by_seed.get(seed, {}))]
     if missing:
-        print(f"no finished runs of notebooks {', '.join(NOTEBOOKS)} for seeds {missing} in {args.runs or args.out}")
+        print(f"no finished runs of notebooks {', '.join(NOTEBOOKS)} for seeds {missing} in "
+              f"{', '.join(map(str, folders))}")
         return 1
     text = table({seed: by_seed[seed] for seed in args.seeds})
     write_section(text)

@@ -27,12 +27,23 @@ def test_11_runs_end_to_end_in_smoke(smoke_run):
     assert len(folders) == 2 and all(len(name.rsplit("_", 1)[1]) == 10 for name in folders)
 
 
-def test_11_class_preset_reaches_95_percent_within_3_minutes():
-    """The committed outputs are the executor's class-preset run on a 2-core CPU (the README's claim)."""
+def test_11_class_preset_figures_resolve_differences_and_follow_the_notebooks_rule():
+    """The committed outputs are the executor's class-preset run: harder data, a large test split, an honest choice."""
     notebook = nbformat.read(facts.NOTEBOOKS_DIR / CAPSTONE, as_version=4)
     assert notebook.metadata[STAMP_KEY]["preset"] == "class"
     records = read_records(notebook)
-    assert records["test_accuracy"] >= 0.95
-    assert records["cnn_training_seconds"] <= 180
-    assert records["test_auc"] >= 0.95
+    assert records["test_images"] >= 1000
     assert records["test_accuracy"] >= records["test_majority_baseline"] + 0.30
+    assert records["test_accuracy"] < 0.975  # below the label-noise ceiling, where choices show
+    low, high = records["test_accuracy_interval"]
+    assert high - low < 0.05  # 1,000 images resolve a few points
+    costs = records["candidate_costs"]
+    if records["model_choice_is_tie"]:  # the notebook's rule: a tie ships the smaller, faster model
+        smallest = min(costs, key=lambda name: (costs[name]["parameters"], costs[name]["cpu_ms_per_image"]))
+        assert records["chosen_model"] == smallest
+    else:
+        assert records["chosen_model"] == records["lowest_valid_loss_model"]
+    # a lower threshold finds more parasitized cells and flags more healthy ones
+    assert records["recall_at_0_3"] >= records["recall_at_0_5"]
+    assert records["false_alarms_at_0_3"] >= records["false_alarms_at_0_5"]
+    assert records["test_mislabelled_images"] > 0  # the generator's flipped labels are in the test split

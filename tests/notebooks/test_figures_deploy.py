@@ -72,6 +72,10 @@ def test_09_class_preset_beats_the_baseline_and_relies_on_colour():
     assert records["test_accuracy"] >= records["test_majority_baseline"] + 0.30
     assert records["valid_accuracy"] >= records["valid_majority_baseline"] + 0.30
     assert records["grayscale_test_accuracy"] < records["colour_test_accuracy"] - 0.10
+    assert records["test_images"] >= 1000
+    low, high = records["test_accuracy_interval"]
+    assert low <= records["test_accuracy"] <= high < 0.975  # below the label-noise ceiling
+    assert records["test_mislabelled_images"] > 0 and 0 <= records["top_losses_mislabelled"] <= 8
 
 
 def test_10_tracing_freezes_the_branch_scripting_and_export_keep_it(smoke_run):

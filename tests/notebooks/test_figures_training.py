@@ -47,11 +47,14 @@ def test_06_two_accumulated_halves_give_the_whole_batchs_gradient(smoke_run):
     assert records["accumulated_vs_whole_batch_gradient_max_diff"] < 1e-6
 
 
-def test_06_a_tiny_training_set_is_memorised_while_validation_lags(smoke_run):
+def test_06_a_tiny_balanced_training_set_is_memorised_and_augmentation_is_measured(smoke_run):
     records = smoke_run("06_the_training_loop.ipynb").records
-    assert records["overfit_train_accuracy"] == 1.0
-    assert records["overfit_valid_accuracy"] < 0.9
-    assert abs(sum(records["overfit_valid_answer_shares"].values()) - 1.0) < 1e-9
+    shares = records["overfit_train_class_shares"]
+    assert set(shares) == {"Parasitized", "Uninfected"} and min(shares.values()) > 0  # both classes, not train[:16]
+    assert records["overfit_train_loss_fall"] >= 0 and records["overfit_valid_loss_rise"] >= 0
+    assert 1 <= records["overfit_lowest_valid_loss_epoch"] <= 40
+    for name in ("augment_none_valid_accuracy", "augment_flips_valid_accuracy", "augment_colour_valid_accuracy"):
+        assert 0.0 <= records[name] <= 1.0
 
 
 def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
@@ -86,7 +89,11 @@ def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outp
     baseline = records["valid_majority_baseline"]
     assert records["loop_best_valid_accuracy"] >= baseline + 0.3
     assert records["fit_best_valid_accuracy"] >= baseline + 0.3
-    assert records["overfit_train_accuracy"] == 1.0
-    # the memoriser: far below the model trained on everything, no better than guessing one class
-    assert records["overfit_valid_accuracy"] < records["fit_best_valid_accuracy"] - 0.3
-    assert records["overfit_valid_accuracy"] <= baseline + 0.1
+    # below the label-noise ceiling, where the course's choices can move it (the data issue's target)
+    assert max(records["loop_best_valid_accuracy"], records["fit_best_valid_accuracy"]) < 0.975
+    # the tiny subset holds both classes, half each, and overfits: validation loss up while training loss falls
+    assert records["overfit_train_class_shares"] == {"Parasitized": 0.5, "Uninfected": 0.5}
+    assert records["overfit_valid_loss_rise"] > 0 and records["overfit_train_loss_fall"] > 0
+    assert records["overfit_lowest_valid_loss_epoch"] < 40
+    assert records["overfit_excess_valid_loss"] > 0  # ends worse than the model trained on everything
+    assert records["augment_train_images"] == 200
