@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from helpers.folders import walk_class_folder
 from helpers.transforms import eval_transforms, train_transforms
 
 SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
@@ -92,12 +94,9 @@ def _holds_images_directly(folder: Path) -> bool:
 
 
 def _holds_images(folder: Path) -> bool:
-    """Whether ``folder`` or a visible folder below it holds an image file."""
-    for parent, folders, files in os.walk(folder, followlinks=True):
-        folders[:] = [name for name in folders if not is_hidden(name)]
-        if any(_is_image_name(name) for name in files):
-            return True
-    return False
+    """Whether ``folder`` or a visible folder below it holds an image file (links walked as for the samples)."""
+    walk = walk_class_folder(str(folder), str(folder.parent), is_hidden)
+    return any(_is_image_name(name) for _, files in walk.folders for name in files)
 
 
 def find_class_root(root: str | Path) -> Path:
@@ -140,11 +139,38 @@ def find_class_root(root: str | Path) -> Path:
 
 
 class VisibleImageFolder(ImageFolder):
-    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``)."""
+    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``).
+
+    It walks each class folder with :func:`helpers.folders.walk_class_folder`: a
+    link never repeats images or loops, and a link into another class folder is
+    skipped with a warning instead of lending that class's images this label.
+    """
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         classes = [folder.name for folder in _visible_folders(Path(directory))]
         return classes, {name: index for index, name in enumerate(classes)}
+
+    @staticmethod
+    def make_dataset(directory: str | Path, class_to_idx: dict[str, int], extensions: tuple[str, ...] | None = None,
+                     is_valid_file: Callable[[str], bool] | None = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        is_valid = is_valid_file or (lambda path: path.lower().endswith(extensions or IMG_EXTENSIONS))
+        samples, skipped = [], []
+        for name in sorted(class_to_idx):
+            walk = walk_class_folder(os.path.join(directory, name), str(directory), is_hidden)
+            skipped += walk.skipped_links
+            found = [(path, class_to_idx[name]) for folder, files in walk.folders for file_name in files
+                     if is_valid(path := os.path.join(folder, file_name))]
+            if not found and not allow_empty:
+                raise FileNotFoundError(f"The class folder {os.path.join(directory, name)} holds no images: put "
+                                        "its images there, or remove the folder if it is not a class.")
+            samples += found
+        if skipped:
+            warnings.warn(f"{len(skipped)} link(s) in the class folders point into another class folder and were "
+                          f"skipped, so no image gets another class's label: {'; '.join(skipped[:3])}"
+                          f"{' ...' if len(skipped) > 3 else ''}. Copy the images you mean into their class folder.",
+                          stacklevel=2)
+        return samples
 
 
 def _visible_image_under(root: Path) -> Callable[[str], bool]:
