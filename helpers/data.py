@@ -261,6 +261,21 @@ def patient_of(path: str | Path) -> str:
     return f"C{int(slide)}" + (f"P{int(patient[1:])}" if patient else "")
 
 
+def check_fractions(valid_fraction: float, test_fraction: float) -> None:
+    """Raise ``ValueError`` unless both fractions are numbers from 0 to 1 that sum to less than 1.
+
+    Example:
+        >>> check_fractions(0.2, 0.1)
+    """
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"{name} must be a number from 0 to below 1 (a share of the images, such as 0.2), "
+                             f"got {value!r}.")
+    if valid_fraction + test_fraction >= 1:
+        raise ValueError(f"valid_fraction + test_fraction is {valid_fraction + test_fraction:g}: it must stay below "
+                         "1, so that some images are left to train on (the cheat sheet uses 0.2 and 0.1).")
+
+
 def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTION,
                  test_fraction: float = TEST_FRACTION) -> Split:
     """Shuffle ``range(count)`` and cut it as the cheat sheet does: valid, then test, then train.
@@ -269,6 +284,7 @@ def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTI
         >>> random_split(10, seed=0).sizes()
         {'train': 7, 'valid': 2, 'test': 1}
     """
+    check_fractions(valid_fraction, test_fraction)
     indices = np.random.default_rng(seed).permutation(count).tolist()
     valid_end = int(np.floor(valid_fraction * count))
     test_end = int(np.floor((valid_fraction + test_fraction) * count))
@@ -281,6 +297,7 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
 
     Infected and healthy patients are split separately, so every part gets both.
     """
+    check_fractions(valid_fraction, test_fraction)
     by_patient: dict[str, list[int]] = {}
     for index, (path, _) in enumerate(samples):
         by_patient.setdefault(patient_of(path), []).append(index)
