@@ -3,15 +3,17 @@
 A learner's ``--out`` folder may already hold a ``report.html`` of their own, a
 ``plot_*.png``, notes, or a checkpoint folder from someone else's training. The
 course writes a manifest, ``.pytorch-course-manifest.json``, listing every file
-and folder a command made there. Before writing, a command checks each name it
-is about to write: one that exists and is not in the manifest belongs to
-someone else, and the command stops with a message instead of overwriting or
-adopting it. Files are built elsewhere (a temporary file beside the target, or
+(with its SHA-256) and folder a command made there. Before writing, a command
+checks each name it is about to write: one that exists and is not in the
+manifest belongs to someone else, and so does a file changed since the course
+wrote it (a learner's notes in an executed notebook); the command stops with a
+message instead of overwriting or adopting it. Files are built elsewhere (a temporary file beside the target, or
 a staging folder) and moved into place with one rename each.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path, PurePosixPath
@@ -20,6 +22,14 @@ from helpers.safe_files import write_atomically
 
 MANIFEST_NAME = ".pytorch-course-manifest.json"
 MANIFEST_VERSION = 1
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class ForeignFileError(ValueError):
@@ -47,16 +57,17 @@ class OutputFolder:
     def manifest_path(self) -> Path:
         return self.folder / MANIFEST_NAME
 
-    def _read(self) -> tuple[set[str], set[str]]:
+    def _read(self) -> tuple[dict[str, list[str]], set[str]]:
         path = self.manifest_path
         if not path.is_file() or path.is_symlink():
-            return set(), set()
+            return {}, set()
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
-            files, folders = stored["files"], stored["folders"]
+            files, folders = dict(stored["files"]), list(stored["folders"])
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-            return set(), set()  # damaged: nothing in the folder counts as ours
-        return ({name for name in files if self._is_inside(name)},
+            return {}, set()  # damaged: nothing in the folder counts as ours
+        return ({name: [str(d) for d in (digests if isinstance(digests, list) else [digests])]
+                 for name, digests in files.items() if self._is_inside(name)},
                 {name for name in folders if self._is_inside(name)})
 
     @staticmethod
@@ -77,9 +88,15 @@ class OutputFolder:
         return name
 
     def owns(self, path: str | os.PathLike) -> bool:
-        """Whether ``path`` (relative to the folder, or below it) was made by a course command."""
+        """Whether ``path`` (relative to the folder, or below it) was made by a course command, and is unchanged."""
         name = self._relative(path)
-        return name in self.files or name in self.folders
+        if name in self.folders:
+            target = self.folder / name
+            return target.is_dir() and not target.is_symlink()
+        target = self.folder / name
+        if name not in self.files or target.is_symlink():
+            return False
+        return not target.exists() or (target.is_file() and _sha256_of(target) in self.files[name])
 
     def foreign(self, paths: list[str | os.PathLike]) -> list[Path]:
         """Return those of ``paths`` that exist (a file, a folder or a link) and the course did not make."""
@@ -104,12 +121,14 @@ class OutputFolder:
             shown = ", ".join(str(path) for path in foreign[:3]) + (f" and {len(foreign) - 3} more"
                                                                     if len(foreign) > 3 else "")
             raise ForeignFileError(f"{shown} already exist{'s' if len(foreign) == 1 else ''} in --out {self.folder} "
-                                   f"and no `{self.command}` made {'it' if len(foreign) == 1 else 'them'}: "
+                                   f"and no `{self.command}` made {'it' if len(foreign) == 1 else 'them'} (or "
+                                   "they changed since): "
                                    "they would be overwritten or taken over. Choose another --out folder, or move "
                                    "them away.")
 
     def _save(self) -> None:
-        manifest = {"version": MANIFEST_VERSION, "files": sorted(self.files), "folders": sorted(self.folders)}
+        manifest = {"version": MANIFEST_VERSION, "files": dict(sorted(self.files.items())),
+                    "folders": sorted(self.folders)}
         write_atomically(self.manifest_path, json.dumps(manifest, indent=1) + "\n")
 
     def make_folder(self, path: str | os.PathLike) -> Path:
@@ -125,25 +144,35 @@ class OutputFolder:
             (self.folder / name).mkdir(exist_ok=True)
         return self.folder / PurePosixPath(*parts)
 
-    def record(self, path: str | os.PathLike) -> None:
-        """Add a file this command just made to the manifest."""
+    def record(self, path: str | os.PathLike, sha256: str, replacing: bool = True) -> None:
+        """Add a file this command makes (with the SHA-256 of its content) to the manifest.
+
+        While ``replacing``, the content it replaces stays listed too, so that a kill
+        between this and the rename leaves a file the next run still calls its own.
+        """
         name = self._relative(path)
-        if name not in self.files:
-            self.files.add(name)
+        kept = [digest for digest in self.files.get(name, []) if replacing and digest != sha256][-1:]
+        if self.files.get(name) != [*kept, sha256]:
+            self.files[name] = [*kept, sha256]
             self._save()
 
     def write(self, path: str | os.PathLike, data: bytes | str) -> Path:
         """Write a file atomically, if it is new or the course's own; record it."""
-        target = self._prepare(path)
-        return write_atomically(target, data)
+        data = data.encode("utf-8") if isinstance(data, str) else data
+        digest = hashlib.sha256(data).hexdigest()
+        target = write_atomically(self._prepare(path, digest), data)
+        self.record(path, digest, replacing=False)
+        return target
 
     def place(self, built: Path, path: str | os.PathLike) -> Path:
         """Move a file built elsewhere in the same file system onto ``path`` with one rename; record it."""
-        target = self._prepare(path)
+        digest = _sha256_of(built)
+        target = self._prepare(path, digest)
         os.replace(built, target)
+        self.record(path, digest, replacing=False)
         return target
 
-    def _prepare(self, path: str | os.PathLike) -> Path:
+    def _prepare(self, path: str | os.PathLike, sha256: str) -> Path:
         """Check ``path`` is free or ours, make its folders and record it (first: a kill leaves nothing unlisted)."""
         self.check_can_write([path])
         name = self._relative(path)
@@ -151,5 +180,5 @@ class OutputFolder:
         if parent != PurePosixPath("."):
             self.make_folder(parent.as_posix())
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.record(name)
+        self.record(name, sha256)
         return self.folder / name

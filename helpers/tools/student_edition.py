@@ -84,6 +84,25 @@ def _is_student_edition(path: Path) -> bool:
         return False
 
 
+def is_stub(source: str) -> bool:
+    """Whether an exercise cell still holds the stub this module wrote (no answer typed into it).
+
+    Example:
+        >>> is_stub(stub_source("answer_loss = loss")), is_stub(stub_source("answer_loss = loss") + "\\n1 + 1")
+        (True, False)
+    """
+    lines = [line.strip() for line in source.strip().splitlines()]
+    return bool(lines) and lines[0] == STUB_HEADER and all(
+        line.endswith(" = None") and line[:-len(" = None")].isidentifier() for line in lines[1:])
+
+
+def answered_exercises(path: Path) -> int:
+    """Return how many exercise cells of a student edition at ``path`` hold a learner's answer, not the stub."""
+    notebook = nbformat.read(path, as_version=4)
+    return sum(1 for cell in notebook.cells
+               if "exercise" in cell.metadata.get("tags", []) and not is_stub(cell.source))
+
+
 def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
     """Raise :class:`StudentEditionError` if writing into ``out_dir`` could overwrite a notebook it did not write.
 
@@ -101,6 +120,15 @@ def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
                                   "there would replace the solutions with stubs. Choose another folder, e.g. "
                                   "--out student.")
     foreign = [path.name for path in sorted(out_dir.glob("*.ipynb")) if not _is_student_edition(path)]
+    answered = {path.name: answered_exercises(path) for path in sorted(out_dir.glob("*.ipynb"))
+                if path.name not in foreign and path.name in {notebook.name for notebook in notebooks}}
+    answered = {name: count for name, count in answered.items() if count}
+    if answered:
+        shown = ", ".join(f"{name} ({count} answered exercise{'s' if count > 1 else ''})"
+                          for name, count in list(answered.items())[:3])
+        raise StudentEditionError(f"{out_dir} holds student notebooks with answers in them: {shown}. Writing the "
+                                  "edition there would replace those answers with stubs. Choose another folder "
+                                  "for the new edition, or move your notebooks away first.")
     if foreign:
         raise StudentEditionError(f"{out_dir} already holds notebooks the student edition did not write "
                                   f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}). It writes only "

@@ -261,3 +261,37 @@ def test_a_later_notebook_of_a_batch_finds_what_an_earlier_one_saved(cli, tmp_pa
     status, out, err = cli(["run", first, second, "--out", tmp_path / "out", "-p", "SEED", "3"])
     assert status == 0, out + err
     assert (tmp_path / "out" / "checkpoints" / "batch" / "handoff.pt").read_text() == "3"
+
+
+@pytest.mark.attack("data loss")
+@pytest.mark.parametrize("answer", ["answer_value = 4", "# Your answer here: replace None, then run the check below.\n"
+                                                        "answer_value = 2 + 2"])
+def test_regenerating_an_edition_never_replaces_a_learners_answers(cli, tmp_path, answer):
+    notebook = notebook_with_solution(tmp_path / "lesson.ipynb", "answer_value = 2 * 2")
+    out = tmp_path / "student"
+    assert cli(["student-edition", notebook, "--out", out])[0] == 0
+    mine = nbformat.read(out / "lesson.ipynb", as_version=4)
+    mine.cells[0].source = answer
+    nbformat.write(mine, out / "lesson.ipynb")
+    before = (out / "lesson.ipynb").read_bytes()
+    assert_clear_refusal(*cli(["student-edition", notebook, "--out", out]), "answers")
+    assert (out / "lesson.ipynb").read_bytes() == before
+
+
+@pytest.mark.slow
+@pytest.mark.attack("data loss")
+@pytest.mark.parametrize("edited", ["tiny.ipynb", "report.html"])
+def test_a_file_a_learner_changed_after_a_run_is_not_replaced_by_the_next(cli, tiny_notebook, tmp_path, monkeypatch,
+                                                                          edited):
+    monkeypatch.delenv("COURSE_CHECKPOINT_DIR", raising=False)
+    out = tmp_path / "out"
+    assert cli(["run", tiny_notebook, "--out", out])[0] == 0
+    if edited.endswith(".ipynb"):
+        mine = nbformat.read(out / edited, as_version=4)
+        mine.cells.append(nbformat.v4.new_markdown_cell("my notes on this run"))
+        nbformat.write(mine, out / edited)
+    else:
+        (out / edited).write_text("<p>my annotated report</p>")
+    before = (out / edited).read_bytes()
+    assert_clear_refusal(*cli(["run", tiny_notebook, "--out", out, "-p", "STEPS", "2"]), "changed since")
+    assert (out / edited).read_bytes() == before

@@ -13,7 +13,6 @@ import pytest
 
 from hostile import assert_clear_error
 from helpers.course import facts, paths
-from helpers.tools.warm_kernels import listening_socket
 
 FOLDERS = {"COURSE_DATA_DIR": paths.data_dir, "COURSE_CHECKPOINT_DIR": paths.default_checkpoint_dir}
 
@@ -57,21 +56,9 @@ def stale_socket(path):
     dead.close()  # the file stays; nobody listens: what a killed server leaves
 
 
-@pytest.mark.attack("raw traceback")
-@pytest.mark.parametrize("stale", ["server", "server.new", f"server.{os.getpid()}.new"])
-def test_a_stale_socket_of_a_killed_server_is_replaced(short_folder, stale):
-    path = os.path.join(short_folder, "server")
-    stale_socket(os.path.join(short_folder, stale))
-    server = listening_socket(path)
-    try:
-        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        client.connect(path)
-        client.close()
-    finally:
-        server.close()
-
-
 def test_a_live_server_or_a_file_at_the_path_is_left_alone(short_folder):
+    from helpers.tools.warm_kernels import listening_socket
+
     path = os.path.join(short_folder, "server")
     live = listening_socket(path)
     try:
@@ -89,10 +76,11 @@ def test_a_live_server_or_a_file_at_the_path_is_left_alone(short_folder):
 
 @pytest.mark.slow
 @pytest.mark.attack("raw traceback")
-def test_serve_over_a_stale_socket_starts(short_folder):
+@pytest.mark.parametrize("stale", [["server"], ["server.new"], ["server", "server.new"]])
+def test_serve_over_a_stale_socket_starts(short_folder, stale):
     path = os.path.join(short_folder, "server")
-    stale_socket(path + ".new")
-    stale_socket(path)
+    for name in stale:
+        stale_socket(os.path.join(short_folder, name))
     server = subprocess.Popen([sys.executable, "-m", "helpers.tools.warm_kernels", "serve", path, "json"],
                               cwd=facts.CHECKOUT_ROOT, stderr=subprocess.PIPE, text=True)
     try:
