@@ -305,10 +305,13 @@ def command_execute(args: argparse.Namespace) -> int:
 
 
 def command_release(args: argparse.Namespace) -> int:
-    from helpers.tools.release import ReleaseError, release
+    from helpers.tools.release import NotebooksFailedError, ReleaseError, release
 
     try:
         tag = release(args.version, facts.CHECKOUT_ROOT)
+    except NotebooksFailedError as error:  # a failing notebook, as execute reports it: exit 1
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except ReleaseError as error:
         raise CommandError(str(error)) from None
     print(f"Released {tag}. Publish it with: git push origin main {tag}\n"

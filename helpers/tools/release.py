@@ -34,6 +34,10 @@ class ReleaseError(Exception):
     """A release that must not go ahead; the message says why and what to do."""
 
 
+class NotebooksFailedError(ReleaseError):
+    """A notebook failed while the release re-executed them; the checkout was left as it was."""
+
+
 def git(root: Path, *arguments: str) -> str:
     """Run git in ``root``; return what it printed."""
     return subprocess.run(["git", "-C", str(root), *arguments], capture_output=True, text=True,
@@ -74,7 +78,7 @@ def execute_notebooks(root: Path) -> None:
     """Re-execute every notebook in a new Python, which imports the new version (the one in ``root``)."""
     finished = subprocess.run([sys.executable, "-m", "helpers", "execute"], cwd=root)
     if finished.returncode != 0:
-        raise ReleaseError(f"re-executing the notebooks failed (exit {finished.returncode}; the notebook and cell "
+        raise NotebooksFailedError(f"re-executing the notebooks failed (exit {finished.returncode}; the notebook and cell "
                            "are named above). Nothing changed in your checkout: fix the notebook, commit, and "
                            "run the release again.")
 

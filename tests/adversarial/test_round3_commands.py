@@ -216,6 +216,7 @@ def test_a_release_whose_notebooks_fail_is_one_clear_error(cli, checkout, monkey
     monkeypatch.setattr(release_module.subprocess, "run", fake_failing_execute(release_module.subprocess.run))
     status, out, err = cli(["release", "0.2.0"])
     assert_clear_refusal(status, out, err, "Nothing changed in your checkout")
+    assert status == 1  # a failing notebook, as execute reports it
     assert git(checkout, "status", "--porcelain") == ""
 
 

@@ -263,3 +263,15 @@ def test_fit_with_an_empty_loader_says_so(loader):
     with pytest.raises(Exception) as caught:
         train_step(model, loader, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), "cpu")
     assert_clear_error(caught.value, "no batches")
+
+
+@pytest.mark.attack("data loss")
+def test_exporting_over_a_planted_link_replaces_the_link_not_its_target(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("a learner's notes")
+    (tmp_path / "model.pt2").symlink_to(victim)
+    path = export_program(nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten()), torch.randn(2, 3, 8, 8),
+                          tmp_path / "model.pt2")
+    assert victim.read_text() == "a learner's notes"
+    assert not path.is_symlink() and load_program(path)(torch.randn(1, 3, 8, 8)).shape == (1, 72)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2", "victim.txt"]
