@@ -161,5 +161,5 @@ def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
                 for paths in by_name.values()}
     out_dir.mkdir(parents=True, exist_ok=True)
     for target, edition in editions.items():
-        write_atomically(target, nbformat.writes(edition))  # a reader sees the old notebook or the new one
+        write_atomically(target, nbformat.writes(edition) + "\n")  # as nbformat.write ends it; old file or new
     return list(editions)

@@ -4,12 +4,14 @@ resumed from its checkpoint folder, and must end bit for bit where the uninterru
 import multiprocessing
 import os
 import signal
+import threading
 import time
 
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, RandomSampler, TensorDataset
+from tqdm.std import tqdm
 
 from helpers.checkpoints import CheckpointManager
 from helpers.engine import fit
@@ -44,6 +46,13 @@ def train(folder):
     return model.state_dict(), history
 
 
+def train_in_a_forked_child(folder):
+    """``train``, with a lock of its own for tqdm's bars: tqdm's default lock is a semaphore shared across
+    ``fork``, and a child killed while holding it would block the test run forever."""
+    tqdm.set_lock(threading.RLock())
+    train(folder)
+
+
 @pytest.fixture(scope="module")
 def uninterrupted():
     return train(None)
@@ -53,7 +62,7 @@ def uninterrupted():
 @pytest.mark.parametrize("epoch, delay", TRIALS, ids=lambda value: str(value))
 def test_a_run_killed_at_any_moment_resumes_bit_for_bit(tmp_path, uninterrupted, epoch, delay):
     folder = tmp_path / "ckpt"
-    child = multiprocessing.get_context("fork").Process(target=train, args=(folder,))
+    child = multiprocessing.get_context("fork").Process(target=train_in_a_forked_child, args=(folder,))
     child.start()
     deadline = time.monotonic() + 30
     while not any(int(p.name[6:10]) >= epoch for p in folder.glob("epoch_????.pt")) if folder.exists() else True:
