@@ -28,6 +28,7 @@ from typing import Any, Callable
 import yaml
 
 from helpers.course import facts, presets
+from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.nih import DataDownloadError
 from helpers.safe_files import remove_stale_temporaries
 from helpers.tools.manifest import ForeignFileError, OutputFolder
@@ -203,8 +204,9 @@ def run_into(tasks: list, out: OutputFolder, jobs: int) -> list:
 
     for removed in remove_stale_temporaries(out.folder, RUN_STAGING):
         print(f"removed {removed.name}, left by a run that was killed")
-    for folder in dict.fromkeys(task.checkpoints for task in tasks if task.checkpoints):
-        out.make_folder(folder)
+    if not os.environ.get(CHECKPOINT_DIR_ENV_VAR):  # else every kernel keeps its checkpoints there
+        for folder in dict.fromkeys(task.checkpoints for task in tasks if task.checkpoints):
+            out.make_folder(folder)
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out.folder))
     try:
         staged = [replace(task, staged=staging / f"{index:04d}.ipynb") for index, task in enumerate(tasks)]
