@@ -11,7 +11,6 @@ doctor stay quick and work even when torch is broken.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from helpers.course import facts
@@ -40,6 +39,7 @@ def make_course_folder(chosen: str | os.PathLike, setting: str) -> Path:
     names an unknown user (``~nosuchuser``) or cannot be created.
 
     Example:
+        >>> import tempfile
         >>> make_course_folder(tempfile.mkdtemp(), "COURSE_DATA_DIR").is_dir()
         True
     """

@@ -10,7 +10,6 @@ import pytest
 from hostile import assert_clear_refusal, write_tiny_notebook
 from helpers.course import facts
 from helpers.tools import cli as cli_module
-from helpers.tools import executor
 
 
 def files_under(folder):

@@ -12,7 +12,7 @@ import pytest
 
 from hostile import assert_clear_error
 from helpers import nih
-from helpers.nih import DataDownloadError, download_nih, download_zip, safe_extract
+from helpers.nih import download_nih, download_zip, safe_extract
 
 
 def zip_bytes(members):

@@ -12,8 +12,7 @@ import torch
 from torch import nn
 
 from hostile import SENTINEL_NAME, assert_clear_error
-from helpers import checkpoints
-from helpers.checkpoints import CheckpointError, CheckpointManager, full_checkpoint, restore, save_atomically
+from helpers.checkpoints import CheckpointManager, full_checkpoint, restore, save_atomically
 from helpers.engine import fit, train_step
 from helpers.export import export_program, load_program
 
