@@ -550,7 +550,8 @@ class CheckpointManager:
         if checkpoint is None:
             return None
         restore(checkpoint, model, optimizer, scheduler, loaders)
-        self.resumed_best_epoch = (checkpoint.get("history") or {}).get("best_epoch") or None
+        history = checkpoint.get("history")
+        self.resumed_best_epoch = (history.get("best_epoch") if isinstance(history, dict) else None) or None
         self._say(f"resumed from epoch {checkpoint['epoch']} in {self.folder.name}/")
         return checkpoint
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
+from helpers.folders import walk_class_folder
 from helpers.transforms import eval_transforms, train_transforms
 
 SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
@@ -92,12 +94,9 @@ def _holds_images_directly(folder: Path) -> bool:
 
 
 def _holds_images(folder: Path) -> bool:
-    """Whether ``folder`` or a visible folder below it holds an image file."""
-    for parent, folders, files in os.walk(folder, followlinks=True):
-        folders[:] = [name for name in folders if not is_hidden(name)]
-        if any(_is_image_name(name) for name in files):
-            return True
-    return False
+    """Whether ``folder`` or a visible folder below it holds an image file (links walked as for the samples)."""
+    walk = walk_class_folder(str(folder), str(folder.parent), is_hidden)
+    return any(_is_image_name(name) for _, files in walk.folders for name in files)
 
 
 def find_class_root(root: str | Path) -> Path:
@@ -140,11 +139,38 @@ def find_class_root(root: str | Path) -> Path:
 
 
 class VisibleImageFolder(ImageFolder):
-    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``)."""
+    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``).
+
+    It walks each class folder with :func:`helpers.folders.walk_class_folder`: a
+    link never repeats images or loops, and a link into another class folder is
+    skipped with a warning instead of lending that class's images this label.
+    """
 
     def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
         classes = [folder.name for folder in _visible_folders(Path(directory))]
         return classes, {name: index for index, name in enumerate(classes)}
+
+    @staticmethod
+    def make_dataset(directory: str | Path, class_to_idx: dict[str, int], extensions: tuple[str, ...] | None = None,
+                     is_valid_file: Callable[[str], bool] | None = None,
+                     allow_empty: bool = False) -> list[tuple[str, int]]:
+        is_valid = is_valid_file or (lambda path: path.lower().endswith(extensions or IMG_EXTENSIONS))
+        samples, skipped = [], []
+        for name in sorted(class_to_idx):
+            walk = walk_class_folder(os.path.join(directory, name), str(directory), is_hidden)
+            skipped += walk.skipped_links
+            found = [(path, class_to_idx[name]) for folder, files in walk.folders for file_name in files
+                     if is_valid(path := os.path.join(folder, file_name))]
+            if not found and not allow_empty:
+                raise FileNotFoundError(f"The class folder {os.path.join(directory, name)} holds no images: put "
+                                        "its images there, or remove the folder if it is not a class.")
+            samples += found
+        if skipped:
+            warnings.warn(f"{len(skipped)} link(s) in the class folders point into another class folder and were "
+                          f"skipped, so no image gets another class's label: {'; '.join(skipped[:3])}"
+                          f"{' ...' if len(skipped) > 3 else ''}. Copy the images you mean into their class folder.",
+                          stacklevel=2)
+        return samples
 
 
 def _visible_image_under(root: Path) -> Callable[[str], bool]:
@@ -235,6 +261,21 @@ def patient_of(path: str | Path) -> str:
     return f"C{int(slide)}" + (f"P{int(patient[1:])}" if patient else "")
 
 
+def check_fractions(valid_fraction: float, test_fraction: float) -> None:
+    """Raise ``ValueError`` unless both fractions are numbers from 0 to 1 that sum to less than 1.
+
+    Example:
+        >>> check_fractions(0.2, 0.1)
+    """
+    for name, value in (("valid_fraction", valid_fraction), ("test_fraction", test_fraction)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+            raise ValueError(f"{name} must be a number from 0 to below 1 (a share of the images, such as 0.2), "
+                             f"got {value!r}.")
+    if valid_fraction + test_fraction >= 1:
+        raise ValueError(f"valid_fraction + test_fraction is {valid_fraction + test_fraction:g}: it must stay below "
+                         "1, so that some images are left to train on (the cheat sheet uses 0.2 and 0.1).")
+
+
 def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTION,
                  test_fraction: float = TEST_FRACTION) -> Split:
     """Shuffle ``range(count)`` and cut it as the cheat sheet does: valid, then test, then train.
@@ -243,6 +284,7 @@ def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTI
         >>> random_split(10, seed=0).sizes()
         {'train': 7, 'valid': 2, 'test': 1}
     """
+    check_fractions(valid_fraction, test_fraction)
     indices = np.random.default_rng(seed).permutation(count).tolist()
     valid_end = int(np.floor(valid_fraction * count))
     test_end = int(np.floor((valid_fraction + test_fraction) * count))
@@ -255,6 +297,7 @@ def patient_split(samples: list[tuple[str, int]], positive_class: int = 0, seed:
 
     Infected and healthy patients are split separately, so every part gets both.
     """
+    check_fractions(valid_fraction, test_fraction)
     by_patient: dict[str, list[int]] = {}
     for index, (path, _) in enumerate(samples):
         by_patient.setdefault(patient_of(path), []).append(index)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import zipfile
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
+
+from helpers.safe_files import exclusive_temporary
 
 MAX_BATCH = 4096
 """The largest batch the exported artefacts accept."""
@@ -67,7 +70,13 @@ def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
     program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.export.save(program, path)
+    descriptor, temporary = exclusive_temporary(path)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            torch.export.save(program, file)
+        os.replace(temporary, path)  # a reader (or a kill) sees the old file or the new one, never half
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 
@@ -149,9 +158,15 @@ def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynam
     example = _batch_of_at_least_two(example) if dynamic_batch else example
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.onnx.export(model, (example,), path, dynamo=True, external_data=False, verbose=False,
-                      input_names=["images"], output_names=["logits"],
-                      dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+    descriptor, temporary = exclusive_temporary(path, suffix=".onnx")
+    os.close(descriptor)
+    try:
+        torch.onnx.export(model, (example,), temporary, dynamo=True, external_data=False, verbose=False,
+                          input_names=["images"], output_names=["logits"],
+                          dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
     return path
 
 

@@ -69,8 +69,8 @@ class Prediction:
 def _too_large_message(name: str, size: tuple[int, int], limit: int) -> str:
     return (f"{name} is {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, more than the limit of {limit:,}. "
             "A file this large may be a decompression bomb (a small file that expands to gigabytes of pixels). "
-            "If you trust it, shrink or crop it first with an image tool, or pass a larger max_pixels "
-            "(PIL itself refuses more than twice Image.MAX_IMAGE_PIXELS).")
+            "If you trust it, pass a larger max_pixels (e.g. max_pixels=size[0] * size[1]), or shrink or crop "
+            "it first with an image tool.")
 
 
 def _open_image(path: Path, max_pixels: int) -> Image.Image:
@@ -78,24 +78,44 @@ def _open_image(path: Path, max_pixels: int) -> Image.Image:
     if not path.is_file():
         raise FileNotFoundError(f"No file at {path}: check the path (relative paths start from the folder "
                                 "the notebook runs in).")
+    pil_limit = Image.MAX_IMAGE_PIXELS
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # PIL's own limit gives way to a larger max_pixels, so that advice works past it
+            Image.MAX_IMAGE_PIXELS = max(max_pixels, pil_limit or 0) if pil_limit else None
             image = Image.open(path)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(
             f"{path.name} is too large to open safely. PIL says: {error} A decompression bomb is a small file "
-            "that expands to gigabytes of pixels. If you trust the file, shrink or crop it first with an image "
-            "tool.") from None
+            "that expands to gigabytes of pixels. If you trust the file, pass a larger max_pixels, or shrink or "
+            "crop it first with an image tool.") from None
     except UnidentifiedImageError:
         start = path.read_bytes()[:8]
         raise PredictionInputError(
             f"{path.name} is not an image PIL can read (its first bytes are {start!r}). Expected a PNG, "
             "JPEG, TIFF, BMP or another image file: check that the file is an image and was fully "
             "downloaded.") from None
-    if image.width * image.height > max_pixels:
-        raise ImageTooLargeError(_too_large_message(path.name, image.size, max_pixels))
+    except ValueError as error:  # PNG text chunks that expand too far: a decompression bomb in the metadata
+        raise ImageTooLargeError(f"{path.name} holds metadata that expands too far to read safely ({error}): "
+                                 "it may be a decompression bomb. If you trust it, save the image again "
+                                 "without its metadata with an image tool.") from None
+    except (OSError, SyntaxError) as error:  # cut off within its header
+        raise PredictionInputError(f"{path.name} is truncated or damaged: PIL cannot read even its header "
+                                   f"({error}). Download or copy the file again.") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = pil_limit
+    _check_size(path.name, image.size, max_pixels)
     return image
+
+
+def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
+    """Raise for an image without pixels (0 x N) or with more than ``max_pixels``."""
+    if min(size) <= 0:
+        raise PredictionInputError(f"{name} is {size[0]} x {size[1]} pixels: it has no pixels to classify. "
+                                   "Pass an image with at least one pixel in each direction.")
+    if size[0] * size[1] > max_pixels:
+        raise ImageTooLargeError(_too_large_message(name, size, max_pixels))
 
 
 def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
@@ -146,8 +166,7 @@ def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PI
     """
     if isinstance(source, Image.Image):
         image, name = source, "the image"
-        if image.width * image.height > max_pixels:
-            raise ImageTooLargeError(_too_large_message(name, image.size, max_pixels))
+        _check_size(name, image.size, max_pixels)
     else:
         _refuse_url(source)
         image, name = _open_image(Path(source), max_pixels), Path(source).name
@@ -334,7 +353,21 @@ def confusion_matrix(true_labels: torch.Tensor, predicted_labels: torch.Tensor, 
         tensor([[1, 1],
                 [0, 1]])
     """
-    pairs = true_labels.long().cpu() * num_classes + predicted_labels.long().cpu()
+    true_labels, predicted_labels = torch.as_tensor(true_labels).cpu(), torch.as_tensor(predicted_labels).cpu()
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a whole number of at least 1, got {num_classes!r}.")
+    if true_labels.shape != predicted_labels.shape:
+        raise ValueError(f"true_labels has shape {tuple(true_labels.shape)} but predicted_labels "
+                         f"{tuple(predicted_labels.shape)}: pass one predicted label per true label.")
+    for name, labels in (("true_labels", true_labels), ("predicted_labels", predicted_labels)):
+        if labels.is_floating_point() or labels.is_complex():
+            raise ValueError(f"{name} holds {labels.dtype} values: pass class indices (logits.argmax(dim=1)), "
+                             "not scores or probabilities.")
+        outside = labels[(labels < 0) | (labels >= num_classes)]
+        if outside.numel():
+            raise ValueError(f"{name} holds {outside.numel()} label(s) outside 0 to {num_classes - 1} (such as "
+                             f"{int(outside[0])}): each label must be a class index below num_classes={num_classes}.")
+    pairs = true_labels.long() * num_classes + predicted_labels.long()
     return torch.bincount(pairs, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -54,3 +55,52 @@ def remove_stale_temporaries(folder: Path, pattern: re.Pattern[str]) -> list[Pat
             entry.unlink(missing_ok=True)
         removed.append(entry)
     return removed
+
+
+def exclusive_temporary(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
+    """Create a new empty file beside ``target`` for writing it; return its descriptor and path.
+
+    The file is named after its writer (``.report.html.4242.k3j9x.tmp``) and made by
+    ``tempfile.mkstemp``: created exclusively (``O_EXCL``), so a file or link a
+    neighbour planted under a guessed name is never written through.
+
+    Example:
+        >>> descriptor, path = exclusive_temporary(Path(tempfile.gettempdir()) / "notes.txt")
+        >>> os.close(descriptor); path.unlink()
+    """
+    descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix, dir=target.parent)
+    return descriptor, Path(name)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions a plain ``open(path, "w")`` would give: the old file's, else 0o666 less the umask."""
+    if path.is_file() and not path.is_symlink():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
+    """Write ``data`` to ``path`` through an exclusive temporary file and a rename: old file or new, never half.
+
+    A link at ``path`` itself is replaced, never written through.
+
+    Example:
+        >>> path = write_atomically(Path(tempfile.mkdtemp()) / "notes.txt", "hello")
+        >>> path.read_text()
+        'hello'
+    """
+    path = Path(path)
+    descriptor, temporary = exclusive_temporary(path)
+    try:
+        if hasattr(os, "fchmod"):  # Windows has it from Python 3.13
+            os.fchmod(descriptor, _mode_for(path))
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(data.encode("utf-8") if isinstance(data, str) else data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path

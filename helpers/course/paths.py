@@ -28,6 +28,45 @@ DRIVE_COURSE_FOLDER = "pytorch-course"
 """The course's folder under ``MyDrive``, so a learner's Drive stays tidy."""
 
 
+class CourseFolderError(ValueError):
+    """A course folder that cannot be made where it was pointed; the message names the setting to change."""
+
+
+def make_course_folder(chosen: str | os.PathLike, setting: str) -> Path:
+    """Return ``chosen`` (``~`` expanded) as a folder, creating it; ``setting`` names where it came from.
+
+    Raises :class:`CourseFolderError` for a path that is a file, lies below a file,
+    names an unknown user (``~nosuchuser``) or cannot be created.
+
+    Example:
+        >>> import tempfile
+        >>> make_course_folder(tempfile.mkdtemp(), "COURSE_DATA_DIR").is_dir()
+        True
+    """
+    text = os.fspath(chosen)
+    try:
+        folder = Path(text).expanduser()
+    except RuntimeError:  # ~nosuchuser
+        raise CourseFolderError(f"{setting} is {text!r}, but that user has no home folder here: give a full path, "
+                                "or ~/... for your own home.") from None
+    if text.startswith("~") and str(folder).startswith("~"):
+        raise CourseFolderError(f"{setting} is {text!r}, and ~ cannot be expanded here (no home folder): give a "
+                                "full path.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise CourseFolderError(f"{setting} is {folder}, which is a file, not a folder: point {setting} at a "
+                                "folder (it is created if needed), or move the file away.") from None
+    except NotADirectoryError:
+        blocker = next((parent for parent in folder.parents if parent.is_file()), folder.parent)
+        raise CourseFolderError(f"{setting} is {folder}, below {blocker}, which is a file: point {setting} at a "
+                                "folder elsewhere.") from None
+    except OSError as error:
+        raise CourseFolderError(f"{setting} is {folder}, which cannot be created ({error.strerror or error}): point "
+                                f"{setting} at a folder you can write to.") from None
+    return folder
+
+
 def data_dir(explicit: str | os.PathLike | None = None) -> Path:
     """Return the course's data folder, creating it if needed.
 
@@ -42,15 +81,12 @@ def data_dir(explicit: str | os.PathLike | None = None) -> Path:
         >>> data_dir().name
         'data'
     """
-    chosen = explicit or os.environ.get(DATA_DIR_ENV_VAR)
-    if chosen:
-        folder = Path(chosen).expanduser()
-    elif detect_runtime() == "kaggle":
-        folder = KAGGLE_TEMP_DIR / "data"
-    else:
-        folder = runtime_folder("data")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    if explicit:
+        return make_course_folder(explicit, "DATA_DIR")
+    if os.environ.get(DATA_DIR_ENV_VAR):
+        return make_course_folder(os.environ[DATA_DIR_ENV_VAR], DATA_DIR_ENV_VAR)
+    folder = KAGGLE_TEMP_DIR / "data" if detect_runtime() == "kaggle" else runtime_folder("data")
+    return make_course_folder(folder, "the course's data folder")
 
 
 def nih_downloads_dir(data_folder: Path) -> Path:
@@ -114,8 +150,8 @@ def default_checkpoint_dir(mount_drive: bool = False) -> Path:
         'checkpoints'
     """
     if os.environ.get(CHECKPOINT_DIR_ENV_VAR):
-        folder = Path(os.environ[CHECKPOINT_DIR_ENV_VAR]).expanduser()
-    elif detect_runtime() == "colab":
+        return make_course_folder(os.environ[CHECKPOINT_DIR_ENV_VAR], CHECKPOINT_DIR_ENV_VAR)
+    if detect_runtime() == "colab":
         drive = COLAB_DRIVE_MOUNT_POINT / "MyDrive"
         if mount_drive and not drive.is_dir():
             from google.colab import drive as colab_drive
@@ -129,5 +165,4 @@ def default_checkpoint_dir(mount_drive: bool = False) -> Path:
                   "default_checkpoint_dir(mount_drive=True) keeps them on Google Drive.")
     else:
         folder = runtime_folder("checkpoints")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return make_course_folder(folder, "the course's checkpoint folder")

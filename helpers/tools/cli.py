@@ -16,16 +16,22 @@ times (-p EPOCHS 2 -p EPOCHS 5) is a grid axis: one run per combination.
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import shutil
 import signal
-import tempfile
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any, Callable
 
 import yaml
 
 from helpers.course import facts, presets
+from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.nih import DataDownloadError
+from helpers.safe_files import remove_stale_temporaries
+from helpers.tools.manifest import ForeignFileError, OutputFolder
 
 REPORT_TITLE = "Course run"
 EXIT_BAD_INPUT = 2
@@ -167,29 +173,55 @@ def check_out_folder(out_dir: Path, protected: list[Path] = ()) -> None:
                                "would overwrite them. Choose another folder, e.g. --out runs/latest.")
 
 
-def check_run_outputs(tasks: list, out_dir: Path) -> None:
-    """Refuse to overwrite a notebook or report in ``out_dir`` that no earlier course run wrote."""
-    import nbformat
+RUN_STAGING = re.compile(r"^\.staging-(?P<pid>\d+)-[a-z0-9_]+$")
+"""The folder a run executes its notebooks in before moving them into ``--out``: ``.staging-4242-k3j9x``."""
 
-    for task in tasks:
-        if not task.output.exists():
-            continue
-        try:
-            written_by_a_run = "papermill" in nbformat.read(task.output, as_version=4).metadata
-        except Exception:  # unreadable: a run killed while writing it, or someone else's file
-            written_by_a_run = task.output.stat().st_size == 0
-        if not written_by_a_run:
-            raise CommandError(f"{task.output} exists and no course run wrote it: it would be overwritten. "
-                               "Choose another --out folder.")
-    report = out_dir / "report.md"
-    if report.is_file() and not report.read_text(encoding="utf-8", errors="replace").startswith(f"# {REPORT_TITLE}"):
-        raise CommandError(f"{report} exists and is not a course report: it would be overwritten. "
-                           "Choose another --out folder.")
+
+def check_run_outputs(tasks: list, out: OutputFolder) -> None:
+    """Refuse before anything runs if a run would overwrite or take over what no course run made in ``--out``.
+
+    That is every executed notebook, the report (``report.md``, ``report.html``,
+    any ``plot_*.png``) and each checkpoint folder: a folder of someone else's
+    training is never resumed.
+    """
+    names = [task.output for task in tasks] + ["report.md", "report.html"]
+    names += sorted(out.folder.glob("plot_*.png")) + sorted({task.checkpoints for task in tasks if task.checkpoints})
+    try:
+        out.check_can_write(names)
+    except ForeignFileError as error:
+        raise CommandError(str(error)) from None
+
+
+def run_into(tasks: list, out: OutputFolder, jobs: int) -> list:
+    """Execute ``tasks`` in a staging folder inside ``--out`` and move each notebook onto its place; return the runs.
+
+    A run that is killed leaves only its staging folder, named after its
+    process, which the next run removes.
+    """
+    from dataclasses import replace
+
+    from helpers.tools.runner import run_tasks
+
+    for removed in remove_stale_temporaries(out.folder, RUN_STAGING):
+        print(f"removed {removed.name}, left by a run that was killed")
+    if not os.environ.get(CHECKPOINT_DIR_ENV_VAR):  # else every kernel keeps its checkpoints there
+        for folder in dict.fromkeys(task.checkpoints for task in tasks if task.checkpoints):
+            out.make_folder(folder)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out.folder))
+    try:
+        staged = [replace(task, staged=staging / f"{index:04d}.ipynb") for index, task in enumerate(tasks)]
+        runs = run_tasks(staged, jobs=jobs)
+        for task in staged:
+            if task.staged.exists():
+                out.place(task.staged, task.output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return runs
 
 
 def command_run(args: argparse.Namespace) -> int:
     from helpers.tools.report import write_report
-    from helpers.tools.runner import plan_tasks, run_tasks
+    from helpers.tools.runner import plan_tasks
 
     fixed, grid = split_parameters(args.parameter, args.grid)
     fixed = {"PRESET": args.preset, **fixed}
@@ -197,15 +229,17 @@ def command_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
     check_out_folder(out_dir, [facts.NOTEBOOKS_DIR, *{notebook.parent for notebook in notebooks}])
     tasks = plan_tasks(notebooks, out_dir, fixed, grid)
-    check_run_outputs(tasks, out_dir)
+    out = OutputFolder(out_dir, "run")
+    check_run_outputs(tasks, out)
     for task in {task.notebook.name: task for task in tasks}.values():
         not_taken = sorted((set(fixed) | set(grid)) - set(task.parameters))
         if not_taken:
             print(f"note: {task.notebook.name} does not declare {', '.join(not_taken)}: it runs without them.")
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
-    runs = run_tasks(tasks, jobs=args.jobs)
-    report = write_report(runs, out_dir, title=f"{REPORT_TITLE}, preset {fixed['PRESET']}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs = run_into(tasks, out, args.jobs)
+    report = write_report(runs, out_dir, title=f"{REPORT_TITLE}, preset {fixed['PRESET']}", out=out)
     for run in runs:
         status = "reused" if run.skipped else ("passed" if run.passed else "FAILED")
         print(f"{status:>7}  {run.seconds:6.1f} s  {Path(run.output).relative_to(out_dir)}")
@@ -248,7 +282,7 @@ def command_student_edition(args: argparse.Namespace) -> int:
 
 
 def command_execute(args: argparse.Namespace) -> int:
-    from helpers.tools.executor import execute_in_place
+    from helpers.tools.executor import NotebookFailedError, execute_in_place
 
     notebooks = resolve_notebooks(args.notebooks)
     outside = [path for path in notebooks if path.resolve().parent != facts.NOTEBOOKS_DIR.resolve()]
@@ -256,18 +290,30 @@ def command_execute(args: argparse.Namespace) -> int:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
                            f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
+    failed = []
     with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
         for path in notebooks:
-            seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
+            try:
+                seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
+            except NotebookFailedError as error:
+                print(f"error: {error}", file=sys.stderr)
+                failed.append(path.name)
+                continue
             print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
-    return 0
+    if failed:
+        print(f"error: {len(failed)} of {len(notebooks)} notebook(s) failed: {', '.join(failed)}; fix them and run "
+              "execute again for those.", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def command_release(args: argparse.Namespace) -> int:
-    from helpers.tools.release import ReleaseError, release
+    from helpers.tools.release import NotebooksFailedError, ReleaseError, release
 
     try:
         tag = release(args.version, facts.CHECKOUT_ROOT)
+    except NotebooksFailedError as error:  # a failing notebook, as execute reports it: exit 1
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except ReleaseError as error:
         raise CommandError(str(error)) from None
     print(f"Released {tag}. Publish it with: git push origin main {tag}\n"

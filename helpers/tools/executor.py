@@ -9,6 +9,7 @@ as JupyterLab 4 saves them, so opening and saving one in JupyterLab changes noth
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import time
@@ -20,6 +21,7 @@ import nbformat
 from helpers.course import facts
 from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
 from helpers.course.presets import PRESET_ENV_VAR
+from helpers.safe_files import write_atomically
 
 STAMP_KEY = "pytorch_course"
 JUPYTERLAB_KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
@@ -112,12 +114,81 @@ def jupyterlab_text(notebook: nbformat.NotebookNode) -> str:
 
 def write_as_jupyterlab_saves(notebook: nbformat.NotebookNode, path: Path) -> None:
     """Write ``notebook`` to ``path`` as :func:`jupyterlab_text`, atomically (old file or new, never half)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write_atomically(path, jupyterlab_text(notebook))
+
+
+MAGICS_OF_PYTHON = ("time", "timeit", "prun", "capture", "debug")
+"""IPython magics whose argument (or cell) is Python that runs in the notebook's namespace."""
+
+
+class CellSyntaxError(ValueError):
+    """A code cell that is neither Python nor IPython (``%time``, ``!pip``): the message names the cell."""
+
+
+def cell_statements(source: str, where: str = "a cell") -> list[ast.stmt]:
+    """Return the Python statements of a code cell, IPython syntax included.
+
+    IPython's own input transformer turns magics and shell escapes (``%time``,
+    ``%%capture``, ``!ls``) into the calls the kernel runs; a magic's Python
+    argument (``%time answer = f()``) counts as its statements too.
+
+    Example:
+        >>> [type(s).__name__ for s in cell_statements("%matplotlib inline\\nEPOCHS = 3")]
+        ['Expr', 'Assign']
+        >>> [s.targets[0].id for s in cell_statements("%time answer = 2")[1:]]
+        ['answer']
+    """
+    from IPython.core.inputtransformer2 import TransformerManager
+
     try:
-        temporary.write_text(jupyterlab_text(notebook), encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+        module = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError as error:
+        raise CellSyntaxError(f"{where} is not valid Python or IPython (line {error.lineno}: {error.msg}): "
+                              "fix that cell, then run again.") from None
+    statements = []
+    for statement in module.body:
+        statements.append(statement)
+        statements += _magic_statements(statement)
+    return statements
+
+
+def _magic_statements(statement: ast.stmt) -> list[ast.stmt]:
+    """The statements of a magic's Python argument: ``run_line_magic('time', 'x = 1')`` gives ``x = 1``."""
+    call = statement.value if isinstance(statement, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.args
+            and call.func.attr in ("run_line_magic", "run_cell_magic")
+            and isinstance(call.args[0], ast.Constant) and call.args[0].value in MAGICS_OF_PYTHON):
+        return []
+    texts = [arg.value for arg in call.args[1:] if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+    for text in reversed(texts):  # a cell magic's body comes last
+        try:
+            return [inner for found in ast.parse(text).body for inner in (found, *_magic_statements(found))]
+        except SyntaxError:
+            continue
+    return []
+
+
+class NotebookFailedError(Exception):
+    """A notebook whose execution stopped at a cell; the message names the notebook, the cell and the error."""
+
+
+def failure_message(notebook: nbformat.NotebookNode, name: str, error: BaseException) -> str:
+    """Return one paragraph naming the cell that failed (its number and first line) and its error.
+
+    Example:
+        >>> cell = nbformat.v4.new_code_cell("1 / 0", outputs=[nbformat.v4.new_output(
+        ...     "error", ename="ZeroDivisionError", evalue="division by zero", traceback=[])])
+        >>> failure_message(nbformat.v4.new_notebook(cells=[cell]), "06.ipynb", RuntimeError())
+        '06.ipynb failed in cell 1 (`1 / 0`): ZeroDivisionError: division by zero. The notebook was not rewritten.'
+    """
+    for number, cell in enumerate(notebook.cells, start=1):
+        errors = [output for output in cell.get("outputs", []) if output.get("output_type") == "error"]
+        if errors:
+            first_line = next((line for line in cell.source.splitlines() if line.strip()), "")
+            reason = f"{errors[0].get('ename')}: {errors[0].get('evalue')}"
+            return f"{name} failed in cell {number} (`{first_line[:80]}`): {reason}. The notebook was not rewritten."
+    reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+    return f"{name} stopped: {reason[:300]}. The notebook was not rewritten."
 
 
 def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", timeout_s: int = 1800) -> float:
@@ -134,10 +205,15 @@ def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", ti
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)
     started = time.perf_counter()
+    from nbclient.exceptions import CellControlSignal, CellExecutionError, DeadKernelError
+
     with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: str(checkpoint_dir)}):
-        NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
-                       extra_arguments=KERNEL_ARGUMENTS,
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        try:
+            NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
+                           extra_arguments=KERNEL_ARGUMENTS,
+                           resources={"metadata": {"path": str(path.parent)}}).execute()
+        except (CellExecutionError, CellControlSignal, DeadKernelError, TimeoutError) as error:
+            raise NotebookFailedError(failure_message(notebook, path.name, error)) from None
     clean_metadata(notebook)
     notebook.metadata[STAMP_KEY] = {"code_sha256": code_hash(notebook), "preset": preset,
                                     "torch": torch.__version__.split("+")[0]}

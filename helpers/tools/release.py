@@ -4,18 +4,26 @@ A release sets the package version (the one place the ref lives), refreshes ever
 notebook's badges and setup cell to the new tag ``vX.Y.Z``, re-executes the notebooks
 so their outputs show the released package, commits, and tags the commit. It refuses to
 start with uncommitted changes, so the tag holds exactly what was tested.
+
+All of it happens in a temporary git worktree of the current commit. Only a
+finished release reaches the checkout (a fast-forward to the release commit,
+then the tag): a notebook that fails, or a release that is killed, leaves the
+checkout as it was, and the release can simply be run again.
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Callable
 
 import nbformat
 
+from helpers.safe_files import write_atomically
 from helpers.tools.executor import refresh_generated_cells, write_as_jupyterlab_saves
 
 VERSION_PATTERN = re.compile(r"\d+\.\d+\.\d+")
@@ -24,6 +32,10 @@ VERSION_LINE = re.compile(r'^__version__ = "[^"]*"$', re.MULTILINE)
 
 class ReleaseError(Exception):
     """A release that must not go ahead; the message says why and what to do."""
+
+
+class NotebooksFailedError(ReleaseError):
+    """A notebook failed while the release re-executed them; the checkout was left as it was."""
 
 
 def git(root: Path, *arguments: str) -> str:
@@ -49,7 +61,7 @@ def set_version(root: Path, version: str) -> None:
     text, count = VERSION_LINE.subn(f'__version__ = "{version}"', init.read_text())
     if count != 1:
         raise ReleaseError(f"{init} has no single line `__version__ = \"...\"` to change.")
-    init.write_text(text)
+    write_atomically(init, text)
 
 
 def refresh_notebooks(root: Path, ref: str) -> list[Path]:
@@ -63,12 +75,19 @@ def refresh_notebooks(root: Path, ref: str) -> list[Path]:
 
 
 def execute_notebooks(root: Path) -> None:
-    """Re-execute every notebook in a new Python, which imports the new version."""
-    subprocess.run([sys.executable, "-m", "helpers", "execute"], cwd=root, check=True)
+    """Re-execute every notebook in a new Python, which imports the new version (the one in ``root``)."""
+    finished = subprocess.run([sys.executable, "-m", "helpers", "execute"], cwd=root)
+    if finished.returncode != 0:
+        raise NotebooksFailedError(f"re-executing the notebooks failed (exit {finished.returncode}; the notebook and cell "
+                           "are named above). Nothing changed in your checkout: fix the notebook, commit, and "
+                           "run the release again.")
 
 
 def release(version: str, root: Path, execute: Callable[[Path], None] = execute_notebooks) -> str:
     """Cut release ``version`` of the checkout at ``root``; return the new tag.
+
+    The version, the notebooks and their outputs are made in a temporary worktree;
+    the checkout moves to the release commit only once all of it succeeded.
 
     Example:
         >>> release("0.2.0", Path("."))  # doctest: +SKIP
@@ -76,9 +95,22 @@ def release(version: str, root: Path, execute: Callable[[Path], None] = execute_
     """
     check_can_release(root, version)
     tag = f"v{version}"
-    set_version(root, version)
-    refresh_notebooks(root, tag)
-    execute(root)
-    git(root, "commit", "--quiet", "--all", "--message", f"Release {tag}")
+    git(root, "worktree", "prune")  # forgets the worktree of a release that was killed
+    work = Path(tempfile.mkdtemp(prefix=f"release-{tag}-")) / "checkout"
+    git(root, "worktree", "add", "--quiet", "--detach", str(work), "HEAD")
+    try:
+        set_version(work, version)
+        refresh_notebooks(work, tag)
+        execute(work)
+        git(work, "commit", "--quiet", "--all", "--message", f"Release {tag}")
+        commit = git(work, "rev-parse", "HEAD").strip()
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(work)], capture_output=True)
+        shutil.rmtree(work.parent, ignore_errors=True)
+    try:
+        git(root, "merge", "--quiet", "--ff-only", commit)
+    except subprocess.CalledProcessError as error:
+        raise ReleaseError(f"the checkout moved on while the release ran ({error.stderr.strip()}); the release "
+                           f"commit {commit[:12]} was not applied. Run the release again.") from None
     git(root, "tag", "--annotate", tag, "--message", f"Release {tag}")
     return tag

@@ -14,7 +14,8 @@ import io
 from pathlib import Path
 from typing import Any
 
-from helpers.tools.runner import NotebookRun
+from helpers.tools.manifest import OutputFolder
+from helpers.tools.runner import UNSAFE_FILE_CHARACTERS, NotebookRun
 
 
 def _short(value: Any) -> str:
@@ -154,16 +155,18 @@ def report_html(runs: list[NotebookRun], title: str, out_dir: Path) -> str:
             f"<th>exercises</th><th>recorded figures</th></tr>{rows}</table>{sections}{failures}</body></html>\n")
 
 
-def write_report(runs: list[NotebookRun], out_dir: Path, title: str) -> Path:
-    """Write ``report.md`` (with plot PNGs beside it) and ``report.html``; return the Markdown path."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+def write_report(runs: list[NotebookRun], out_dir: Path, title: str, out: OutputFolder | None = None) -> Path:
+    """Write ``report.md`` (with plot PNGs beside it) and ``report.html``; return the Markdown path.
+
+    Each file is written atomically and recorded in the folder's manifest (``out``):
+    a file of the same name that no course run made is never overwritten.
+    """
+    out = out or OutputFolder(out_dir, "run")
     plots: dict[str, str] = {}
     for notebook, group in comparisons(runs).items():
         for figure in numeric_figures(group):
-            name = f"plot_{Path(notebook).stem}_{figure}.png".replace(":", "_")
-            (out_dir / name).write_bytes(figure_plot_png(group, figure))
+            name = UNSAFE_FILE_CHARACTERS.sub("_", f"plot_{Path(notebook).stem}_{figure}") + ".png"
+            out.write(name, figure_plot_png(group, figure))
             plots[f"{notebook}:{figure}"] = name
-    (out_dir / "report.html").write_text(report_html(runs, title, out_dir), encoding="utf-8")
-    markdown = out_dir / "report.md"
-    markdown.write_text(report_markdown(runs, title, plots), encoding="utf-8")
-    return markdown
+    out.write("report.html", report_html(runs, title, out_dir))
+    return out.write("report.md", report_markdown(runs, title, plots))

@@ -52,13 +52,24 @@ def strip_ansi(text: str) -> str:
     return ANSI_ESCAPE.sub("", text)
 
 
+BATCH_CHECKPOINTS = Path("checkpoints")
+"""Below ``--out``: one checkpoint folder per parameter combination (``batch`` without a grid), shared by the
+notebooks of a batch, so 09 and 10 load the model 08 trained instead of training it again."""
+
+
 @dataclass(frozen=True)
 class RunTask:
-    """One notebook to execute, with its parameters and where the executed copy goes."""
+    """One notebook to execute, with its parameters and where the executed copy goes.
+
+    ``checkpoints`` is the kernel's checkpoint folder (``None``: beside the output);
+    ``staged``, when given, is where the notebook is executed before it is moved onto ``output``.
+    """
 
     notebook: Path
     output: Path
     parameters: dict[str, Any]
+    checkpoints: Path | None = None
+    staged: Path | None = None
 
 
 @dataclass
@@ -137,10 +148,12 @@ def declared_parameters(notebook: Path) -> list[str]:
     """
     import nbformat
 
+    from helpers.tools.executor import cell_statements
+
     cells = [c for c in nbformat.read(notebook, as_version=4).cells if "parameters" in c.metadata.get("tags", [])]
     names: list[str] = []
     for cell in cells:
-        for statement in ast.parse(cell.source).body:
+        for statement in cell_statements(cell.source, f"The parameters cell of {notebook.name}"):
             targets = statement.targets if isinstance(statement, ast.Assign) else (
                 [statement.target] if isinstance(statement, ast.AnnAssign) else [])
             names += [target.id for target in targets if isinstance(target, ast.Name)]
@@ -244,7 +257,8 @@ def plan_tasks(notebooks: list[Path], out_dir: Path, fixed: dict[str, Any],
         combinations = expand_grid(own_grids[notebook]) if own_grids[notebook] else [{}]
         for combination, label in zip(combinations, unique_labels(combinations)):
             output = out_dir / notebook.stem / f"{label}.ipynb" if label else out_dir / notebook.name
-            tasks.append(RunTask(notebook, output, {**own_fixed, **combination}))
+            checkpoints = out_dir / BATCH_CHECKPOINTS / (label or "batch")
+            tasks.append(RunTask(notebook, output, {**own_fixed, **combination}, checkpoints))
     return tasks
 
 
@@ -300,11 +314,13 @@ def finished_run(task: RunTask) -> NotebookRun | None:
 
 
 def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
-                 progress_bar: bool = False) -> NotebookRun:
+                 progress_bar: bool = False, checkpoints: Path | None = None) -> NotebookRun:
     """Execute ``notebook`` into ``output`` with papermill, in the notebook's folder.
 
-    Never raises for a failing notebook: the failure is in the returned
-    :class:`NotebookRun`, and the partly executed notebook is still written.
+    The kernel keeps its checkpoints in ``COURSE_CHECKPOINT_DIR`` when that is
+    set, else in ``checkpoints``, else beside ``output``. Never raises for a
+    failing notebook: the failure is in the returned :class:`NotebookRun`, and
+    the partly executed notebook is still written.
     """
     import nbformat
     import papermill
@@ -316,8 +332,8 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
     failed_cell, error = "", ""
     # Unless told otherwise, each run keeps its checkpoints beside its output, so a run
     # resumes its own training when repeated and never a learner's.
-    checkpoints = os.environ.get(CHECKPOINT_DIR_ENV_VAR, str(output.with_suffix("")) + "_checkpoints")
-    with patch.dict(os.environ, {CHECKPOINT_DIR_ENV_VAR: checkpoints}):
+    folder = os.environ.get(CHECKPOINT_DIR_ENV_VAR) or str(checkpoints or f"{output.with_suffix('')}_checkpoints")
+    with patch.dict(os.environ, {CHECKPOINT_DIR_ENV_VAR: folder}):
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                        kernel_name="python3", cwd=str(notebook.parent),
@@ -332,7 +348,12 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
 
 
 def _run_task(task: RunTask) -> NotebookRun:
-    return finished_run(task) or run_notebook(task.notebook, task.output, task.parameters)
+    reused = finished_run(task)
+    if reused is not None:
+        return reused
+    run = run_notebook(task.notebook, task.staged or task.output, task.parameters, checkpoints=task.checkpoints)
+    run.output = str(task.output)  # where it goes once moved out of the staging folder
+    return run
 
 
 def threads_per_job(jobs: int, cpus: int | None = None) -> dict[str, str]:

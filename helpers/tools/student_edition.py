@@ -18,7 +18,8 @@ from pathlib import Path
 import nbformat
 
 from helpers.course import facts
-from helpers.tools.executor import STAMP_KEY, cell_with_tag
+from helpers.safe_files import write_atomically
+from helpers.tools.executor import STAMP_KEY, cell_statements, cell_with_tag
 
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 STUDENT_EDITION_KEY = "pytorch_course_student_edition"
@@ -29,7 +30,7 @@ class StudentEditionError(ValueError):
     """An output folder the student edition refuses to write into; the message says why."""
 
 
-def answer_names(solution_source: str) -> list[str]:
+def answer_names(solution_source: str, where: str = "a solution cell") -> list[str]:
     """Return the variables a solution cell defines for its check: ``answer_*`` ones, else the last assigned.
 
     Example:
@@ -37,7 +38,7 @@ def answer_names(solution_source: str) -> list[str]:
         ['answer_gradient']
     """
     assigned: list[str] = []
-    for statement in ast.parse(solution_source).body:
+    for statement in cell_statements(solution_source, where):
         targets = statement.targets if isinstance(statement, ast.Assign) else (
             [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else [])
         assigned += [target.id for target in targets if isinstance(target, ast.Name)]
@@ -45,9 +46,9 @@ def answer_names(solution_source: str) -> list[str]:
     return list(dict.fromkeys(answers)) or assigned[-1:]
 
 
-def stub_source(solution_source: str) -> str:
+def stub_source(solution_source: str, where: str = "a solution cell") -> str:
     """Return the stub that replaces a solution cell."""
-    return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source)])
+    return "\n".join([STUB_HEADER] + [f"{name} = None" for name in answer_names(solution_source, where)])
 
 
 def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbformat.NotebookNode:
@@ -61,13 +62,13 @@ def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbf
         badges.source = "\n".join(lines)
     student.metadata[STUDENT_EDITION_KEY] = True
     clearing = False
-    for cell in student.cells:
+    for number, cell in enumerate(student.cells, start=1):
         if cell.cell_type == "markdown":
             clearing = False
             continue
         tags = cell.metadata.get("tags", [])
         if "solution" in tags:
-            cell.source = stub_source(cell.source)
+            cell.source = stub_source(cell.source, f"Cell {number} of {notebook_name} (a solution)")
             cell.metadata["tags"] = [tag if tag != "solution" else "exercise" for tag in tags]
             clearing = True
         if clearing:  # the solution cell and the check cells that follow it
@@ -81,6 +82,25 @@ def _is_student_edition(path: Path) -> bool:
         return bool(nbformat.read(path, as_version=4).metadata.get(STUDENT_EDITION_KEY))
     except Exception:  # not a notebook at all: certainly not one this module wrote
         return False
+
+
+def is_stub(source: str) -> bool:
+    """Whether an exercise cell still holds the stub this module wrote (no answer typed into it).
+
+    Example:
+        >>> is_stub(stub_source("answer_loss = loss")), is_stub(stub_source("answer_loss = loss") + "\\n1 + 1")
+        (True, False)
+    """
+    lines = [line.strip() for line in source.strip().splitlines()]
+    return bool(lines) and lines[0] == STUB_HEADER and all(
+        line.endswith(" = None") and line[:-len(" = None")].isidentifier() for line in lines[1:])
+
+
+def answered_exercises(path: Path) -> int:
+    """Return how many exercise cells of a student edition at ``path`` hold a learner's answer, not the stub."""
+    notebook = nbformat.read(path, as_version=4)
+    return sum(1 for cell in notebook.cells
+               if "exercise" in cell.metadata.get("tags", []) and not is_stub(cell.source))
 
 
 def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
@@ -100,6 +120,15 @@ def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
                                   "there would replace the solutions with stubs. Choose another folder, e.g. "
                                   "--out student.")
     foreign = [path.name for path in sorted(out_dir.glob("*.ipynb")) if not _is_student_edition(path)]
+    answered = {path.name: answered_exercises(path) for path in sorted(out_dir.glob("*.ipynb"))
+                if path.name not in foreign and path.name in {notebook.name for notebook in notebooks}}
+    answered = {name: count for name, count in answered.items() if count}
+    if answered:
+        shown = ", ".join(f"{name} ({count} answered exercise{'s' if count > 1 else ''})"
+                          for name, count in list(answered.items())[:3])
+        raise StudentEditionError(f"{out_dir} holds student notebooks with answers in them: {shown}. Writing the "
+                                  "edition there would replace those answers with stubs. Choose another folder "
+                                  "for the new edition, or move your notebooks away first.")
     if foreign:
         raise StudentEditionError(f"{out_dir} already holds notebooks the student edition did not write "
                                   f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}). It writes only "
@@ -111,16 +140,26 @@ def check_output_folder(notebooks: list[Path], out_dir: Path) -> None:
 def write_student_edition(notebooks: list[Path], out_dir: Path) -> list[Path]:
     """Write the student edition of each notebook into ``out_dir``; return the new paths.
 
+    Every edition is made before the first is written, so a notebook that cannot
+    be made (a cell that is not Python) leaves the folder as it was; each file is
+    then replaced atomically.
+
     Raises:
-        StudentEditionError: ``out_dir`` holds the source notebooks or notebooks it did not write.
+        StudentEditionError: two notebooks of one name, or ``out_dir`` holds the source notebooks or
+            notebooks it did not write.
     """
+    by_name: dict[str, list[Path]] = {}
+    for path in dict.fromkeys(Path(path).resolve() for path in notebooks):
+        by_name.setdefault(path.name.casefold(), []).append(path)
+    clashing = [paths for paths in by_name.values() if len(paths) > 1]
+    if clashing:
+        raise StudentEditionError(f"{' and '.join(str(p) for p in clashing[0])} have the same name: their student "
+                                  "editions would overwrite each other in one folder. Make them one at a time, "
+                                  "each with its own --out.")
     check_output_folder(notebooks, out_dir)
+    editions = {out_dir / paths[0].name: student_notebook(nbformat.read(paths[0], as_version=4), paths[0].name)
+                for paths in by_name.values()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in notebooks:
-        target = out_dir / path.name
-        temporary = target.with_name(f".{target.name}.tmp")
-        nbformat.write(student_notebook(nbformat.read(path, as_version=4), path.name), temporary)
-        temporary.replace(target)  # a reader sees the old notebook or the new one, never half
-        written.append(target)
-    return written
+    for target, edition in editions.items():
+        write_atomically(target, nbformat.writes(edition) + "\n")  # as nbformat.write ends it; old file or new
+    return list(editions)

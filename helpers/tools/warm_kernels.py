@@ -36,6 +36,7 @@ import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -132,15 +133,48 @@ def _reap_children(signum: int, frame: Any) -> None:
         pass
 
 
+def listening_socket(socket_path: str) -> socket.socket:
+    """Return a socket listening at ``socket_path``; the path appears only once it takes connections.
+
+    A socket left there by a server that was killed is replaced. Refused with a
+    one-line message (``SystemExit``): a path where a server still listens, and a
+    path that holds something other than a socket, which is never removed.
+    """
+    if os.path.lexists(socket_path):
+        if not stat.S_ISSOCK(os.lstat(socket_path).st_mode):
+            raise SystemExit(f"{socket_path} exists and is not a socket: it was left as it is. Give the server "
+                             "another path.")
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(socket_path)
+        except (ConnectionRefusedError, FileNotFoundError):
+            pass  # stale: nobody listens, and the rename below replaces it
+        else:
+            raise SystemExit(f"a warm-kernel server already listens at {socket_path}: stop it first, or give "
+                             "another path.")
+        finally:
+            probe.close()
+    temporary = f"{socket_path}.{os.getpid()}.new"  # named after this process: no other server binds it
+    if os.path.lexists(temporary) and stat.S_ISSOCK(os.lstat(temporary).st_mode):
+        os.unlink(temporary)  # left by a killed server that had this process id
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        server.bind(temporary)
+    except OSError as error:
+        server.close()
+        raise SystemExit(f"cannot listen at {socket_path} ({error.strerror or error}): give the server a path in a "
+                         "folder you can write to.") from None
+    server.listen(64)
+    os.rename(temporary, socket_path)
+    return server
+
+
 def serve(socket_path: str, modules: tuple[str, ...] = PRELOADED_MODULES) -> None:
     """Import ``modules``, listen on ``socket_path``, then fork a kernel for each launcher that connects."""
     os.environ.setdefault("MPLBACKEND", INLINE_BACKEND)
     for name in modules:
         importlib.import_module(name)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(socket_path + ".new")
-    server.listen(64)
-    os.rename(socket_path + ".new", socket_path)  # the path appears once it takes connections
+    server = listening_socket(socket_path)
     signal.signal(signal.SIGCHLD, _reap_children)
     parent = os.getppid()
     server.settimeout(PARENT_CHECK_S)

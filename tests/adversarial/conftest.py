@@ -29,3 +29,32 @@ def cli(capsys):
         return status, out, err
 
     return run
+
+
+ATTACK_OUTCOMES = ("code execution", "data loss", "hang", "wrong answer", "raw traceback")
+"""What a failed attack did, as issue 30 counts it; a passing attack test is 'held'."""
+_tally: dict[str, int] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "attack(outcome): an attack from issue 30 and what it does when it "
+                                       f"succeeds, one of {', '.join(ATTACK_OUTCOMES)}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Count each attack test: held when it passes, else under the outcome its marker names."""
+    report = (yield).get_result()
+    marker = item.get_closest_marker("attack")
+    if marker is None or report.skipped or not (report.when == "call" or report.failed):
+        return
+    outcome = marker.args[0]
+    assert outcome in ATTACK_OUTCOMES, f"unknown attack outcome {outcome!r}"
+    kind = "held" if report.passed else outcome
+    _tally[kind] = _tally.get(kind, 0) + 1
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _tally:
+        terminalreporter.section("attacks (issue 30)")
+        terminalreporter.write_line("  ".join(f"{kind}: {_tally.get(kind, 0)}" for kind in ("held", *ATTACK_OUTCOMES)))

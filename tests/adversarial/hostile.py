@@ -1,5 +1,8 @@
 """What the adversarial tests share: a tiny notebook to run, and what a clear refusal looks like."""
 
+import contextlib
+import signal
+
 import nbformat
 
 SENTINEL_NAME = "INJECTED_CODE_RAN"
@@ -23,3 +26,31 @@ def assert_clear_refusal(status, out, err, *expected_words):
     assert "unexpected" not in err, err  # an unexpected exception is a bug, not a clear message
     for word in expected_words:
         assert word.lower() in err.lower(), f"{word!r} not in {err!r}"
+
+
+class Hung(Exception):
+    """Raised by :func:`within_seconds` when the work did not finish in time."""
+
+
+@contextlib.contextmanager
+def within_seconds(seconds):
+    """Fail the test (instead of hanging the suite) when the block runs longer than ``seconds``."""
+    def give_up(signum, frame):
+        raise Hung(f"still running after {seconds} s: a hang")
+
+    previous = signal.signal(signal.SIGALRM, give_up)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def assert_clear_error(error, *expected_words, raw=(KeyError, TypeError, ZeroDivisionError, AttributeError,
+                                                    IndexError, UnboundLocalError)):
+    """A clear error: not one of Python's raw exception types, one paragraph naming the expected words."""
+    assert not type(error) in raw, f"raw {type(error).__name__}: {error}"
+    text = str(error).lower()
+    for word in expected_words:
+        assert word.lower() in text, f"{word!r} not in {error!r}"
