@@ -70,8 +70,12 @@ class Comparison:
 
 
 COMPARISONS = (
-    Comparison("64-image balanced subset vs all training images: final validation loss", "06", "loss",
+    Comparison("64-image balanced subset vs all training images: validation accuracy (last vs best epoch)", "06",
+               "accuracy", lambda r: r["06"]["overfit_valid_accuracy"] - r["06"]["fit_best_valid_accuracy"], "(a)"),
+    Comparison("64-image balanced subset vs all training images: validation loss (last vs best epoch)", "06", "loss",
                lambda r: r["06"]["overfit_excess_valid_loss"], "(a)"),
+    Comparison("64-image subset: validation loss at the last epoch vs at its lowest", "06", "loss",
+               lambda r: r["06"]["overfit_valid_loss_rise"], "(a)"),
     Comparison("rotate, crop, flip vs no augmentation (200 images): validation accuracy", "06", "accuracy",
                lambda r: r["06"]["augment_flips_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
     Comparison("rotate, crop, flip and colour vs no augmentation (200 images): validation accuracy", "06",

@@ -51,7 +51,7 @@ def test_06_a_tiny_balanced_training_set_is_memorised_and_augmentation_is_measur
     records = smoke_run("06_the_training_loop.ipynb").records
     shares = records["overfit_train_class_shares"]
     assert set(shares) == {"Parasitized", "Uninfected"} and min(shares.values()) > 0  # both classes, not train[:16]
-    assert records["overfit_train_loss_fall"] >= 0 and records["overfit_valid_loss_rise"] >= 0
+    assert records["overfit_valid_loss_rise"] >= 0
     assert 1 <= records["overfit_lowest_valid_loss_epoch"] <= 40
     for name in ("augment_none_valid_accuracy", "augment_flips_valid_accuracy", "augment_colour_valid_accuracy"):
         assert 0.0 <= records[name] <= 1.0
@@ -91,9 +91,10 @@ def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outp
     assert records["fit_best_valid_accuracy"] >= baseline + 0.3
     # below the label-noise ceiling, where the course's choices can move it (the data issue's target)
     assert max(records["loop_best_valid_accuracy"], records["fit_best_valid_accuracy"]) < 0.975
-    # the tiny subset holds both classes, half each, and overfits: validation loss up while training loss falls
+    # the tiny subset holds both classes, half each, and overfits: its validation loss ends above its lowest point
     assert records["overfit_train_class_shares"] == {"Parasitized": 0.5, "Uninfected": 0.5}
-    assert records["overfit_valid_loss_rise"] > 0 and records["overfit_train_loss_fall"] > 0
-    assert records["overfit_lowest_valid_loss_epoch"] < 40
+    assert records["overfit_valid_loss_rise"] > 0 and records["overfit_lowest_valid_loss_epoch"] < 40
+    assert records["overfit_train_accuracy"] > records["overfit_valid_accuracy"] + 0.1
+    assert records["overfit_valid_accuracy"] < records["fit_best_valid_accuracy"] - 0.1
     assert records["overfit_excess_valid_loss"] > 0  # ends worse than the model trained on everything
     assert records["augment_train_images"] == 200
