@@ -141,14 +141,15 @@ def read_runs(folders: list[Path]) -> dict[int, Records]:
     by_seed: dict[int, Records] = {}
     for folder in folders:
         for path in sorted(folder.rglob("*.ipynb")):
-            if path.name[:2] not in NOTEBOOKS or "_checkpoints" in str(path.relative_to(folder)):
+            number = path.name[:2] if path.name[:2].isdigit() else path.parent.name[:2]  # grid runs: NN_name/SEED=1
+            if number not in NOTEBOOKS or "checkpoints" in str(path.relative_to(folder)):
                 continue
             notebook = nbformat.read(path, as_version=4)
             parameters = notebook.metadata.get("papermill", {}).get("parameters", {})
             records = read_records(notebook)
             if records:
                 seed = int(parameters.get("SEED", PRESETS["class"].seed))
-                by_seed.setdefault(seed, {})[path.name[:2]] = records
+                by_seed.setdefault(seed, {})[number] = records
     return by_seed
 
 
@@ -165,7 +166,7 @@ def table(by_seed: dict[int, Records]) -> str:
     for comparison in COMPARISONS:
         differences = [comparison.difference(by_seed[seed]) for seed in seeds]
         digits = 1 if comparison.unit == "cells" else 3
-        lines.append(f"| {comparison.label} {comparison.name} | {comparison.notebook} | "
+        lines.append(f"| {(comparison.label + ' ') if comparison.label else ''}{comparison.name} | {comparison.notebook} | "
                      f"{statistics.fmean(differences):+.{digits}f} | {min(differences):+.{digits}f} to "
                      f"{max(differences):+.{digits}f} | {statistics.stdev(differences):.{digits}f} | "
                      f"{verdict(differences)} |")
