@@ -1,7 +1,10 @@
-"""The course's small CNN learns: on smoke-sized data it ends well above the majority baseline.
+"""The course's small CNN learns: on a small data set at 64 px it ends well above the majority baseline.
 
-``benchmarks/seed_sweep.py`` checks the class preset on seeds 0 to 4 (minutes);
-these tests check the same recipe on the smoke preset's 48 images per class.
+``benchmarks/seed_sweep.py`` and ``benchmarks/comparisons.py`` check the class
+preset on seeds 0 to 4 (minutes); these tests check the same recipe on 300
+images per class at 64 px. (The smoke preset's 32 px images are too small to
+show the faint ring-stage parasites of generator version 4: there a CNN cannot
+learn them, by design.)
 """
 
 import importlib.util
@@ -26,7 +29,8 @@ spec.loader.exec_module(seed_sweep)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_training_moves_the_small_cnn_clearly_beyond_the_majority_baseline(seed, tmp_path):
     torch.set_num_threads(1)
-    settings = resolve_settings("smoke", seed=seed, epochs=15, data_dir=str(tmp_path))
+    settings = resolve_settings("smoke", seed=seed, epochs=8, images_per_class=300, image_size=64,
+                                data_dir=str(tmp_path))
     loaders = make_loaders(prepare_cell_images(settings), settings.image_size, settings.batch_size, seed=seed)
     baseline = seed_sweep.validation_baseline(loaders)
     best = seed_sweep.hand_loop_best_accuracy(settings, loaders, torch.device("cpu"))

@@ -69,7 +69,7 @@ def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
 def test_08_the_model_learns_beyond_the_baseline_and_is_handed_on(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["valid_majority_baseline"] == max(records["valid_class_balance"].values()) >= 0.5
-    assert records["handoff_valid_accuracy"] >= records["valid_majority_baseline"] + 0.2
+    assert records["handoff_valid_accuracy"] > records["valid_majority_baseline"]  # smoke: a few dozen images
     assert records["checkpoint_megabytes"] > 0
 
 
@@ -89,6 +89,8 @@ def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outp
     baseline = records["valid_majority_baseline"]
     assert records["loop_best_valid_accuracy"] >= baseline + 0.3
     assert records["fit_best_valid_accuracy"] >= baseline + 0.3
+    handoff = read_records(nbformat.read(facts.NOTEBOOKS_DIR / "08_checkpoints_and_google_drive.ipynb", as_version=4))
+    assert handoff["handoff_valid_accuracy"] >= handoff["valid_majority_baseline"] + 0.3  # the model 09 and 10 use
     # below the label-noise ceiling, where the course's choices can move it (the data issue's target)
     assert max(records["loop_best_valid_accuracy"], records["fit_best_valid_accuracy"]) < 0.975
     # the tiny subset holds both classes, half each, and overfits: its validation loss ends above its lowest point
