@@ -87,7 +87,8 @@ def test_a_checksum_written_another_way_still_matches_and_nothing_is_deleted(ser
 
 
 @pytest.mark.attack("raw traceback")
-@pytest.mark.parametrize("sha", ["", "abc", "g" * 64, CELLS_SHA256[:63], CELLS_SHA256 + "0", None, 12])
+@pytest.mark.parametrize("sha", ["", "abc", "g" * 64, CELLS_SHA256[:63], CELLS_SHA256 + "0", None, 12],
+                         ids=["empty", "short", "not-hex", "63-digits", "65-digits", "none", "a-number"])
 def test_a_checksum_that_is_not_one_is_refused_before_downloading(server, tmp_path, sha):
     with pytest.raises(Exception) as caught:
         download_nih(tmp_path / "data", url=server.url, sha256=sha, kaggle_input=tmp_path / "none")
