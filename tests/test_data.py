@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from helpers.course.presets import PRESETS
 from helpers.data import (available_workers, class_balance, image_folder, majority_baseline, make_loaders, patient_of,
                           patient_split, random_split)
 from helpers.synthetic import make_synthetic_cells
@@ -37,7 +38,7 @@ def test_patient_split_keeps_each_patient_in_one_part(cells):
                 or patients["valid"] & patients["test"])
     for name in ("train", "valid", "test"):  # every part has both classes
         assert {samples[i][1] for i in getattr(split, name)} == {0, 1}
-    assert 0.5 < len(split.train) / len(samples) < 0.8  # whole patients make the parts coarse
+    assert 0.4 < len(split.train) / len(samples) < 0.85  # 70% asked; whole patients of 120 images make it coarse
 
 
 def test_random_split_mixes_patients_across_parts(cells):
@@ -141,7 +142,7 @@ def test_a_colour_only_model_scores_higher_on_a_random_split_than_on_a_patient_s
     import numpy as np
     from PIL import Image
 
-    dataset = image_folder(make_synthetic_cells(tmp_path / "cells", per_class=600, seed=0))
+    dataset = image_folder(make_synthetic_cells(tmp_path / "cells", per_class=PRESETS["class"].images_per_class, seed=0))
     colours = []
     for path, _ in dataset.samples:
         pixels = np.asarray(Image.open(path), dtype=np.float32)
