@@ -126,13 +126,14 @@ def plot_labels(cell_source: str) -> list[str]:
 
 
 def first_sentence(markdown: str) -> str:
-    """Return the first sentence of a Markdown text, without its markup.
+    """Return the first sentence of a Markdown text's prose (its heading if it has none), without markup.
 
     Example:
         >>> first_sentence("## Curves\\n\\nThe **loss** falls. Then it rises.")
-        'Curves. The loss falls.'
+        'The loss falls.'
     """
-    lines = [line.strip().lstrip("#").strip() for line in markdown.split("\n") if line.strip()]
+    lines = [line.strip() for line in markdown.split("\n") if line.strip()]
+    lines = [line for line in lines if not line.startswith("#")] or [line.lstrip("#").strip() for line in lines]
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", ". ".join(line.rstrip(".:") for line in lines))
     text = re.sub(r"[*_`]", "", text)
     match = re.match(r"(.+?[.!?])(\s|$)", text)
