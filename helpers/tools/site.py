@@ -300,6 +300,8 @@ def on_page_content(html: str, page, config, files) -> str:
                 entry.id = heading_id
                 entry.title = html_text.unescape(TAG.sub("", text)).rstrip("¶").strip()
         html = with_alt_text(html, Path(page.file.abs_src_path))
+    # A block that scrolls sideways must be reachable from the keyboard (axe: scrollable-region-focusable).
+    html = re.sub(r'<(pre|div class="highlight-ipynb[^"]*")(?![^>]*tabindex)', r'<\1 tabindex="0"', html)
     return html + page_links_html(page.file.src_uri)
 
 
