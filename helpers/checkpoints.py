@@ -25,6 +25,7 @@ import pickle
 import random
 import re
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -36,11 +37,14 @@ from torch.optim.lr_scheduler import LRScheduler
 from helpers import __version__
 from helpers.safe_files import remove_stale_temporaries
 
-EPOCH_FILE = re.compile(r"^epoch_(\d+)\.pt$")
+EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")
+"""The shape of an epoch file's name; :func:`epoch_number` also checks it is exactly the name the manager writes."""
 BEST_FILE = "best.pt"
-TEMPORARY_FILE = re.compile(r"^\.(epoch_\d+|best)\.pt\.(?P<pid>\d+)\.tmp$")
-"""What :func:`save_atomically` writes before the rename: ``.epoch_0003.pt.4242.tmp`` (4242: the writer)."""
+TEMPORARY_FILE = re.compile(r"^\.(epoch_\d{4,}|best)\.pt\.(?P<pid>\d+)\.([a-z0-9_]+\.)?tmp$")
+"""What :func:`save_atomically` writes before the rename: ``.epoch_0003.pt.4242.k3j9x_2a.tmp`` (4242: the writer)."""
 EARLIER_RUN_FOLDER = "earlier_run_{}"
+TORCH_WRITE_FAILURE = re.compile(r"inline_container|PytorchStreamWriter|unexpected pos")
+"""How ``torch.save`` words a write that failed underneath it (a full disk)."""
 
 
 class CheckpointError(Exception):
@@ -61,6 +65,25 @@ class CheckpointDeviceError(CheckpointError, RuntimeError):
 
 class ArchitectureMismatchError(CheckpointError):
     """The checkpoint's weights do not fit the model (another architecture)."""
+
+
+class CheckpointWriteError(CheckpointError, OSError):
+    """A checkpoint cannot be written there: a read-only folder, a full disk, a folder in the file's place."""
+
+
+def epoch_number(name: str) -> int | None:
+    """Return the epoch of a file name :class:`CheckpointManager` writes, or ``None`` for any other name.
+
+    Only the exact names it writes count, so a learner's ``epoch_1.pt`` is never taken for one (or pruned).
+
+    Example:
+        >>> epoch_number("epoch_0003.pt"), epoch_number("epoch_3.pt"), epoch_number("epoch_00003.pt")
+        (3, None, None)
+    """
+    match = EPOCH_FILE.match(name)
+    if match is None or name != f"epoch_{int(match.group(1)):04d}.pt":
+        return None
+    return int(match.group(1))
 
 
 def _rng_state() -> dict[str, Any]:
@@ -120,6 +143,7 @@ def full_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = 
         "architecture": type(model).__name__,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "optimizer_class": type(optimizer).__name__ if optimizer is not None else None,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "epoch": epoch,
         "best_valid_loss": history["valid_loss"][best_epoch - 1] if best_epoch else None,
@@ -151,17 +175,37 @@ def save_atomically(obj: object, path: str | os.PathLike) -> Path:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    if path.is_dir() and not path.is_symlink():
+        raise CheckpointWriteError(f"Cannot save {path.name}: {path} is a folder. Move that folder away "
+                                   "(or save into another folder), then run again.")
+    # mkstemp creates the file exclusively (O_EXCL) and never through a link a neighbour planted
     try:
-        with open(temporary, "wb") as file:
+        descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise CheckpointWriteError(_write_failure_message(path, error)) from None
+    temporary = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as file:
             torch.save(obj, file)
             file.flush()
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.replace(temporary, path)  # atomic: readers see the old file or the new one
+    except (OSError, RuntimeError) as error:
+        if isinstance(error, RuntimeError) and not TORCH_WRITE_FAILURE.search(str(error)):
+            raise
+        raise CheckpointWriteError(_write_failure_message(path, error)) from None
     finally:
         temporary.unlink(missing_ok=True)
     _fsync_folder(path.parent)
     return path
+
+
+def _write_failure_message(path: Path, error: BaseException) -> str:
+    free = shutil.disk_usage(path.parent).free if path.parent.is_dir() else 0
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (f"Could not write {path.name} into {path.parent} ({reason}; {free / 1e6:,.0f} MB free there). "
+            "Free some disk space, or give a folder you can write to, then run again: the previous "
+            "checkpoint is still whole.")
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | None = "cpu",
@@ -279,8 +323,19 @@ def check_architecture(model: nn.Module, state_dict: dict[str, torch.Tensor], so
 
 def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
             scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> None:
-    """Put the states of a :func:`full_checkpoint` back into the objects of a new run."""
+    """Put the states of a :func:`full_checkpoint` back into the objects of a new run.
+
+    Raises :class:`CheckpointError` for a plain ``state_dict`` (no run to continue)
+    and for an optimizer state of another kind (SGD's into Adam).
+    """
+    if not isinstance(checkpoint, dict) or not isinstance(checkpoint.get("model"), dict):
+        raise CheckpointError(
+            "This file is not a full checkpoint (no 'model' entry): it looks like a plain state_dict, which holds "
+            "weights but no optimizer, epoch or history to continue from. Load it with "
+            "model.load_state_dict(load_checkpoint(path)), or resume from a file full_checkpoint wrote.")
     check_architecture(model, checkpoint["model"], f"The checkpoint of epoch {checkpoint.get('epoch')}")
+    if optimizer is not None and checkpoint.get("optimizer") is not None:
+        check_optimizer(optimizer, checkpoint)
     model.load_state_dict(checkpoint["model"])
     if optimizer is not None and checkpoint.get("optimizer") is not None:
         optimizer.load_state_dict(checkpoint["optimizer"])
@@ -290,6 +345,34 @@ def restore(checkpoint: dict[str, Any], model: nn.Module, optimizer: torch.optim
         _set_rng_state(checkpoint["rng"])
     for generator, state in zip(data_generators(loaders), checkpoint.get("data_rng", [])):
         generator.set_state(state)
+
+
+def check_optimizer(optimizer: torch.optim.Optimizer, checkpoint: dict[str, Any]) -> None:
+    """Raise :class:`CheckpointError` when the checkpoint's optimizer state is of another kind than ``optimizer``.
+
+    Newer checkpoints name the optimizer's class; for older ones, a missing
+    hyperparameter (Adam's ``betas`` in an SGD state) gives it away.
+
+    Example:
+        >>> check_optimizer(torch.optim.Adam(nn.Linear(1, 1).parameters()),
+        ...                 {"optimizer_class": "SGD", "optimizer": {"param_groups": [], "state": {}}})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        helpers.checkpoints.CheckpointError: The checkpoint was trained with SGD, but this run's optimizer is Adam: ...
+    """
+    wanted, saved = type(optimizer).__name__, checkpoint.get("optimizer_class")
+    state = checkpoint["optimizer"]
+    groups = state.get("param_groups") if isinstance(state, dict) else None
+    missing: list[str] = []
+    if saved is None and isinstance(groups, list) and groups and isinstance(groups[0], dict):
+        current = optimizer.param_groups[0]
+        missing = [key for key, value in current.items() if key != "params" and key not in groups[0]
+                   and isinstance(value, (int, float, tuple)) and not isinstance(value, bool)]
+    if (saved is not None and saved != wanted) or missing or not isinstance(groups, list):
+        found = saved or (f"an optimizer without {', '.join(missing)}" if missing else "no optimizer state")
+        raise CheckpointError(
+            f"The checkpoint was trained with {found}, but this run's optimizer is {wanted}: its state cannot "
+            f"continue another optimizer's. Build the same optimizer as the run that saved it, or start "
+            "fresh in a new checkpoint folder (or load only the weights: model.load_state_dict(checkpoint['model'])).")
 
 
 class CheckpointManager:
@@ -319,9 +402,31 @@ class CheckpointManager:
         self.verbose = verbose
         self.resumed_best_epoch: int | None = None
         """The best epoch in the history of the checkpoint :meth:`resume` restored."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise CheckpointWriteError(f"Cannot make the checkpoint folder {self.folder} ({error.strerror or error}): "
+                                       "pass a folder you can write to.") from None
+        self._check_writable()
         for removed in remove_stale_temporaries(self.folder, TEMPORARY_FILE):
             self._say(f"removed {removed.name}, left by a save that was killed")
+
+    def _check_writable(self) -> None:
+        """Raise :class:`CheckpointWriteError` now, before an epoch of training, if saves will fail."""
+        in_the_way = [entry for entry in self.folder.iterdir() if entry.is_dir() and not entry.is_symlink()
+                      and (entry.name == BEST_FILE or epoch_number(entry.name) is not None)]
+        if in_the_way:
+            raise CheckpointWriteError(f"{in_the_way[0]} is a folder where the manager saves a checkpoint file: "
+                                       "move it away, or pass another checkpoint folder.")
+        try:
+            descriptor, name = tempfile.mkstemp(prefix=f".{BEST_FILE}.{os.getpid()}.", suffix=".tmp",
+                                                dir=self.folder)
+        except OSError as error:
+            raise CheckpointWriteError(f"Cannot write into the checkpoint folder {self.folder} "
+                                       f"({error.strerror or error}): it is read-only or not yours. Pass a folder "
+                                       "you can write to, or make this one writable.") from None
+        os.close(descriptor)
+        os.unlink(name)
 
     @property
     def best_path(self) -> Path:
@@ -332,9 +437,14 @@ class CheckpointManager:
             print(text)
 
     def epoch_files(self) -> list[Path]:
-        """Return the epoch checkpoints in the folder, oldest first."""
-        files = [p for p in self.folder.iterdir() if EPOCH_FILE.match(p.name) and p.is_file()]
-        return sorted(files, key=lambda p: int(EPOCH_FILE.match(p.name).group(1)))
+        """Return the epoch checkpoints in the folder, oldest first: exactly the names it writes, no links."""
+        files = [p for p in self.folder.iterdir() if epoch_number(p.name) is not None and p.is_file()
+                 and not p.is_symlink()]
+        return sorted(files, key=lambda p: epoch_number(p.name))
+
+    def linked_epoch_files(self) -> list[Path]:
+        """Return epoch-named links in the folder: the manager never writes one, so it never resumes from one."""
+        return [p for p in self.folder.iterdir() if epoch_number(p.name) is not None and p.is_symlink()]
 
     def epoch_path(self, epoch: int) -> Path:
         return self.folder / f"epoch_{epoch:04d}.pt"
@@ -365,7 +475,7 @@ class CheckpointManager:
         epoch being written is overwritten as usual when it is the one a run resumed
         past (a damaged newest file).
         """
-        later = [p for p in self.epoch_files() if int(EPOCH_FILE.match(p.name).group(1)) > epoch]
+        later = [p for p in self.epoch_files() if epoch_number(p.name) > epoch]
         if not later:
             return
         best_epoch = self._epoch_of(self.best_path)
@@ -392,7 +502,10 @@ class CheckpointManager:
         return state.get("epoch") if isinstance(state, dict) else None
 
     def latest(self) -> dict[str, Any] | None:
-        """Return the newest checkpoint that loads, skipping damaged ones; ``None`` if there is none."""
+        """Return the newest checkpoint that loads, skipping damaged ones and links; ``None`` if there is none."""
+        for link in self.linked_epoch_files():
+            self._say(f"skipping {link.name}: it is a link (to {os.readlink(link)}), perhaps to another run's "
+                      "checkpoint; the manager only resumes from files it wrote itself")
         for path in reversed(self.epoch_files()):
             try:
                 return load_checkpoint(path)
@@ -408,7 +521,7 @@ class CheckpointManager:
         one is replaced by that epoch's own file when the folder still holds it.
         """
         expected = self.resumed_best_epoch
-        if self.best_path.is_file():
+        if self.best_path.is_file() and not self.best_path.is_symlink():
             try:
                 best = load_checkpoint(self.best_path)
                 usable = isinstance(best, dict) and "model" in best

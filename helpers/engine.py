@@ -26,7 +26,7 @@ import math
 import sys
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Iterable, Iterator, TypeVar
 
 import torch
@@ -34,7 +34,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
-from helpers.checkpoints import CheckpointManager, full_checkpoint
+from helpers.checkpoints import CheckpointError, CheckpointManager, full_checkpoint
 from helpers.devices import autocast_dtype, choose_device
 
 Item = TypeVar("Item")
@@ -101,6 +101,18 @@ def precision_context(device: torch.device, low_precision: torch.dtype | None):
     return torch.autocast(device.type, dtype=low_precision) if low_precision is not None else nullcontext()
 
 
+def check_some_samples(samples: int, what: str) -> None:
+    """Raise ``ValueError`` when a loader gave no samples: a mean over none would divide by zero.
+
+    Example:
+        >>> check_some_samples(32, "training")
+    """
+    if samples == 0:
+        raise ValueError(f"The {what} loader gave no batches, so there is nothing to average: its data set or "
+                         "its indices are empty (a split with too few images?), or drop_last=True dropped the only "
+                         "batch. Check len(loader.dataset) and the split sizes.")
+
+
 def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
                device: torch.device, scheduler: LRScheduler | None = None, low_precision: torch.dtype | None = None,
                scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
@@ -136,6 +148,7 @@ def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer
         loss_sum += loss.detach().float() * labels.size(0)
         correct += (logits.argmax(dim=1) == labels).sum()
         samples += labels.size(0)
+    check_some_samples(samples, "training")
     return loss_sum.item() / samples, correct.item() / samples
 
 
@@ -157,6 +170,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
             loss_sum += loss_fn(logits, labels).float() * labels.size(0)
             correct += (logits.argmax(dim=1) == labels).sum()
             samples += labels.size(0)
+    check_some_samples(samples, "evaluation")
     return loss_sum.item() / samples, correct.item() / samples
 
 
@@ -224,6 +238,25 @@ class History:
         """Plain lists and numbers, so a checkpoint can store it and ``weights_only`` load it back."""
         return asdict(self)
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict[str, object]) -> "History":
+        """Rebuild the history a checkpoint stored; a history of another shape gets a clear error.
+
+        Example:
+            >>> History.from_checkpoint({"history": {"train_loss": [0.9], "best_epoch": 0}}).train_loss
+            [0.9]
+        """
+        stored = checkpoint.get("history")
+        known = {item.name for item in fields(cls)}
+        if not isinstance(stored, dict) or set(stored) - known:
+            unknown = sorted(set(stored) - known) if isinstance(stored, dict) else []
+            version = checkpoint.get("course_version", "an unknown version")
+            raise CheckpointError(
+                f"The checkpoint's history ({', '.join(unknown) or type(stored).__name__}) is not one this version "
+                f"of the course writes; it was saved by course version {version}. Upgrade the course "
+                "(pip install -U ...) to continue that run, or start fresh in a new checkpoint folder.")
+        return cls(**stored)
+
 
 def remaining_time_note(epoch_seconds: float, epochs_left: int) -> str | None:
     """Return a line estimating the remaining epochs from the first one's time, or ``None`` for a short wait.
@@ -285,7 +318,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
     if checkpoints is not None:
         resumed = checkpoints.resume(model, optimizer, scheduler, loaders=[train_loader, valid_loader])
         if resumed is not None:
-            history = History(**resumed["history"])
+            history = History.from_checkpoint(resumed)
             best_state = checkpoints.best_model_state()
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
     low_precision = mixed_precision_dtype(device, mixed_precision)

@@ -14,7 +14,10 @@ Everything here works for any ``nn.Module`` that takes one image batch (N, C, H,
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -25,6 +28,14 @@ from torch import nn
 
 MAX_BATCH = 4096
 """The largest batch the exported artefacts accept."""
+TENSOR_CONSTANT_PREFIX = "tensor_"
+"""Constants in a ``.pt2`` whose file names start otherwise are Python objects (``custom_obj_``, ``opaque_obj_``)."""
+COMPILED_CODE_FOLDERS = ("data/aotinductor/", "data/executorch/", "data/mtia")
+"""Parts of a ``.pt2`` that hold compiled code: loading them runs it."""
+
+
+class UnsafeProgramError(ValueError):
+    """A ``.pt2`` file that would unpickle Python objects or load compiled code: refused before loading."""
 
 
 def _batch_of_at_least_two(example: torch.Tensor) -> torch.Tensor:
@@ -60,14 +71,69 @@ def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
     return path
 
 
+def _unpickling_parts(archive: zipfile.ZipFile) -> list[str]:
+    """Return what in a ``.pt2`` archive would run Python's unpickler beyond tensors, or compiled code.
+
+    ``torch.export.load`` unpickles with ``weights_only=False`` every weight or
+    constant whose config says ``use_pickle``, every constant stored as a Python
+    object, and any ``.pt`` member (legacy weights, sample inputs) that a plain
+    ``weights_only`` load refuses. Each is named here, before anything is loaded.
+    """
+    found = []
+    for name in archive.namelist():
+        inner = name.split("/", 1)[1] if "/" in name else name  # members sit below one root folder
+        if inner.startswith(COMPILED_CODE_FOLDERS):
+            found.append(f"{inner} (compiled code)")
+        elif inner.endswith(("_weights_config.json", "_constants_config.json")):
+            try:
+                entries = json.loads(archive.read(name)).get("config", {})
+            except (ValueError, AttributeError):
+                found.append(f"{inner} (not a config PyTorch wrote)")
+                continue
+            for key, meta in entries.items() if isinstance(entries, dict) else []:
+                meta = meta if isinstance(meta, dict) else {}
+                is_constant = inner.endswith("_constants_config.json")
+                if meta.get("use_pickle") is not False or (
+                        is_constant and not str(meta.get("path_name", "")).startswith(TENSOR_CONSTANT_PREFIX)):
+                    found.append(f"{key!r} in {inner} (a pickled Python object)")
+        elif inner.endswith(".pt"):
+            try:
+                torch.load(io.BytesIO(archive.read(name)), weights_only=True)
+            except Exception:  # torch reports a refused or damaged pickle with many exception types
+                found.append(f"{inner} (a pickle that weights_only loading refuses)")
+    return found
+
+
 def load_program(path: str | Path) -> nn.Module:
     """Load a ``.pt2`` file :func:`export_program` wrote and return it as a callable module.
+
+    Load only your own ``.pt2`` files, or ones from people you trust: a ``.pt2``
+    can carry pickled Python objects, which ``torch.export.load`` unpickles
+    with ``weights_only=False``, and unpickling can run any code. This function
+    looks inside the archive first and refuses such a file
+    (:class:`UnsafeProgramError`); the graph and plain tensors are all an
+    exported model of the course needs.
 
     Example:
         >>> load_program("artefacts/model.pt2")(torch.randn(5, 3, 64, 64)).shape  # doctest: +SKIP
         torch.Size([5, 2])
     """
-    return torch.export.load(Path(path)).module()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No .pt2 file at {path}: check the path, or export one with export_program.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unsafe = _unpickling_parts(archive)
+    except zipfile.BadZipFile:
+        raise UnsafeProgramError(f"{path.name} is not a .pt2 archive (a .pt2 is a zip file): it is truncated or "
+                                 "another kind of file. Export the model again with export_program.") from None
+    if unsafe:
+        shown = "; ".join(unsafe[:3]) + (f" and {len(unsafe) - 3} more" if len(unsafe) > 3 else "")
+        raise UnsafeProgramError(
+            f"Refused to load {path.name}: it holds {shown}. torch.export.load would unpickle or run them, and "
+            "that can run any code the file's author chose. Load only your own .pt2 files: export the model "
+            "yourself with export_program, whose files hold only the graph and plain tensors.")
+    return torch.export.load(path).module()
 
 
 def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynamic_batch: bool = True) -> Path:

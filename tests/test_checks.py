@@ -6,8 +6,8 @@ The checks themselves are judged by the probe corpus in test_checks_probes.py.
 import numpy as np
 import torch
 
-from helpers.course.checks import (UNANSWERED_HINT, as_number, call_learner_function, exercise_check, kind_of, number_problem,
-                            shape_kind_problem)
+from helpers.course.checks import (UNANSWERED_HINT, CheckResult, as_number, call_learner_function, exercise_check, kind_of,
+                                   number_problem, registry, shape_kind_problem)
 from helpers.course.checks import start, tensors
 
 
@@ -65,3 +65,93 @@ def test_a_learner_function_that_fails_is_reported_in_plain_words():
     assert call_learner_function(divide, 2) == (0.5, "")
     result, failure = call_learner_function(divide, 0)
     assert result is None and failure == "your function stopped with ZeroDivisionError: division by zero"
+
+
+def test_a_check_stops_code_that_never_ends_with_a_hint():
+    @exercise_check(seconds=0.5)
+    def runs_forever(answer):
+        while True:
+            try:
+                answer()
+            except Exception:  # a learner's loop that swallows errors still stops
+                pass
+
+    passed, hint = runs_forever.judge(lambda: None)
+    assert not passed and "still running after 0.5 s" in hint and "never ends" in hint
+
+
+def test_a_bare_except_in_the_learners_code_does_not_keep_the_check_running():
+    def swallow_the_first_stop():
+        try:
+            while True:
+                pass
+        except BaseException:  # the learner's bare `except:`
+            pass
+        while True:
+            pass
+
+    @exercise_check(seconds=0.2)
+    def calls(answer):
+        answer()
+        return True, ""
+
+    passed, hint = calls.judge(swallow_the_first_stop)
+    assert not passed and "still running" in hint
+
+
+def test_the_time_limit_is_lifted_after_the_check():
+    import signal
+    import time
+
+    tensors.product_shape.judge((16, 10))
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    time.sleep(0.05)
+
+
+def test_an_interrupted_check_gives_a_hint_not_a_traceback():
+    @exercise_check
+    def interrupted(answer):
+        raise KeyboardInterrupt
+
+    passed, hint = interrupted.judge(1)
+    assert not passed and "interrupted" in hint
+
+
+def test_a_check_gives_a_structured_verdict():
+    result = tensors.product_shape.result("16, 10")
+    assert isinstance(result, CheckResult)
+    assert result.exercise == "product_shape" and result.passed is False and "quotes" in result.hint
+    assert tensors.product_shape.result((16, 10)) == CheckResult("product_shape", True, "")
+
+
+def test_the_registry_lists_every_check_the_notebooks_call():
+    import importlib
+    import re
+
+    import nbformat
+
+    from helpers.course import facts
+
+    checks = registry()
+    for path in facts.notebook_paths():
+        source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+        module = importlib.import_module(
+            "helpers.course.checks." + re.search(r"from helpers\.course\.checks import (\w+) as check", source).group(1))
+        for name in re.findall(r"\bcheck\.(\w+)\(", source):
+            assert getattr(module, name) in checks.values(), f"{path.name}: check.{name} is not in the registry"
+
+
+def test_a_missing_answer_gets_a_sentence_that_says_the_answer_cell_failed(capsys):
+    from helpers.course.checks import _show_missing_answer
+
+    class Shell:
+        shown = []
+
+        def showtraceback(self, exc_tuple, tb_offset=None):
+            self.shown.append(exc_tuple[0])
+
+    shell = Shell()
+    _show_missing_answer(shell, NameError, NameError("name 'answer_shape' is not defined", name="answer_shape"), None)
+    assert "`answer_shape` does not exist yet: your answer cell raised" in capsys.readouterr().out
+    _show_missing_answer(shell, NameError, NameError("name 'pritn' is not defined", name="pritn"), None)
+    assert shell.shown == [NameError] and capsys.readouterr().out == ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem, plain_words
 from helpers.course.checks.predict import parasitized_recall  # notebook 11 asks what notebook 09 asked
 
 
@@ -17,9 +17,12 @@ def model_selection(answer: object) -> Verdict:
     """The answer is "validation loss" (also written "val loss", "the lowest validation loss"...)."""
     if not isinstance(answer, str):
         return False, f'answer with one of the texts {", ".join(map(repr, SELECTION_CHOICES))}; got {kind_of(answer)}.'
-    words = answer.strip().lower().replace("_", " ").replace("-", " ").split()
-    text = " ".join(word for word in words if word not in ("the", "lowest", "highest", "best"))
-    if text in ("validation loss", "val loss", "valid loss", "validation"):
+    fillers = {"the", "a", "one", "model", "epoch", "checkpoint", "with", "by", "of", "its", "on", "lowest", "smallest",
+               "minimum", "min", "least", "highest", "best", "choose", "pick", "select", "keep"}
+    short_names = {"val": "validation", "valid": "validation", "dev": "validation"}
+    words = [short_names.get(word, word) for word in plain_words(answer) if word not in fillers]
+    text = " ".join(words)
+    if text in ("validation loss", "validation", "validation set loss", "validation split loss"):
         return True, ""
     if "test" in text:
         return False, "choosing by the test score makes the test split part of training: it stops measuring new data."

@@ -27,6 +27,23 @@ def _entry(checkpoint: dict, part: str) -> tuple[bool, object]:
     return False, None
 
 
+def same_state(saved: object, current: object) -> bool:
+    """Whether two state_dicts (nested dicts and lists of tensors and numbers) hold the same values.
+
+    Example:
+        >>> same_state({"step": torch.tensor(3.0)}, {"step": torch.tensor(3.0)}), same_state({}, {"step": 1})
+        (True, False)
+    """
+    if isinstance(saved, torch.Tensor) or isinstance(current, torch.Tensor):
+        return (isinstance(saved, torch.Tensor) and isinstance(current, torch.Tensor)
+                and saved.shape == current.shape and torch.equal(saved.cpu(), current.cpu()))
+    if isinstance(saved, dict) and isinstance(current, dict):
+        return saved.keys() == current.keys() and all(same_state(saved[key], current[key]) for key in saved)
+    if isinstance(saved, (list, tuple)) and isinstance(current, (list, tuple)):
+        return len(saved) == len(current) and all(map(same_state, saved, current))
+    return saved == current
+
+
 @exercise_check
 def resumable_checkpoint(answer: object, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> Verdict:
     """The answer is a dict with the model's and optimizer's state_dicts and the epoch."""
@@ -47,6 +64,15 @@ def resumable_checkpoint(answer: object, model: nn.Module, optimizer: torch.opti
         return False, "store optimizer.state_dict(), not the optimizer object."
     if not isinstance(saved_optimizer, dict) or "param_groups" not in saved_optimizer:
         return False, "the optimizer entry should be optimizer.state_dict() (the momentum lives there)."
+    current_optimizer = optimizer.state_dict()
+    if not same_state(saved_optimizer.get("state"), current_optimizer["state"]):
+        if not saved_optimizer.get("state"):
+            return False, ("the optimizer entry holds no running averages, as a new optimizer's state_dict does: "
+                           "save the state_dict of the optimizer that trained, so training resumes exactly.")
+        return False, "the optimizer entry holds another optimizer's state: save this run's optimizer.state_dict()."
+    if not same_state(saved_optimizer["param_groups"], current_optimizer["param_groups"]):
+        return False, ("the optimizer entry has other settings (learning rate, betas...) than the optimizer that "
+                       "trained: save its own optimizer.state_dict().")
     if saved_epoch != epoch:
         return False, f"the epoch entry is {saved_epoch!r}; the run has finished epoch {epoch} (a number)."
     return True, ""
@@ -79,8 +105,10 @@ def atomic_save(answer: object) -> Verdict:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "checkpoints" / "model.pt"
         path.parent.mkdir()
-        real_save = torch.save
-        with mock.patch.object(torch, "save", side_effect=real_save) as spy:
+        real_save, real_replace, real_rename = torch.save, os.replace, os.rename
+        with mock.patch.object(torch, "save", side_effect=real_save) as spy, \
+                mock.patch.object(os, "replace", side_effect=real_replace) as replaced, \
+                mock.patch.object(os, "rename", side_effect=real_rename) as renamed:
             _, failure = call_learner_function(answer, {"weights": torch.ones(3)}, path)
         if failure:
             return False, f"{failure}. It is called as save(obj, path) with a pathlib.Path."
@@ -96,6 +124,12 @@ def atomic_save(answer: object) -> Verdict:
             return False, ("the temporary file is in another folder: moving it from /tmp or elsewhere is a copy, "
                            "not a rename, when that folder is on another disk, and a copy can be cut half-way. "
                            "Put the temporary file beside path (path.with_suffix('.tmp')) and os.replace it.")
+        renamed_to = [Path(call.args[1]).resolve() for call in replaced.call_args_list + renamed.call_args_list
+                      if len(call.args) > 1]
+        if path.resolve() not in renamed_to:
+            return False, ("the finished file did not arrive at path by a rename: copying it there (shutil.copyfile, "
+                           "or writing it again) can be cut half-way too. End with os.replace(temporary, path), "
+                           "which is atomic.")
         with mock.patch.object(torch, "save", side_effect=real_save):
             call_learner_function(answer, {"weights": torch.zeros(3), "crash": _Unpicklable()}, path)
         try:

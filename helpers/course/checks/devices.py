@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import ExitStack, contextmanager
+from typing import Callable, Iterator
 from unittest import mock
 
 import numpy as np
@@ -27,12 +28,43 @@ def _device_type(value: object) -> str | None:
         return None
 
 
+@contextmanager
+def pretend_machine(cuda: bool, mps: bool) -> Iterator[None]:
+    """Make every way PyTorch says which accelerator it has answer as on a machine with ``cuda`` and ``mps``.
+
+    ``torch.cuda.is_available`` and ``device_count``, ``torch.backends.mps.is_available`` and ``is_built``,
+    and (torch 2.6 and newer) ``torch.accelerator``'s ``is_available``, ``device_count`` and
+    ``current_accelerator`` all agree, so any correct way of asking gets the same answer.
+
+    Example:
+        >>> with pretend_machine(cuda=True, mps=False):
+        ...     torch.cuda.is_available(), torch.cuda.device_count()
+        (True, 1)
+    """
+    accelerator = "cuda" if cuda else "mps" if mps else None
+
+    def current_accelerator(check_available: bool = False) -> torch.device | None:
+        return torch.device(accelerator) if accelerator else None
+
+    fakes = [(torch.cuda, "is_available", lambda: cuda), (torch.cuda, "device_count", lambda: int(cuda)),
+             (torch.backends.mps, "is_available", lambda: mps), (torch.backends.mps, "is_built", lambda: mps)]
+    if hasattr(torch, "accelerator"):
+        fakes += [(torch.accelerator, "is_available", lambda: accelerator is not None),
+                  (torch.accelerator, "device_count", lambda: int(accelerator is not None)),
+                  (torch.accelerator, "current_accelerator", current_accelerator)]
+    with ExitStack() as stack:
+        for owner, name, fake in fakes:
+            if hasattr(owner, name):
+                stack.enter_context(mock.patch.object(owner, name, fake))
+        yield
+
+
 @exercise_check
 def device_choice(answer: object) -> Verdict:
     """The answer is a function returning the best device: cuda when available, else mps, else cpu.
 
-    The check runs it as if on three machines, by making ``torch.cuda.is_available`` and
-    ``torch.backends.mps.is_available`` answer what each machine would.
+    The check runs it as if on three machines (:func:`pretend_machine`), clearing its cache between
+    machines when it has one (``functools.cache``).
     """
     if isinstance(answer, (str, torch.device)):
         return False, (f"that is one device ({answer}), the same on every machine; give a function "
@@ -40,8 +72,9 @@ def device_choice(answer: object) -> Verdict:
     if not callable(answer):
         return False, f"expected a function such as `def best_device(): ...`, got {kind_of(answer)}."
     for machine, ((cuda, mps), expected) in MACHINES.items():
-        with mock.patch.object(torch.cuda, "is_available", lambda: cuda), \
-                mock.patch.object(torch.backends.mps, "is_available", lambda: mps):
+        if hasattr(answer, "cache_clear"):
+            answer.cache_clear()
+        with pretend_machine(cuda, mps):
             result, failure = call_learner_function(answer)
         if failure:
             return False, f"on {machine}, {failure}."
@@ -52,6 +85,8 @@ def device_choice(answer: object) -> Verdict:
             extra = (" Ask torch.backends.mps.is_available() when there is no CUDA." if expected == "mps" else
                      " Let torch.cuda.is_available() decide inside the function, rather than writing the name.")
             return False, f"on {machine} your function returns {found}, but the best device there is {expected}.{extra}"
+    if hasattr(answer, "cache_clear"):
+        answer.cache_clear()  # the learner's cache now holds this machine's answer again on the next call
     return True, ""
 
 
@@ -125,11 +160,20 @@ def activation_megabytes(answer: object, model_builder: Callable[[], nn.Module])
 
 
 class _PretendGpuTensor(torch.Tensor):
-    """A CPU tensor that behaves like one on a GPU where NumPy is concerned: ``.numpy()`` needs ``.cpu()`` first."""
+    """A CPU tensor that behaves as one on a GPU would, as far as moving it to NumPy goes.
+
+    Its ``device`` is ``cuda:0`` and ``is_cuda`` is True; ``.numpy()`` fails as on a GPU until the tensor
+    is moved with ``.cpu()`` or ``.to("cpu")``, which give an ordinary CPU tensor.
+    """
 
     @classmethod
     def __torch_function__(cls, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
+        read_property = getattr(func, "__self__", None) if getattr(func, "__name__", "") == "__get__" else None
+        if read_property is torch.Tensor.device:
+            return torch.device("cuda", 0)
+        if read_property is torch.Tensor.is_cuda:
+            return True
         forced = func is torch.Tensor.numpy and kwargs.get("force", args[1] if len(args) > 1 else False)
         if func in (torch.Tensor.numpy, torch.Tensor.__array__) and not forced:
             if args[0].requires_grad:

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
-from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
+from helpers.course.checks import Verdict, as_number_list, call_learner_function, exercise_check, kind_of
 from helpers.distributed import (RunConfig, effective_batch_size, make_regression_data, make_tiny_model,
                                  train_epochs)
 
@@ -123,9 +123,10 @@ def second_epoch_indices(answer: object) -> Verdict:
     """The answer is what rank 1 of 2 draws in epoch 1 from 8 samples, shuffled with seed 0."""
     if isinstance(answer, torch.utils.data.Sampler):
         return False, "that is the sampler itself; list what it draws: list(sampler)."
-    if isinstance(answer, str) or not isinstance(answer, (list, tuple, torch.Tensor)):
+    indices = as_number_list(answer)  # a list, a tuple, an array or a tensor of indices
+    if indices is None or any(index != int(index) for index in indices):
         return False, f"expected a list of indices such as [3, 0, 5, 1], got {kind_of(answer)}."
-    answer = [int(index) for index in answer]  # a list, a tuple or a tensor of indices
+    answer = [int(index) for index in indices]
     if answer == sampler_indices(8, world_size=2, rank=1, epoch=1):
         return True, ""
     if answer == sampler_indices(8, world_size=2, rank=1, epoch=0):

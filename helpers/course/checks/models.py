@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -51,8 +53,15 @@ def flattened_size(answer: object, features: nn.Module, image_size: int) -> Verd
     channels, side = output.shape[1], output.shape[-1]
     if value in (side * side, channels * side):
         return False, f"multiply channels x height x width: the output has {channels} channels."
+    last_pool_skipped = isinstance(features[-1], nn.MaxPool2d) and value == features[:-1](
+        torch.zeros(1, 3, image_size, image_size))[0].numel()
+    if last_pool_skipped and value == 4 * expected:
+        return False, ("that is 4 x the right number: the size before the last MaxPool2d(2), which halves height and "
+                       "width (or the bytes of float32 numbers, 4 each). Count numbers after every layer.")
+    if last_pool_skipped:
+        return False, "that is the size before the last MaxPool2d(2): it halves height and width once more."
     if value == output.numel() * 4 or value == 4 * expected:
-        return False, "that counts bytes or a batch; the question is how many numbers per image."
+        return False, "that counts bytes (4 per float32 number); the question is how many numbers per image."
     return False, (f"got {value:g}. Apply ⌊(n + 2p - k) / s⌋ + 1 layer by layer (conv_output_size does it): a 5 x 5 "
                    "kernel without padding shrinks the picture by 4, each MaxPool2d(2) halves it. Then multiply the "
                    "last layer's channels by the final height and width.")
@@ -85,6 +94,11 @@ def fixed_image_model(answer: object, broken: nn.Sequential, image_size: int) ->
         found = tuple(output.shape) if isinstance(output, torch.Tensor) else kind_of(output)
         return False, (f"a batch of 4 images should give shape (4, 2), got {found}: nn.Flatten() keeps the batch "
                        "dimension (start_dim=1); flattening everything mixes the images.")
+    with torch.no_grad():
+        scores = answer(torch.randn(4, 3, image_size, image_size))
+    if bool((scores >= 0).all()) and torch.allclose(scores.sum(dim=1), torch.ones(4), atol=1e-5):
+        return False, ("the model returns probabilities (each row sums to 1): nn.CrossEntropyLoss, used next, applies "
+                       "log-softmax itself and wants raw scores. End with the Linear layer, without Softmax.")
     kept = [_layer_signature(layer) for layer in answer.modules()]
     missing = [layer for layer in broken if _layer_signature(layer) not in kept]
     if missing:
@@ -112,7 +126,14 @@ def memorises_one_batch(answer: object) -> Verdict:
         return False, ("the loss never moves: the weights are not updated. Call loss.backward() and "
                        "optimizer.step() on every step, with the model's own parameters in the optimizer.")
     if last > first:
-        return False, "the loss went up: the learning rate is too big for this model; try 1e-3 with Adam."
+        return False, ("the loss went up. Two usual causes: gradients that pile up from step to step (call "
+                       "optimizer.zero_grad() at the start of every step), or a learning rate too large for the "
+                       "model (the exercise uses Adam with lr=1e-3).")
+    softmax_floor = math.log(1 + 1 / math.e)  # CrossEntropyLoss over probabilities of 2 classes never goes lower
+    if softmax_floor - 1e-3 <= min(losses) < softmax_floor + 0.05 and last > 0.1:
+        return False, (f"the loss stalls near {softmax_floor:.3f} = log(1 + 1/e), the lowest CrossEntropyLoss can give "
+                       "when the model already outputs probabilities: does it end in nn.Softmax? CrossEntropyLoss "
+                       "applies log-softmax itself; end the model with the Linear layer.")
     if last > 0.1:
         return False, (f"the loss fell from {first:.2f} to only {last:.2f}: a working model memorises 8 images. "
                        "Zero the gradients every step, and train longer or with a larger learning rate.")

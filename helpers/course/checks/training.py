@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 import torch
 from torch import nn
 
-from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, number_problem
+from helpers.course.checks import (Verdict, as_number, as_number_list, call_learner_function, close_at_given_precision,
+                                   exercise_check, kind_of, number_problem)
 
 
 def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,
@@ -77,9 +80,9 @@ def weighted_accuracy(answer: object, batch_correct: list[int], batch_sizes: lis
     value = as_number(answer)
     expected = sum(batch_correct) / sum(batch_sizes)
     mean_of_means = sum(c / s for c, s in zip(batch_correct, batch_sizes)) / len(batch_sizes)
-    if math.isclose(value, expected, rel_tol=1e-4):
+    if close_at_given_precision(value, expected):
         return True, ""
-    if math.isclose(value, 100 * expected, rel_tol=1e-4):
+    if close_at_given_precision(value / 100, expected):
         return False, "that is a percentage; give the fraction (between 0 and 1), as the training loop does."
     if math.isclose(value, mean_of_means, rel_tol=1e-4):
         return False, ("that is the mean of the batch accuracies, which gives the small last batch as much "
@@ -92,10 +95,10 @@ def weighted_accuracy(answer: object, batch_correct: list[int], batch_sizes: lis
 @exercise_check
 def halving_rates(answer: object) -> Verdict:
     """The answer lists the learning rate of epochs 1 to 6 under StepLR(step_size=2, gamma=0.5) from 0.1."""
-    if not isinstance(answer, (list, tuple)):
+    if not isinstance(answer, (list, tuple, np.ndarray, torch.Tensor)):
         return False, f"expected a list of 6 learning rates, got {kind_of(answer)}."
-    rates = [as_number(rate) for rate in answer]
-    if any(rate is None for rate in rates):
+    rates = as_number_list(answer)
+    if rates is None:
         return False, "every entry should be a number: append optimizer.param_groups[0]['lr']."
     expected = [0.1, 0.1, 0.05, 0.05, 0.025, 0.025]
     if len(rates) != len(expected):

@@ -43,12 +43,22 @@ def frozen_with_new_head(answer: object, num_classes: int = 2) -> Verdict:
 
 
 @exercise_check
-def optimizer_gets_trainable_only(answer: object, model: nn.Module) -> Verdict:
-    """The answer is an optimizer over exactly ``model``'s trainable parameters."""
+def optimizer_gets_trainable_only(answer: object, model: nn.Module,
+                                  train_layers: tuple[str, ...] = ("layer4", "fc")) -> Verdict:
+    """The answer is an optimizer over exactly ``model``'s trainable parameters, those of ``train_layers``.
+
+    The check knows which layers the exercise prepared for training, so an answer that unfreezes the
+    model to fit the optimizer (rather than the other way round) is caught.
+    """
     if not isinstance(answer, torch.optim.Optimizer):
         return False, f"expected a torch.optim optimizer such as torch.optim.Adam(...), got {kind_of(answer)}."
-    given = {id(p) for group in answer.param_groups for p in group["params"]}
+    prepared = {id(p) for name, p in model.named_parameters() if name.split(".")[0] in train_layers}
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    if trainable != prepared:
+        return False, (f"model_to_tune was prepared with only {' and '.join(train_layers)} trainable, and now "
+                       f"{len(trainable)} tensors train instead of {len(prepared)}: leave the model as it is (run its "
+                       "cell again) and choose the parameters for the optimizer.")
+    given = {id(p) for group in answer.param_groups for p in group["params"]}
     frozen = {id(p) for p in model.parameters() if not p.requires_grad}
     if given - trainable - frozen:
         return False, "it receives parameters of another model: build it from model_to_tune's parameters."
@@ -98,8 +108,13 @@ def changed_by_one_step(answer: object, model: nn.Module) -> Verdict:
         return False, ("running_mean and running_var are BatchNorm buffers, not parameters: in train mode they move "
                        "even when frozen, but the optimizer never touches them. Compare named_parameters() only.")
     if not names:
-        return False, ("nothing changed: the step did not update anything. Call loss.backward() and "
-                       "optimizer.step(), with an optimizer over the trainable parameters.")
+        head_gradients = [parameter.grad for name, parameter in model.named_parameters() if name in head]
+        if all(gradient is None for gradient in head_gradients):
+            return False, ("nothing changed, and fc holds no gradients: loss.backward() was not called before "
+                           "optimizer.step().")
+        return False, ("nothing changed in your comparison, yet fc holds gradients, so backward ran. Either "
+                       "optimizer.step() was not called, or the values from before were kept with .detach() alone, "
+                       "which shares memory with the parameter and changes with it: use parameter.detach().clone().")
     if names - head and names >= head:
         return False, (f"{len(names - head)} backbone parameters changed too: the backbone is not frozen. "
                        "Set requires_grad = False on it before the step.")
