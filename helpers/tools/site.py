@@ -300,9 +300,28 @@ def on_page_content(html: str, page, config, files) -> str:
                 entry.id = heading_id
                 entry.title = html_text.unescape(TAG.sub("", text)).rstrip("¶").strip()
         html = with_alt_text(html, Path(page.file.abs_src_path))
-    # A block that scrolls sideways must be reachable from the keyboard (axe: scrollable-region-focusable).
-    html = re.sub(r'<(pre|div class="highlight-ipynb[^"]*")(?![^>]*tabindex)', r'<\1 tabindex="0"', html)
-    return html + page_links_html(page.file.src_uri)
+    return keyboard_scrollable(html) + page_links_html(page.file.src_uri)
+
+
+def keyboard_scrollable(html: str) -> str:
+    """Make each notebook block that may scroll sideways reachable from the keyboard (axe: scrollable-region-focusable).
+
+    Code in Markdown (``<pre><code>``) wraps instead (the site's CSS), so only the
+    notebook's own ``pre`` blocks (code cells and text outputs) get a tab stop.
+
+    Example:
+        >>> keyboard_scrollable('<pre><code class="language-bash">make</code></pre><pre>out</pre>')
+        '<pre><code class="language-bash">make</code></pre><pre tabindex="0">out</pre>'
+    """
+    return re.sub(r'<pre(?![^>]*>\s*<code)(?![^>]*tabindex)', '<pre tabindex="0"', html)
+
+
+SEARCH_DIALOG = '<div class="md-search" data-md-component="search" role="dialog"'
+
+
+def on_post_page(output: str, page, config) -> str:
+    """mkdocs hook: give the theme's search dialog an accessible name (axe: aria-dialog-name)."""
+    return output.replace(SEARCH_DIALOG, f'{SEARCH_DIALOG} aria-label="Search the course"')
 
 
 def with_alt_text(html: str, notebook_path: Path) -> str:
