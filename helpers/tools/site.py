@@ -47,7 +47,6 @@ DOWNLOADS_FOLDER = "downloads"
 SOLUTION_SUMMARY = "Show a solution"
 
 NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/|\./)?(\d\d_\w+)\.ipynb(#[^)\s]*)?\)")
-README_NOTEBOOK_LINK = re.compile(r"\]\(notebooks/(\d\d_\w+\.ipynb)(#[^)\s]*)?\)")
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#|notebooks/|[\w-]+\.md(?:#|\))|assets/course/)([^)\s]+)\)")
 """A link to a repository file that is not a page of the site (pages: the notebooks and the .md files beside index.md)."""
 HEADING = re.compile(r'<h([1-6])[^>]*?\sid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
@@ -224,12 +223,11 @@ def stage_sources(docs: Path) -> list[Path]:
     (docs / "notebooks").mkdir(parents=True)
     shutil.copytree(ASSETS_DIR, docs / ASSETS_FOLDER)
     readme = (facts.CHECKOUT_ROOT / "README.md").read_text(encoding="utf-8")
-    (docs / "index.md").write_text(offline_images(local_badges(github_links(readme.replace("](docs/", "](")),
-                                                               ASSETS_FOLDER)), encoding="utf-8")
+    (docs / "index.md").write_text(offline_images(local_badges(github_links(guide_links(readme)), ASSETS_FOLDER)),
+                                   encoding="utf-8")
     for path in [facts.CHECKOUT_ROOT / "CONTRIBUTING.md", *guide_paths()]:
-        text = path.read_text(encoding="utf-8")
-        for old, new in (("](README.md", "](index.md"), ("](../README.md", "](index.md"), ("](docs/", "]("),
-                         ("](../", "](")):
+        text = guide_links(path.read_text(encoding="utf-8"))
+        for old, new in (("](README.md", "](index.md"), ("](../README.md", "](index.md"), ("](../", "](")):
             text = text.replace(old, new)
         (docs / path.name).write_text(offline_images(github_links(text)), encoding="utf-8")
     staged = []
@@ -244,6 +242,20 @@ def stage_sources(docs: Path) -> list[Path]:
         nbformat.write(notebook, docs / "notebooks" / path.name)
         staged.append(docs / "notebooks" / path.name)
     return staged
+
+
+def guide_links(markdown: str) -> str:
+    """Turn links to the guides in docs/ into links to their pages (the site has no docs/ folder).
+
+    A link to a guide that is not in docs/ is left as it is, so it points at GitHub.
+
+    Example:
+        >>> guide_links("[notes](docs/maintainers.md#releases) and [gone](docs/no_such_guide.md)")
+        '[notes](maintainers.md#releases) and [gone](docs/no_such_guide.md)'
+    """
+    names = {path.name for path in guide_paths()}
+    return re.sub(r"\]\(docs/([\w-]+\.md)([#)])",
+                  lambda m: f"]({m[1]}{m[2]}" if m[1] in names else m[0], markdown)
 
 
 def guide_paths() -> list[Path]:
