@@ -48,7 +48,7 @@ SOLUTION_SUMMARY = "Show a solution"
 
 NOTEBOOK_LINK = re.compile(r"\]\((?:\.\./notebooks/|\./)?(\d\d_\w+)\.ipynb(#[^)\s]*)?\)")
 RELATIVE_LINK = re.compile(r"\]\((?!https?:|mailto:|#|notebooks/|[\w-]+\.md(?:#|\))|assets/course/)([^)\s]+)\)")
-"""A link to a repository file that is not a page of the site (pages: the notebooks and the .md files beside index.md)."""
+"""A link to a repository file that is not a page of the site (pages: the notebooks, the .md files beside index.md)."""
 HEADING = re.compile(r'<h([1-6])[^>]*?\sid="([^"]+)"[^>]*>(.*?)</h\1>', re.DOTALL)
 TAG = re.compile(r"<[^>]+>")
 IMAGE_TAG = re.compile(r"<img\s[^>]*>")
@@ -94,7 +94,7 @@ def literal_text(node: ast.expr) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     if isinstance(node, ast.JoinedStr):
-        return "".join(part.value if isinstance(part, ast.Constant) else "…" for part in node.values)
+        return "".join(str(part.value) if isinstance(part, ast.Constant) else "…" for part in node.values)
     return None
 
 
