@@ -408,6 +408,7 @@ def site_config(docs: Path, out: Path, notebooks: list[Path]) -> dict:
         "markdown_extensions": ["tables", "toc"],
         "hooks": [__file__],
         "extra_css": [f"{ASSETS_FOLDER}/course.css"],
+        "extra_javascript": [f"{ASSETS_FOLDER}/course.js"],
         "nav": [
             {"Home": "index.md"},
             {"Notebooks": [{notebook_title(path): f"notebooks/{path.name}"} for path in notebooks]},
