@@ -171,18 +171,27 @@ def describe_figures(notebook: nbformat.NotebookNode) -> None:
 
 
 def collapse_solutions(notebook: nbformat.NotebookNode) -> None:
-    """Show each exercise as the learner gets it: the student edition's blank cell, the solution collapsed."""
+    """Show each exercise as the learner gets it: the student edition's blank cell, the solution collapsed.
+
+    As in the student edition, the check cells after a solution show no output: the
+    reference run's "correct" under a blank answer cell would say what is not so.
+    """
     from helpers.tools.student_edition import stub_source
 
-    cells = []
+    cells, after_solution = [], False
     for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            after_solution = False
         if cell.cell_type == "code" and "solution" in cell.metadata.get("tags", []):
             cells.append(nbformat.v4.new_code_cell(stub_source(cell.source), metadata={"tags": ["exercise"]}))
             cells.append(nbformat.v4.new_markdown_cell(
                 f'<details class="course-solution">\n<summary>{SOLUTION_SUMMARY}</summary>\n\n'
                 f"```python\n{cell.source}\n```\n\n</details>"))
-        else:
-            cells.append(cell)
+            after_solution = True
+            continue
+        if after_solution and cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
     notebook.cells = cells
 
 

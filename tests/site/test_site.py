@@ -12,6 +12,7 @@ from helpers.course import facts
 from helpers.course.records import RECORD_MIME_TYPE
 from helpers.tools import site as site_tool
 from helpers.tools.site import SITE_MARKER, SiteError, build_site, notebook_title, read_manifest, swap_in
+from helpers.tools.student_edition import student_notebook
 
 NOTEBOOKS = facts.notebook_paths()
 
@@ -86,7 +87,8 @@ def test_every_notebook_is_in_the_navigation_in_order(site):
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[path.stem[:2] for path in NOTEBOOKS])
 def test_each_page_has_its_badges_plots_and_plain_recorded_figures(site, notebook):
     page = page_of(site, notebook).read_text(encoding="utf-8")
-    cells = nbformat.read(notebook, as_version=4).cells
+    # the page shows the outputs a learner sees: the student edition's (no solution, no check's verdict)
+    cells = student_notebook(nbformat.read(notebook, as_version=4), notebook.name).cells
     outputs = [output for cell in cells if cell.cell_type == "code" for output in cell.outputs]
     images = sum("image/png" in output.get("data", {}) for output in outputs)
     assert page.count('src="data:image/png;base64,') == images

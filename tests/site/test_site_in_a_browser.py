@@ -156,9 +156,11 @@ def test_an_exercise_shows_the_blank_cell_and_hides_its_solution(browser, served
     assert not code.is_displayed()
     solution.find_element(By.TAG_NAME, "summary").click()
     assert code.is_displayed() and "def " in code.text
-    blank = browser.execute_script("return arguments[0].parentElement.closest('.jp-Cell')"
-                                   ".previousElementSibling.innerText;", solution)
+    cell = "arguments[0].parentElement.closest('.jp-Cell')"
+    blank = browser.execute_script(f"return {cell}.previousElementSibling.innerText;", solution)
     assert "Your answer here" in blank
+    check = browser.execute_script(f"return {cell}.nextElementSibling;", solution)
+    assert "check." in check.text and not check.find_elements(By.CSS_SELECTOR, ".jp-OutputArea-output")
 
 
 @pytest.fixture
