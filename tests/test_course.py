@@ -68,3 +68,15 @@ def test_student_badges_open_the_student_edition_of_the_same_notebook():
     assert line.count(f"/blob/{facts.PINNED_REF}/{facts.STUDENT_FOLDER}/{name}") == 2
     assert "/notebooks/" not in line
     assert facts.open_badges(name, facts.STUDENT_FOLDER, " (student edition)") in facts.badges_markdown(name)
+
+
+def test_the_readmes_lessons_table_opens_each_student_edition_and_names_the_one_with_solutions():
+    readme = (facts.CHECKOUT_ROOT / "README.md").read_text(encoding="utf-8")
+    first_screen = readme[:readme.index("## The lessons")]
+    assert all(way in first_screen for way in ("Colab", "JupyterLab", "instructors"))
+    for path in facts.notebook_paths():
+        [row] = [line for line in readme.splitlines() if line.startswith(f"| {path.name[:2]} |")]
+        assert row.rstrip(" |").endswith(facts.open_badges(path.name, facts.STUDENT_FOLDER)), row
+        assert f"](notebooks/{path.name})" in row
+    assert "**with solutions**" in readme
+    assert len(readme.split()) <= 1800

@@ -21,7 +21,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 import helpers
-from helpers.course import facts, paths
+from helpers.course import facts
 
 NOTEBOOKS = facts.notebook_paths()
 REAL_FIND_SPEC = importlib.util.find_spec
@@ -200,7 +200,7 @@ def test_the_dry_run_sees_a_replacement_when_there_is_one(tmp_path):
 
 @pytest.mark.slow
 def test_pip_refuses_loudly_instead_of_replacing_an_old_torch(tmp_path):
-    with pytest.raises(AssertionError, match="(?s)torch==2.6.0 because.*ResolutionImpossible"):
+    with pytest.raises(AssertionError, match=r"(?s)torch==2\.6\.0 because.*ResolutionImpossible"):
         planned_installs(tmp_path, {**COLAB_LIKE, "torch": "2.6.0"}, runtime_dependencies())
 
 

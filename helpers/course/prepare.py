@@ -29,8 +29,15 @@ def prepare_cell_images(settings: Settings, url: str | None = None, sha256: str 
     Google Drive mounted, the zip is kept on Drive for the next runtime.
 
     Example:
-        >>> prepare_cell_images(resolve_settings("smoke")).name
-        'synthetic_cells_48_seed0'
+        >>> from helpers.course.presets import resolve_settings
+        >>> smoke = resolve_settings("smoke")
+        >>> import contextlib, io
+        >>> with contextlib.redirect_stdout(io.StringIO()) as shown:  # the progress bar, made to be read
+        ...     folder = prepare_cell_images(smoke)
+        >>> folder.name, "making 96 synthetic cell images (once)" in shown.getvalue()
+        ('synthetic_cells_48_seed0', True)
+        >>> prepare_cell_images(smoke) == folder  # the second time there is nothing to make
+        True
     """
     root = data_dir(settings.data_dir)
     if settings.use_real_data:

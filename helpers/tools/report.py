@@ -52,7 +52,7 @@ def comparisons(runs: list[NotebookRun]) -> dict[str, list[NotebookRun]]:
     return {name: group for name, group in by_notebook.items() if len(group) > 1}
 
 
-def numeric_figures(runs: list[NotebookRun]) -> list[str]:
+def recorded_numbers(runs: list[NotebookRun]) -> list[str]:
     """Return the figures recorded as numbers (not booleans) by any of the runs, in first-seen order."""
     names: dict[str, None] = {}
     for run in runs:
@@ -62,9 +62,19 @@ def numeric_figures(runs: list[NotebookRun]) -> list[str]:
     return list(names)
 
 
+def numeric_figures(runs: list[NotebookRun]) -> list[str]:
+    """Return the numeric figures worth a plot: those that differ between the runs.
+
+    A figure constant by design (the size of a data set, a seed the notebook fixes)
+    stays in the comparison table, but a flat line would only suggest the knobs do nothing.
+    """
+    return [name for name in recorded_numbers(runs)
+            if len({repr(run.records.get(name)) for run in runs if name in run.records}) > 1]
+
+
 def comparison_rows(group: list[NotebookRun]) -> tuple[list[str], list[list[str]]]:
     """Return the header and rows of one notebook's comparison table."""
-    parameters, figures = varied_parameters(group), numeric_figures(group)
+    parameters, figures = varied_parameters(group), recorded_numbers(group)
     header = parameters + ["status"] + figures
     rows = [[_short(run.parameters.get(p)) for p in parameters] + ["passed" if run.passed else "FAILED"]
             + [_short(run.records.get(f, "")) for f in figures] for run in group]
