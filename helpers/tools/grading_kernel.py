@@ -34,8 +34,8 @@ WATCHED_MODULES = ("helpers", "torch", "numpy", "builtins", "functools", "signal
                    "operator", "copy", "contextlib", "threading", "json", "hmac", "hashlib", "types", "PIL",
                    "torchvision")
 """Module families whose functions and classes a check may call: replacing one of them counts as tampering."""
-IGNORED_BUILTINS = frozenset({"_", "__", "___"})
-"""Built-ins IPython itself rebinds after every cell (the last results)."""
+IGNORED_BUILTINS = frozenset({"_", "__", "___", "input", "raw_input"})
+"""Built-ins the kernel itself rebinds for every cell (the last results, input forwarded to the notebook)."""
 
 _state: dict[str, Any] = {}
 

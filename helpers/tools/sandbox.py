@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,8 @@ from typing import Any
 SANDBOX_WORK_DIR = "/tmp/work"
 """The kernel's working folder and HOME inside bubblewrap."""
 KERNEL_NAME = "course-grader"
+KILL_GRACE_SECONDS = 15.0
+"""How long after the notebook's time a kernel that ignores interrupts is killed."""
 NO_SANDBOX_TEXT = ("no sandbox: bubblewrap (bwrap) is not installed, so submissions ran with your permissions "
                    "and could read, change or delete your files and use the network (on Debian or Ubuntu: "
                    "apt-get install bubblewrap).")
@@ -230,6 +233,10 @@ def execute_untrusted(notebook: Any, scratch: Path, limits: Limits, environment:
     client.timeout_func = functools.partial(_cell_timeout, client, limits)
     stopped, stop_status = "", ""
     out_of_time = f"stopped after {limits.seconds:g} s, the time allowed per notebook"
+    # Code that swallows the interrupt (`except BaseException`) is killed a little after the notebook's time.
+    watchdog = threading.Timer(limits.seconds + KILL_GRACE_SECONDS, _kill_kernel, args=(manager,))
+    watchdog.daemon = True
+    watchdog.start()
     try:
         with open(scratch / "kernel.log", "wb") as log:  # the kernel's own messages, kept out of the grader's
             client.execute(stdout=log, stderr=log)
@@ -241,11 +248,20 @@ def execute_untrusted(notebook: Any, scratch: Path, limits: Limits, environment:
         stopped, stop_status = "the kernel died (the code crashed it, exited, or ran out of memory)", "kernel died"
     except RuntimeError as error:  # the kernel could not even start
         stopped, stop_status = f"the kernel could not start: {error}", "kernel died"
+    finally:
+        watchdog.cancel()
     reached = _last_cell_reached(notebook)
     if not stopped and time.monotonic() - started >= limits.seconds:
         stopped, stop_status = out_of_time, "timed out"
     return Execution(notebook, _cell_runs(notebook, reached, stop_status), stopped, client.output_dropped,
                      sandbox_description(use_bubblewrap))
+
+
+def _kill_kernel(manager: Any) -> None:
+    """Kill the kernel's process (bubblewrap takes the kernel with it)."""
+    process = getattr(getattr(manager, "provisioner", None), "process", None)
+    if process is not None and process.poll() is None:
+        process.kill()
 
 
 def _last_cell_reached(notebook: Any) -> int:
