@@ -5,6 +5,7 @@
     pytorch-course data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
     pytorch-course data nih --out DIR
     pytorch-course student-edition --out DIR     # notebooks with the solutions taken out
+    pytorch-course grade SUBMISSIONS --out DIR [--student-pattern REGEX] [--timeout S] [--cluster ADDRESS]
     pytorch-course execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
     pytorch-course release X.Y.Z               # set the version, refresh and re-execute, commit and tag
     pytorch-course site [--out site]           # the course website, from the committed notebooks
@@ -247,6 +248,28 @@ def command_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_grade(args: argparse.Namespace) -> int:
+    from helpers.tools.backend import BackendError
+    from helpers.tools.grade import GradingError, grade_class
+    from helpers.tools.sandbox import Limits
+
+    limits = Limits(seconds=float(args.timeout), answer_cell_seconds=min(Limits.answer_cell_seconds, args.timeout),
+                    memory_bytes=args.memory * 2**20)
+    try:
+        result = grade_class(Path(args.submissions), Path(args.out), student_pattern=args.student_pattern,
+                             preset=args.preset, limits=limits, jobs=args.jobs, cluster=args.cluster)
+    except (GradingError, BackendError) as error:
+        raise CommandError(str(error)) from None
+    for line in result.problems:
+        print(f"skipped: {line}")
+    print(f"Sandbox: {result.sandbox}")
+    timing = (f", {sum(result.seconds_per_submission) / len(result.seconds_per_submission):.1f} s per submission"
+              if result.seconds_per_submission else "")
+    print(f"Graded {result.graded} submission(s), reused {result.reused} unchanged grade(s){timing}.")
+    print(f"Gradebook: {Path(args.out) / 'gradebook.csv'}; report: {result.report}")
+    return 0
+
+
 def command_execute(args: argparse.Namespace) -> int:
     from helpers.tools.executor import execute_in_place
 
@@ -333,6 +356,30 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("notebooks", nargs="*")
     student.add_argument("--out", required=True, help="folder for the student notebooks")
     student.set_defaults(handler=command_student_edition)
+
+    grade = commands.add_parser(
+        "grade", help="grade a class's notebooks: gradebook, feedback pages and a class report",
+        description="Grade every student's notebooks: only their answer cells (tagged exercise) are run, inside "
+                    "the course's own student edition, in a sandboxed kernel each (bubblewrap where installed). "
+                    "A second run regrades only submissions that changed.")
+    grade.add_argument("submissions", help="a folder with one folder per student (alice/01_....ipynb), or a flat "
+                                           "folder of LMS downloads with --student-pattern")
+    grade.add_argument("--out", required=True, help="folder for gradebook.csv, grades_long.csv, feedback/ and "
+                                                    "report.html (created if needed)")
+    grade.add_argument("--student-pattern", metavar="REGEX",
+                       help="take the student out of each file name of a flat folder: the group `student` or "
+                            "the first group, e.g. '^(?P<student>[^_]+)_'")
+    grade.add_argument("--timeout", type=whole_number(10, what="--timeout"), default=600, metavar="SECONDS",
+                       help="seconds allowed per notebook (default 600); an answer cell gets at most 120")
+    grade.add_argument("--memory", type=whole_number(512, what="--memory"), default=6144, metavar="MiB",
+                       help="memory allowed per kernel, in MiB (default 6144)")
+    grade.add_argument("--preset", choices=presets.PRESET_NAMES, default="smoke",
+                       help="the preset the notebooks run in while graded (default smoke: seconds per notebook)")
+    grade.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
+                       help=f"submissions graded at the same time on this machine (1 to {MAX_JOBS})")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (pip install \".[cluster]\")")
+    grade.set_defaults(handler=command_grade)
 
     execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
     execute.add_argument("notebooks", nargs="*")

@@ -23,18 +23,18 @@ import ast
 import builtins
 import hashlib
 import json
-import os
 import re
 import secrets
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import nbformat
 
 from helpers.course import facts
+from helpers.tools.gradebook import NotebookGrade, write_atomically
 from helpers.tools.grading_kernel import GRADE_MIME_TYPE, KEY_FILE_NAME, signature
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
 from helpers.tools.student_edition import STUB_HEADER, answer_names, student_notebook
@@ -101,21 +101,6 @@ class GradeTask:
     hidden: list[Path]
     executed_path: Path
     use_bubblewrap: bool
-
-
-@dataclass
-class NotebookGrade:
-    """The grade of one submission: a row per exercise, flags, and how the run went."""
-
-    student: str
-    notebook: str
-    rows: list[dict[str, Any]]
-    flags: list[str] = field(default_factory=list)
-    stopped: str = ""
-    seconds: float = 0.0
-    cells: list[dict[str, Any]] = field(default_factory=list)
-    sandbox: str = ""
-    key: str = ""
 
 
 def notebook_number(name: str) -> str:
@@ -397,17 +382,229 @@ def grade_submission(task: GradeTask) -> NotebookGrade:
                          execution.sandbox)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through an exclusively created temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+class GradingError(ValueError):
+    """Input the grade command refuses: the message says what is wrong and what to do."""
 
+
+def readable_name(name: str) -> str | None:
+    """Return ``name`` if it is valid UTF-8 text, else None (Python keeps undecodable bytes as surrogates).
+
+    Example:
+        >>> readable_name("alice"), readable_name("b\\udcffb")
+        ('alice', None)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return name
+
+
+def recognise_notebook(path: Path, notebook: nbformat.NotebookNode, course_names: list[str]) -> str | None:
+    """Return which course notebook a submitted file is: by the course's metadata, its badges, else its file name.
+
+    Example:
+        >>> recognise_notebook(Path("alice - 01_tensors_and_autograd (2).ipynb"), nbformat.v4.new_notebook(),
+        ...                    ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"])
+        '01_tensors_and_autograd.ipynb'
+    """
+    named = notebook.metadata.get(NOTEBOOK_KEY)
+    if isinstance(named, str) and named in course_names:
+        return named
+    badges = next((cell.source for cell in notebook.cells if "badges" in cell.metadata.get("tags", [])), "")
+    in_badges = [name for name in course_names if isinstance(badges, str) and name in badges]
+    if len(in_badges) == 1:
+        return in_badges[0]
+    in_file_name = [name for name in course_names if name[:-len(".ipynb")] in path.name]
+    return in_file_name[0] if len(in_file_name) == 1 else None
+
+
+def submission_files(root: Path, student_pattern: str | None) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Return (student, file) for every .ipynb under ``root``, and one line per file that has to be skipped.
+
+    Without a pattern each student is a folder of ``root``; with one, ``root``
+    is a flat folder and the pattern's group ``student`` (or its first group)
+    takes the student out of each file name.
+    """
+    found, problems = [], []
+    if student_pattern is None:
+        entries = sorted(root.iterdir())
+        loose = [entry.name for entry in entries if entry.is_file() and entry.suffix == ".ipynb"]
+        if loose and not any(entry.is_dir() for entry in entries):
+            raise GradingError(f"{root} holds notebooks but no student folders: give one folder per student "
+                               "(SUBMISSIONS/alice/01_tensors_and_autograd.ipynb), or --student-pattern REGEX for "
+                               "a flat folder of LMS downloads, e.g. --student-pattern '^(?P<student>[^_]+)_'.")
+        pairs = [(folder.name, path) for folder in entries if folder.is_dir() and not folder.name.startswith(".")
+                 for path in sorted(folder.rglob("*.ipynb")) if ".ipynb_checkpoints" not in path.parts]
+    else:
+        pattern = re.compile(student_pattern)
+        if not pattern.groups:
+            raise GradingError(f"--student-pattern {student_pattern!r} has no group: put the student's part of the "
+                               "file name in parentheses, e.g. '^(?P<student>[^_]+)_'.")
+        pairs = []
+        for path in sorted(root.glob("*.ipynb")):
+            match = pattern.search(path.name)
+            student = match and (match.groupdict().get("student") or match.group(1))
+            if not student:
+                problems.append(f"{path.name}: --student-pattern finds no student in this name; skipped.")
+                continue
+            pairs.append((student, path))
+    for student, path in pairs:
+        if readable_name(student) is None or readable_name(str(path.relative_to(root))) is None:
+            shown = str(path.relative_to(root)).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            problems.append(f"{shown}: the name is not UTF-8 text, so it cannot be reported; rename it and grade "
+                            "again. Skipped.")
+            continue
+        found.append((student.strip(), path))
+    return found, problems
+
+
+def find_submissions(root: Path, course_names: list[str], student_pattern: str | None = None
+                     ) -> tuple[list[Submission], list[str]]:
+    """Return the submissions to grade (the newest per student and notebook) and one line per problem found."""
+    files, problems = submission_files(root, student_pattern)
+    chosen: dict[tuple[str, str], Path] = {}
+    for student, path in files:
+        shown = path.relative_to(root)
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception as error:  # any broken file: one line, then the others
+            problems.append(f"{shown}: not a readable notebook ({type(error).__name__}); ask the student to "
+                            "download it again from Jupyter or Colab (File > Download .ipynb). Skipped.")
+            continue
+        name = recognise_notebook(path, notebook, course_names)
+        if name is None:
+            problems.append(f"{shown}: not one of the course's notebooks (neither its metadata, its badges nor its "
+                            "file name says which); skipped.")
+            continue
+        earlier = chosen.get((student, name))
+        if earlier is not None:
+            newer, older = sorted([earlier, path], key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
+            problems.append(f"{student} handed in {name} twice ({older.relative_to(root)} and "
+                            f"{newer.relative_to(root)}): the newest, {newer.relative_to(root)}, is graded.")
+            path = newer
+        chosen[(student, name)] = path
+    submissions = [Submission(student, name, path) for (student, name), path in sorted(chosen.items())]
+    return submissions, problems
+
+
+@dataclass
+class ClassGrades:
+    """What one ``grade`` command did: every grade, the files it skipped, and how long new grades took."""
+
+    grades: list[NotebookGrade]
+    problems: list[str]
+    graded: int
+    reused: int
+    seconds_per_submission: list[float]
+    sandbox: str
+    report: Path
+
+
+def check_grades_folder(out_dir: Path, submissions_dir: Path) -> None:
+    """Refuse an output folder that is a file, overlaps the submissions, or holds files ``grade`` did not write."""
+    if not submissions_dir.is_dir():
+        raise GradingError(f"no folder of submissions at {submissions_dir}: give the folder that holds one folder "
+                           "per student (or the LMS downloads, with --student-pattern).")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradingError(f"--out {out_dir} is a file: give a folder for the grades (it is created if needed).")
+    out, submissions = out_dir.resolve(), submissions_dir.resolve()
+    if out == submissions or submissions in out.parents or out in submissions.parents:
+        raise GradingError(f"--out {out_dir} and the submissions {submissions_dir} overlap: grades and feedback "
+                           "would mix with the students' files. Choose a folder outside, e.g. --out grades.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / GRADES_MARKER).is_file():
+        raise GradingError(f"--out {out_dir} already holds files that grade did not write: they could be "
+                           "overwritten. Choose a new or empty folder, or the folder of an earlier grading.")
+
+
+def grading_environment(preset: str, use_bubblewrap: bool, jobs: int) -> dict[str, str]:
+    """The variables a graded kernel gets: the preset, the instructor's prepared data, checkpoints in its scratch."""
+    from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR, DATA_DIR_ENV_VAR
+    from helpers.course.prepare import prepare_cell_images
+    from helpers.course.presets import PRESET_ENV_VAR, resolve_settings
+    from helpers.tools.runner import threads_per_job
+    from helpers.tools.sandbox import SANDBOX_WORK_DIR
+
+    settings = resolve_settings(preset)
+    data = prepare_cell_images(settings).parent.parent  # made once here, read-only for the kernels
+    checkpoints = f"{SANDBOX_WORK_DIR}/checkpoints" if use_bubblewrap else "checkpoints"
+    return {PRESET_ENV_VAR: preset, DATA_DIR_ENV_VAR: str(data), CHECKPOINT_DIR_ENV_VAR: checkpoints,
+            "MPLBACKEND": "Agg", **threads_per_job(jobs)}
+
+
+def submission_key(submission: Submission, course: CourseNotebook, preset: str, limits: Limits) -> str:
+    """Return what a kept grade must match to be reused: the file's bytes, the course's notebook, the settings."""
+    digest = hashlib.sha256(submission.path.read_bytes())
+    digest.update(f"\0{course.version}\0{preset}\0{json.dumps(asdict(limits), sort_keys=True)}".encode())
+    return digest.hexdigest()
+
+
+def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | None = None, preset: str = "smoke",
+                limits: Limits = Limits(), jobs: int = 1, cluster: str | None = None,
+                notebooks_dir: Path = facts.NOTEBOOKS_DIR, progress: Any = print) -> ClassGrades:
+    """Grade every submission in ``submissions_dir`` into ``out_dir``; reuse grades whose submission is unchanged.
+
+    Raises:
+        GradingError: a missing submissions folder, an output folder it must not write into, a bad pattern.
+    """
+    from concurrent.futures import as_completed
+
+    from helpers.tools import gradebook
+    from helpers.tools.backend import task_executor
+
+    check_grades_folder(out_dir, submissions_dir)
+    courses = {path.name: course_notebook(path) for path in facts.notebook_paths(notebooks_dir)}
+    if not courses:
+        raise GradingError(f"no course notebooks in {notebooks_dir}: grade from a checkout of the course.")
+    submissions, problems = find_submissions(submissions_dir, list(courses), student_pattern)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / GRADES_MARKER).touch()
+    sandboxed = bubblewrap() is not None
+    columns = [exercise.column for course in courses.values() for exercise in course.exercises]
+    grades: dict[tuple[str, str], NotebookGrade] = {}
+    tasks = []
+    for submission in submissions:
+        key = submission_key(submission, courses[submission.notebook], preset, limits)
+        kept = gradebook.load_kept_grade(out_dir, submission.student, submission.notebook, key)
+        if kept is not None:
+            grades[(submission.student, submission.notebook)] = kept
+        else:
+            tasks.append((key, submission))
+    reused = len(grades)
+    seconds: list[float] = []
+
+    def write_all() -> Path:
+        ordered = sorted(grades.values(), key=lambda grade: (grade.student, grade.notebook))
+        gradebook.write_gradebooks(out_dir, ordered, columns)
+        return gradebook.write_class_report(out_dir, ordered, columns, problems, sandbox_description(sandboxed),
+                                            seconds)
+
+    report = write_all()
+    if tasks:
+        environment = grading_environment(preset, sandboxed, jobs)
+        hidden = [submissions_dir.resolve(), out_dir.resolve(), notebooks_dir.resolve(),
+                  facts.CHECKOUT_ROOT / "tests", facts.CHECKOUT_ROOT / ".git"]
+        with task_executor(jobs, cluster) as executor:
+            futures = {executor.submit(grade_submission, GradeTask(
+                submission, courses[submission.notebook], limits, environment, hidden,
+                out_dir / "executed" / gradebook.file_name_for(submission.student) / submission.notebook,
+                sandboxed)): (key, submission) for key, submission in tasks}
+            for future in as_completed(futures):
+                key, submission = futures[future]
+                try:
+                    grade = future.result()
+                except Exception as error:  # a grader bug or a lost worker: reported, the others go on
+                    problems.append(f"{submission.student}, {submission.notebook}: grading failed with "
+                                    f"{type(error).__name__}: {error}. Run grade again to retry it.")
+                    continue
+                grade.key = key
+                gradebook.keep_grade(out_dir, grade)
+                gradebook.write_feedback(out_dir, grade)
+                grades[(submission.student, submission.notebook)] = grade
+                seconds.append(grade.seconds)
+                report = write_all()
+                progress(f"graded {submission.student}, {submission.notebook}: "
+                         f"{sum(row['points'] for row in grade.rows):g}/{sum(row['possible'] for row in grade.rows):g}"
+                         f" in {grade.seconds:.1f} s" + (f" ({grade.stopped})" if grade.stopped else ""))
+    return ClassGrades(sorted(grades.values(), key=lambda grade: (grade.student, grade.notebook)), problems,
+                       len(tasks), reused, seconds, sandbox_description(sandboxed), report)
