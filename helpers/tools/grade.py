@@ -261,13 +261,30 @@ def suspicious_parts(source: str) -> list[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             names = [word for word in SUSPICIOUS_NAMES if len(word) > 4 and word in node.value]
         found.update(name for name in names if name in SUSPICIOUS_NAMES)
-        if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.FunctionDef, ast.ClassDef)):
-            targets = node.targets if isinstance(node, ast.Assign) else [getattr(node, "target", node)]
-            for target in targets:
-                name = target.id if isinstance(target, ast.Name) else getattr(target, "name", None)
-                if isinstance(name, str) and hasattr(builtins, name):
-                    found.add(f"redefines {name}")
+    found.update(f"redefines {name}" for name in top_level_names(tree) if hasattr(builtins, name))
     return sorted(found)
+
+
+def top_level_names(tree: ast.Module) -> list[str]:
+    """Return the names a cell binds in the notebook's namespace (not inside its functions or classes).
+
+    Example:
+        >>> top_level_names(ast.parse("x = 1\\ndef f():\\n    y = 2\\nfor i in []:\\n    z = 3"))
+        ['f', 'x', 'i', 'z']
+    """
+    names = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+        pending.extend(ast.iter_child_nodes(node))
+    return names
 
 
 def graded_notebook(course: CourseNotebook, answers: list[str], key_folder: str) -> nbformat.NotebookNode:
