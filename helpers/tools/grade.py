@@ -58,6 +58,9 @@ SUSPICIOUS_NAMES = frozenset({
     "subprocess", "os.system", "socket", "_exit", "kill",
 })
 """What an answer cell never needs: the checks and grader, introspection, comparisons that lie, processes."""
+SUSPICIOUS_TEXT = ("helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
+                   "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules", "get_ipython")
+"""Text no answer holds: the names above written as strings, and the way to the course's solutions."""
 
 
 @dataclass(frozen=True)
@@ -259,8 +262,8 @@ def suspicious_parts(source: str) -> list[str]:
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
             names = [node.name]
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
-            names = [word for word in SUSPICIOUS_NAMES if len(word) > 4 and word in node.value]
-        found.update(name for name in names if name in SUSPICIOUS_NAMES)
+            names = [word for word in SUSPICIOUS_TEXT if word in node.value]
+        found.update(name for name in names if name in SUSPICIOUS_NAMES or name in SUSPICIOUS_TEXT)
     found.update(f"redefines {name}" for name in top_level_names(tree) if hasattr(builtins, name))
     return sorted(found)
 
