@@ -189,6 +189,7 @@ def check_run_outputs(tasks: list, out_dir: Path) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from helpers.tools.backend import BackendError
     from helpers.tools.report import write_report
     from helpers.tools.runner import plan_tasks, run_tasks
 
@@ -205,7 +206,10 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"note: {task.notebook.name} does not declare {', '.join(not_taken)}: it runs without them.")
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
-    runs = run_tasks(tasks, jobs=args.jobs)
+    try:
+        runs = run_tasks(tasks, jobs=args.jobs, cluster=args.cluster)
+    except BackendError as error:
+        raise CommandError(str(error)) from None
     report = write_report(runs, out_dir, title=f"{REPORT_TITLE}, preset {fixed['PRESET']}")
     for run in runs:
         status = "reused" if run.skipped else ("passed" if run.passed else "FAILED")
@@ -326,7 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute notebooks headless and write a report")
     run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
-    run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET,
+                     help="how much each notebook trains: smoke (seconds, for CI), class (minutes on a laptop's "
+                          f"CPU) or full (the real data set, for a GPU); default {presets.DEFAULT_PRESET}")
     run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter (-p EPOCHS 3); repeat it for a grid "
@@ -334,6 +340,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
     run.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
                      help=f"notebooks executed at the same time (1 to {MAX_JOBS})")
+    run.add_argument("--cluster", metavar="ADDRESS",
+                     help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786, whose workers share this "
+                          "folder (pip install \".[cluster]\")")
     run.set_defaults(handler=command_run)
 
     doctor = commands.add_parser("doctor", help="check that this machine is ready for the course")
