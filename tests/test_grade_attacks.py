@@ -47,7 +47,7 @@ def attacks(outside):
         # Replace the check itself, without naming the course anywhere the grader's scan would see.
         "replaces_check": ["import importlib\nm = importlib.import_module('helpers.' + 'course.' + 'checks.start')\n"
                            "m.first_tensor.result = lambda *a, **k: None\nanswer_tensor = 0", None, None],
-        "patches_quietly": ["torch.Tensor.__eq__ = lambda self, other: torch.tensor(True)\n"
+        "patches_quietly": ["torch.Tensor.tolist = lambda self: [[1, 2, 3], [4, 5, 6]]\n"
                             "answer_tensor = torch.zeros(2, 3)", None, None],
         # Display forged records and verdicts, and silence print.
         "forges_records": ["""
@@ -129,7 +129,7 @@ def test_tampering_scores_zero_with_a_flag(graded, student):
 def test_a_patched_library_is_named_in_the_flag(graded):
     _, rows, _, _, _ = graded
     assert "torch.equal" in rows["patches_torch"]["flags"] and "tampering" in rows["patches_torch"]["flags"]
-    assert "torch.Tensor.__eq__" in rows["patches_quietly"]["flags"]
+    assert "torch.Tensor.__dict__" in rows["patches_quietly"]["flags"]
 
 
 needs_bubblewrap = pytest.mark.skipif(bubblewrap() is None, reason="bubblewrap is not installed here")

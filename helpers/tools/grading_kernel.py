@@ -93,10 +93,19 @@ def _fingerprint_module(module_name: str, module: types.ModuleType, prints: dict
         prints[f"{module_name}.{name}"] = (id(value), *_object_parts(value, course_code))
         family = module_name.split(".", 1)[0]
         if isinstance(value, type) and getattr(value, "__module__", "").split(".", 1)[0] == family:
-            for attribute, member in list(vars(value).items()):
-                if callable(member) or isinstance(member, (classmethod, staticmethod, property)):
-                    prints[f"{module_name}.{name}.{attribute}"] = (id(member), *_object_parts(member, False))
+            _fingerprint_class(value, prints)
 
+
+def _fingerprint_class(cls: type, prints: dict[str, tuple[int, ...]]) -> None:
+    """Add the identities of a class's methods to ``prints``, once, under the class's own dotted name."""
+    name = f"{cls.__module__}.{cls.__qualname__}"
+    if f"{name}.__dict__" in prints:
+        return
+    # A method added to a class shadows the one it inherits: for classes, new names count too.
+    prints[f"{name}.__dict__"] = (len(vars(cls)),)
+    for attribute, member in list(vars(cls).items()):
+        if callable(member) or isinstance(member, (classmethod, staticmethod, property)):
+            prints[f"{name}.{attribute}"] = (id(member), *_object_parts(member, False))
 
 def changed_since(before: dict[str, tuple[int, ...]], now: dict[str, tuple[int, ...]]) -> list[str]:
     """Return the names whose identity changed or that disappeared (new names are fine: lazy imports add them).
