@@ -265,3 +265,16 @@ def test_grade_is_documented_in_the_command_line_help(capsys):
     text = capsys.readouterr().out
     assert "--student-pattern" in text and "--cluster" in text and "--timeout" in text
     assert sys.modules["helpers.tools.cli"].__doc__.count("grade SUBMISSIONS") == 1
+
+
+def test_the_instructors_guide_covers_its_topics_and_its_commands_parse():
+    guide = (facts.CHECKOUT_ROOT / "docs" / "instructors.md").read_text(encoding="utf-8")
+    for topic in ["Handing out the student edition", "Collecting submissions", "Grading", "Colab's GPUs",
+                  "A suggested schedule", "Writing a new exercise and its check", "What this does not stop"]:
+        assert topic in guide
+    parser = cli.build_parser()
+    commands = [line.split("#")[0].split()[3:] for line in guide.splitlines()
+                if line.startswith("python -m helpers ")]
+    assert {command[0] for command in commands} >= {"grade", "run", "student-edition"}
+    for command in commands:
+        parser.parse_args([word.strip("'") for word in command])
