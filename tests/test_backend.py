@@ -75,3 +75,12 @@ def test_grade_runs_on_a_dask_cluster_with_the_same_grades(cluster, tmp_path):
     rows = {row["student"]: row for row in csv.DictReader((tmp_path / "grades" / "gradebook.csv").open())}
     assert result.graded == 2 and not result.problems
     assert rows["key"]["total"] == "3.0" and rows["blank"]["total"] == "0.0"
+
+
+def test_execute_on_a_cluster_that_does_not_answer_changes_no_notebook(monkeypatch, capsys):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(backend, "CLUSTER_CONNECT_SECONDS", 2)
+    before = (facts.NOTEBOOKS_DIR / "00_start_here.ipynb").read_bytes()
+    assert cli.main(["execute", "00", "--cluster", "tcp://127.0.0.1:9"]) == 2
+    assert "no Dask scheduler answered" in capsys.readouterr().err
+    assert (facts.NOTEBOOKS_DIR / "00_start_here.ipynb").read_bytes() == before

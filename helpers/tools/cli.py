@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import signal
-import tempfile
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -275,7 +274,8 @@ def command_grade(args: argparse.Namespace) -> int:
 
 
 def command_execute(args: argparse.Namespace) -> int:
-    from helpers.tools.executor import execute_in_place
+    from helpers.tools.backend import BackendError, task_executor
+    from helpers.tools.executor import execute_batch
 
     notebooks = resolve_notebooks(args.notebooks)
     outside = [path for path in notebooks if path.resolve().parent != facts.NOTEBOOKS_DIR.resolve()]
@@ -283,10 +283,16 @@ def command_execute(args: argparse.Namespace) -> int:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
                            f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
-    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        for path in notebooks:
-            seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
-            print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    if args.cluster is None:
+        execute_batch(notebooks, args.preset, report=print)
+        return 0
+    try:
+        with task_executor(cluster=args.cluster) as executor:
+            timings = executor.submit(execute_batch, notebooks, args.preset).result()
+    except BackendError as error:
+        raise CommandError(str(error)) from None
+    for name, seconds in timings:
+        print(f"executed {name} in {seconds:.1f} s ({args.preset} preset, on the cluster)")
     return 0
 
 
@@ -393,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
     execute.add_argument("notebooks", nargs="*")
     execute.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    execute.add_argument("--cluster", metavar="ADDRESS",
+                         help="execute the batch on one worker of an existing Dask cluster (e.g. its GPU node), "
+                              "which shares this checkout")
     execute.set_defaults(handler=command_execute)
 
     release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 from unittest.mock import patch
 
 import nbformat
@@ -143,3 +145,20 @@ def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", ti
                                     "torch": torch.__version__.split("+")[0]}
     write_as_jupyterlab_saves(notebook, path)
     return time.perf_counter() - started
+
+
+def execute_batch(paths: list[Path], preset: str = "class", report: Callable[[str], None] | None = None
+                  ) -> list[tuple[str, float]]:
+    """Execute notebooks in place, in order, sharing one fresh checkpoint folder; return (name, seconds) each.
+
+    ``report`` gets a line as each notebook finishes. ``execute --cluster`` sends this whole batch
+    to one Dask worker, since 09 and 10 load what 08 trained.
+    """
+    timings = []
+    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
+        for path in paths:
+            seconds = execute_in_place(path, Path(checkpoints), preset=preset)
+            timings.append((path.name, seconds))
+            if report is not None:
+                report(f"executed {path.name} in {seconds:.1f} s ({preset} preset)")
+    return timings
