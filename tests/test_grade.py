@@ -278,3 +278,38 @@ def test_the_instructors_guide_covers_its_topics_and_its_commands_parse():
     assert {command[0] for command in commands} >= {"grade", "run", "student-edition"}
     for command in commands:
         parser.parse_args([word.strip("'") for word in command])
+
+
+@pytest.mark.parametrize("module", ["grade", "gradebook", "grading_kernel", "sandbox", "backend"])
+def test_the_examples_in_the_grading_modules_run(module):
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(f"helpers.tools.{module}"))
+    assert failures == 0 and tried > 0
+
+
+def test_the_guard_signs_its_verdicts_and_a_second_seal_does_not_bless_a_patch(tmp_path, monkeypatch):
+    import torch
+
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda data, raw: shown.append(data))
+    monkeypatch.setattr(grading_kernel, "_state", {})
+    key = b"k" * 32
+    (tmp_path / grading_kernel.KEY_FILE_NAME).write_bytes(key)
+    grading_kernel.start_guard(str(tmp_path))
+    assert not (tmp_path / grading_kernel.KEY_FILE_NAME).exists()  # read once, then gone
+    grading_kernel.seal()
+    grading_kernel.judge("start.sum_shape", lambda: (((3,),), {}))
+    grading_kernel.judge("start.first_tensor", lambda: ((undefined_answer,), {}))  # noqa: F821
+    monkeypatch.setattr(torch, "equal", lambda *args: True)
+    grading_kernel.seal()  # what an answer cell would try after patching
+    grading_kernel.judge("start.first_tensor", lambda: ((torch.zeros(2, 3),), {}))
+    payloads = []
+    for data in shown:
+        item = data[grading_kernel.GRADE_MIME_TYPE]
+        assert item["signature"] == grading_kernel.signature(key, item["payload"])
+        payloads.append(json.loads(item["payload"]))
+    assert [(p["check"], p["passed"], p["sequence"]) for p in payloads] == [
+        ("start.sum_shape", True, 1), ("start.first_tensor", False, 2), ("start.first_tensor", False, 3)]
+    assert "undefined_answer" in payloads[1]["hint"] and payloads[2]["tampered"] == ["torch.equal"]

@@ -87,6 +87,7 @@ def attacks(outside):
         "hangs_for_good": [RIGHT[0], "import time\nwhile True:\n    try:\n        time.sleep(1)\n"
                                      "    except BaseException:\n        pass", RIGHT[2]],
         "crashes": [RIGHT[0], "import os\nos._exit(1)", RIGHT[2]],
+        "eats_memory": [RIGHT[0], "hog = bytearray(64 * 2**30)\nanswer_shape = (3,)", RIGHT[2]],
         "floods": [RIGHT[0] + "\nfor _ in range(3000):\n    print('x' * 2000)", RIGHT[1], None],
         "fills_disk": [RIGHT[0] + "\nwith open('big', 'wb') as file:\n    try:\n        for _ in range(2000):\n"
                        "            file.write(b'0' * 2**20)\n    except OSError as error:\n        print(error)",
@@ -167,6 +168,7 @@ def test_a_crash_a_flood_and_a_full_disk_are_reported_and_graded_for_what_finish
     assert "kernel died" in by_student["crashes"].stopped
     assert "MiB" in rows["floods"]["flags"] and points(rows, "floods")[:2] == [1, 1]
     assert points(rows, "fills_disk")[:2] == [1, 1]
+    assert points(rows, "eats_memory") == [1, 0, 1]  # the memory limit stops the cell, not the kernel
 
 
 def test_every_submission_got_a_feedback_page_and_the_class_report_names_the_flags(graded):
@@ -191,3 +193,13 @@ def test_a_second_run_reuses_the_grades_and_regrades_only_what_changed(graded):
     assert kept["key"] == grade.submission_key(grade.Submission("blank", NOTEBOOK, changed),
                                                grade.course_notebook(facts.NOTEBOOKS_DIR / NOTEBOOK), "smoke", limits)
     shutil.rmtree(root / "submissions" / "blank")
+
+
+def test_without_a_sandbox_grading_goes_on_and_the_report_says_so(tmp_path, monkeypatch):
+    monkeypatch.setattr(grade, "bubblewrap", lambda: None)
+    nbformat.write(submission(RIGHT), (tmp_path / "submissions" / "alice").mkdir(parents=True) or
+                   tmp_path / "submissions" / "alice" / NOTEBOOK)
+    result = grade.grade_class(tmp_path / "submissions", tmp_path / "grades", limits=Limits(seconds=120),
+                               progress=lambda line: None)
+    assert result.sandbox.startswith("no sandbox") and "no sandbox" in result.report.read_text(encoding="utf-8")
+    assert [row["points"] for row in result.grades[0].rows] == [1, 1, 1]

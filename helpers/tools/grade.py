@@ -47,6 +47,8 @@ NOTEBOOK_KEY = "pytorch_course_notebook"
 GRADES_MARKER = ".course-grades"
 """The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
 GRADER_VERSION = "1"
+MAX_HINT_CHARACTERS = 400
+"""A hint longer than this is cut: a check that quotes the answer must not carry a copied file into feedback."""
 SUSPICIOUS_NAMES = frozenset({
     "check", "checks", "helpers.course", "helpers.tools", "grading_kernel", "gc", "ctypes", "inspect", "importlib",
     "builtins", "__builtins__", "__import__", "exec", "eval", "compile", "globals", "vars", "locals", "setattr",
@@ -55,10 +57,10 @@ SUSPICIOUS_NAMES = frozenset({
     "__class__", "__mro__", "__bases__", "__wrapped__", "modules", "settrace", "setprofile", "cell_contents",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__hash__", "__instancecheck__",
     "__torch_function__", "__torch_dispatch__", "__array_ufunc__", "__array_function__", "__getattribute__",
-    "subprocess", "os.system", "socket", "_exit", "kill",
+    "subprocess", "os.system", "socket", "_exit", "kill", "_course_grader", "_state", "seal", "start_guard",
 })
 """What an answer cell never needs: the checks and grader, introspection, comparisons that lie, processes."""
-SUSPICIOUS_TEXT = ("helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
+SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
                    "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules", "get_ipython")
 """Text no answer holds: the names above written as strings, and the way to the course's solutions."""
 
@@ -348,6 +350,8 @@ def rows_for(task: GradeTask, verdicts: dict[str, dict[str, Any]], suspicious: d
                     "not graded: the grader's check did not run (an earlier cell may have stopped the kernel).")
         else:
             passed, hint = bool(verdict["passed"]), str(verdict["hint"])
+            if len(hint) > MAX_HINT_CHARACTERS:
+                hint = hint[:MAX_HINT_CHARACTERS] + "…"
             if verdict.get("tampered"):
                 flag = f"tampering: {', '.join(verdict['tampered'][:3])} changed; graded 0"
         rows.append({"student": task.submission.student, "notebook": task.course.name, "exercise": exercise.column,
@@ -552,6 +556,22 @@ def grading_environment(preset: str, use_bubblewrap: bool, jobs: int) -> dict[st
             "MPLBACKEND": "Agg", **threads_per_job(jobs)}
 
 
+def hidden_folders(submissions_dir: Path, out_dir: Path, notebooks_dir: Path) -> list[Path]:
+    """What a graded kernel must not see: the submissions, the grades, the solutions, and the instructor's home.
+
+    The home folder is hidden only when neither Python nor the course lives in it.
+    """
+    import sys
+
+    hidden = [submissions_dir.resolve(), out_dir.resolve(), notebooks_dir.resolve(),
+              facts.CHECKOUT_ROOT / "tests", facts.CHECKOUT_ROOT / ".git"]
+    home = Path.home().resolve()
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve(), facts.CHECKOUT_ROOT]
+    if home != Path("/") and not any(home == path.resolve() or home in path.resolve().parents for path in needed):
+        hidden.append(home)
+    return hidden
+
+
 def submission_key(submission: Submission, course: CourseNotebook, preset: str, limits: Limits) -> str:
     """Return what a kept grade must match to be reused: the file's bytes, the course's notebook, the settings."""
     digest = hashlib.sha256(submission.path.read_bytes())
@@ -602,8 +622,7 @@ def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | 
     report = write_all()
     if tasks:
         environment = grading_environment(preset, sandboxed, jobs)
-        hidden = [submissions_dir.resolve(), out_dir.resolve(), notebooks_dir.resolve(),
-                  facts.CHECKOUT_ROOT / "tests", facts.CHECKOUT_ROOT / ".git"]
+        hidden = hidden_folders(submissions_dir, out_dir, notebooks_dir)
         with task_executor(jobs, cluster) as executor:
             futures = {executor.submit(grade_submission, GradeTask(
                 submission, courses[submission.notebook], limits, environment, hidden,

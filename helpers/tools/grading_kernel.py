@@ -62,6 +62,8 @@ def _object_parts(value: object, course_code: bool) -> tuple[int, ...]:
         if course_code:  # a check's .judge and .result live in its __dict__
             parts += tuple(id(item) for item in vars(value).values())
         return parts
+    if course_code and isinstance(value, dict):  # a module's table, such as the guard's own
+        return (len(value), *(id(item) for item in list(value.values())))
     return ()
 
 
@@ -149,13 +151,18 @@ def captured_checks() -> dict[str, Callable[..., Any]]:
 
 
 def start_guard(folder: str = ".") -> None:
-    """Read and delete the grader's key in ``folder``, import every check and keep them, before any student code."""
+    """Read and delete the grader's key in ``folder``, import every check and keep them, before any student code.
+
+    The key, the checks and the fingerprint live only in the closures made here,
+    not in module variables an answer cell could reach by name.
+    """
     from IPython.display import display
 
     key_file = Path(folder) / KEY_FILE_NAME
     key = key_file.read_bytes()
     key_file.unlink()
     results = captured_checks()
+    sealed: dict[str, tuple[int, ...]] = {}
     sequence = [0]
 
     def publish(payload: dict[str, Any]) -> None:
@@ -164,17 +171,37 @@ def start_guard(folder: str = ".") -> None:
         display({"text/plain": f"graded {payload['check']}", GRADE_MIME_TYPE: {"payload": text,
                  "signature": signature(key, text)}}, raw=True)
 
-    _state.update(results=results, publish=publish, sealed=None)
+    def seal_once() -> None:
+        if not sealed:  # a second call (from an answer cell) must not accept what was patched since
+            sealed.update(fingerprint())
+
+    def tampering() -> list[str]:
+        return changed_since(sealed, fingerprint()) if sealed else []
+
+    def judge_captured(check_name: str, arguments: Callable[[], tuple[tuple, dict]]) -> None:
+        try:
+            args, kwargs = arguments()
+        except NameError as error:
+            publish({"check": check_name, "passed": False, "tampered": [],
+                     "hint": f"`{getattr(error, 'name', 'the answer')}` was never set: the answer cell raised an "
+                             "error or was left out. Run it, fix what it reports, and submit again."})
+            return
+        tampered = tampering()
+        result = None if tampered else results[check_name](*args, **kwargs)
+        tampered = tampered or tampering()  # learner code the check called may have patched something too
+        if tampered:
+            publish({"check": check_name, "passed": False, "tampered": tampered[:10],
+                     "hint": "the course's checks or the libraries they use were changed by the submission's code "
+                             f"({', '.join(tampered[:3])}); graded 0."})
+            return
+        publish({"check": check_name, "passed": bool(result.passed), "hint": str(result.hint), "tampered": []})
+
+    _state.update(seal=seal_once, judge=judge_captured)
 
 
 def seal() -> None:
     """Fingerprint the modules the checks use: called by the grader just before the first answer cell runs."""
-    _state["sealed"] = fingerprint()
-
-
-def _tampering() -> list[str]:
-    sealed = _state.get("sealed")
-    return [] if sealed is None else changed_since(sealed, fingerprint())
+    _state["seal"]()
 
 
 def judge(check_name: str, arguments: Callable[[], tuple[tuple, dict]]) -> None:
@@ -183,21 +210,4 @@ def judge(check_name: str, arguments: Callable[[], tuple[tuple, dict]]) -> None:
     ``arguments`` returns the check's arguments (the answer first); it is a
     function so that a missing answer (its cell raised) becomes a verdict too.
     """
-    publish = _state["publish"]
-    try:
-        args, kwargs = arguments()
-    except NameError as error:
-        publish({"check": check_name, "passed": False, "tampered": [],
-                 "hint": f"`{getattr(error, 'name', 'the answer')}` was never set: the answer cell raised an error "
-                         "or was left out. Run it, fix what it reports, and submit again."})
-        return
-    tampered = _tampering()
-    result = None if tampered else _state["results"][check_name](*args, **kwargs)
-    tampered = tampered or _tampering()  # learner code the check called may have patched something too
-    if tampered:
-        publish({"check": check_name, "passed": False, "tampered": tampered[:10],
-                 "hint": "the course's checks or the libraries they use were changed by the submission's code "
-                         f"({', '.join(tampered[:3])}); graded 0."})
-        return
-    publish({"check": check_name, "passed": bool(result.passed), "hint": str(result.hint), "tampered": []})
-
+    _state["judge"](check_name, arguments)
