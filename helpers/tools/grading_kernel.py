@@ -88,8 +88,8 @@ def _fingerprint_module(module_name: str, module: types.ModuleType, prints: dict
     prints[f"sys.modules[{module_name}]"] = (id(module), id(module.__dict__))
     course_code = module_name.startswith("helpers.")
     for name, value in list(vars(module).items()):
-        if module_name == "builtins" and name in IGNORED_BUILTINS:
-            continue
+        if (module_name == "builtins" and name in IGNORED_BUILTINS) or name == "__builtins__":
+            continue  # every module's __builtins__ is the built-ins' own table, watched as the module builtins
         if not (course_code or callable(value) or isinstance(value, types.ModuleType)):
             continue  # the course's own constants count too: a check's expected value is one
         prints[f"{module_name}.{name}"] = (id(value), *_object_parts(value, course_code))
