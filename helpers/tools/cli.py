@@ -5,6 +5,7 @@
     pytorch-course data synthetic --out DIR [--per-class N] [--seed S] [--size PX]
     pytorch-course data nih --out DIR
     pytorch-course student-edition --out DIR     # notebooks with the solutions taken out
+    pytorch-course grade SUBMISSIONS --out DIR [--student-pattern REGEX] [--timeout S] [--cluster ADDRESS]
     pytorch-course execute [NOTEBOOK ...]      # refresh committed outputs (maintainers)
     pytorch-course release X.Y.Z               # set the version, refresh and re-execute, commit and tag
     pytorch-course site [--out site]           # the course website, from the committed notebooks
@@ -192,7 +193,7 @@ def check_run_outputs(tasks: list, out: OutputFolder) -> None:
         raise CommandError(str(error)) from None
 
 
-def run_into(tasks: list, out: OutputFolder, jobs: int) -> list:
+def run_into(tasks: list, out: OutputFolder, jobs: int, cluster: str | None = None) -> list:
     """Execute ``tasks`` in a staging folder inside ``--out`` and move each notebook onto its place; return the runs.
 
     A run that is killed leaves only its staging folder, named after its
@@ -210,7 +211,7 @@ def run_into(tasks: list, out: OutputFolder, jobs: int) -> list:
     staging = Path(tempfile.mkdtemp(prefix=f".staging-{os.getpid()}-", dir=out.folder))
     try:
         staged = [replace(task, staged=staging / f"{index:04d}.ipynb") for index, task in enumerate(tasks)]
-        runs = run_tasks(staged, jobs=jobs)
+        runs = run_tasks(staged, jobs=jobs, cluster=cluster)
         for task in staged:
             if task.staged.exists():
                 out.place(task.staged, task.output)
@@ -220,6 +221,7 @@ def run_into(tasks: list, out: OutputFolder, jobs: int) -> list:
 
 
 def command_run(args: argparse.Namespace) -> int:
+    from helpers.tools.backend import BackendError
     from helpers.tools.report import write_report
     from helpers.tools.runner import plan_tasks
 
@@ -238,7 +240,10 @@ def command_run(args: argparse.Namespace) -> int:
     print(f"Running {len(tasks)} notebook run(s) with {fixed}"
           + (f" over the grid {grid}" if grid else "") + f" into {out_dir}/, {args.jobs} at a time")
     out_dir.mkdir(parents=True, exist_ok=True)
-    runs = run_into(tasks, out, args.jobs)
+    try:
+        runs = run_into(tasks, out, args.jobs, cluster=args.cluster)
+    except BackendError as error:
+        raise CommandError(str(error)) from None
     report = write_report(runs, out_dir, title=f"{REPORT_TITLE}, preset {fixed['PRESET']}", out=out)
     for run in runs:
         status = "reused" if run.skipped else ("passed" if run.passed else "FAILED")
@@ -281,8 +286,31 @@ def command_student_edition(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_grade(args: argparse.Namespace) -> int:
+    from helpers.tools.backend import BackendError
+    from helpers.tools.grade import GradingError, grade_class
+    from helpers.tools.sandbox import Limits
+
+    limits = Limits(seconds=float(args.timeout), answer_cell_seconds=min(Limits.answer_cell_seconds, args.timeout),
+                    memory_bytes=args.memory * 2**20)
+    try:
+        result = grade_class(Path(args.submissions), Path(args.out), student_pattern=args.student_pattern,
+                             preset=args.preset, limits=limits, jobs=args.jobs, cluster=args.cluster)
+    except (GradingError, BackendError) as error:
+        raise CommandError(str(error)) from None
+    for line in result.problems:
+        print(f"skipped: {line}")
+    print(f"Sandbox: {result.sandbox}")
+    timing = (f", {sum(result.seconds_per_submission) / len(result.seconds_per_submission):.1f} s per submission"
+              if result.seconds_per_submission else "")
+    print(f"Graded {result.graded} submission(s), reused {result.reused} unchanged grade(s){timing}.")
+    print(f"Gradebook: {Path(args.out) / 'gradebook.csv'}; report: {result.report}")
+    return 0
+
+
 def command_execute(args: argparse.Namespace) -> int:
-    from helpers.tools.executor import NotebookFailedError, execute_in_place
+    from helpers.tools.backend import BackendError, task_executor
+    from helpers.tools.executor import execute_batch
 
     notebooks = resolve_notebooks(args.notebooks)
     outside = [path for path in notebooks if path.resolve().parent != facts.NOTEBOOKS_DIR.resolve()]
@@ -290,19 +318,21 @@ def command_execute(args: argparse.Namespace) -> int:
         raise CommandError(f"execute rewrites notebooks in place and only takes the course's own, in "
                            f"{facts.NOTEBOOKS_DIR}: not {outside[0]}. To run another notebook, use "
                            "`python -m helpers run PATH --out FOLDER`.")
-    failed = []
-    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
-        for path in notebooks:
-            try:
-                seconds = execute_in_place(path, Path(checkpoints), preset=args.preset)
-            except NotebookFailedError as error:
-                print(f"error: {error}", file=sys.stderr)
-                failed.append(path.name)
-                continue
-            print(f"executed {path.name} in {seconds:.1f} s ({args.preset} preset)")
+    try:
+        if args.cluster is None:
+            _, failed = execute_batch(notebooks, args.preset, report=print)
+        else:
+            with task_executor(cluster=args.cluster) as executor:
+                timings, failed = executor.submit(execute_batch, notebooks, args.preset).result()
+            for name, seconds in timings:
+                print(f"executed {name} in {seconds:.1f} s ({args.preset} preset, on the cluster)")
+    except BackendError as error:
+        raise CommandError(str(error)) from None
+    for message in failed:
+        print(f"error: {message}", file=sys.stderr)
     if failed:
-        print(f"error: {len(failed)} of {len(notebooks)} notebook(s) failed: {', '.join(failed)}; fix them and run "
-              "execute again for those.", file=sys.stderr)
+        print(f"error: {len(failed)} of {len(notebooks)} notebook(s) failed; fix them and run execute again for "
+              "those.", file=sys.stderr)
     return 1 if failed else 0
 
 
@@ -349,7 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="execute notebooks headless and write a report")
     run.add_argument("notebooks", nargs="*", help="paths, names or number prefixes (default: all)")
-    run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    run.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET,
+                     help="how much each notebook trains: smoke (seconds, for CI), class (minutes on a laptop's "
+                          f"CPU) or full (the real data set, for a GPU); default {presets.DEFAULT_PRESET}")
     run.add_argument("--out", default="runs/latest", help="folder for executed notebooks and report")
     run.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                      help="set a notebook parameter (-p EPOCHS 3); repeat it for a grid "
@@ -357,6 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--grid", metavar="YAML", help="a YAML file of parameters: a list of values is a grid axis")
     run.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
                      help=f"notebooks executed at the same time (1 to {MAX_JOBS})")
+    run.add_argument("--cluster", metavar="ADDRESS",
+                     help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786, whose workers share this "
+                          "folder (pip install \".[cluster]\")")
     run.set_defaults(handler=command_run)
 
     doctor = commands.add_parser("doctor", help="check that this machine is ready for the course")
@@ -380,9 +415,36 @@ def build_parser() -> argparse.ArgumentParser:
     student.add_argument("--out", required=True, help="folder for the student notebooks")
     student.set_defaults(handler=command_student_edition)
 
+    grade = commands.add_parser(
+        "grade", help="grade a class's notebooks: gradebook, feedback pages and a class report",
+        description="Grade every student's notebooks: only their answer cells (tagged exercise) are run, inside "
+                    "the course's own student edition, in a sandboxed kernel each (bubblewrap where installed). "
+                    "A second run regrades only submissions that changed.")
+    grade.add_argument("submissions", help="a folder with one folder per student (alice/01_....ipynb), or a flat "
+                                           "folder of LMS downloads with --student-pattern")
+    grade.add_argument("--out", required=True, help="folder for gradebook.csv, grades_long.csv, feedback/ and "
+                                                    "report.html (created if needed)")
+    grade.add_argument("--student-pattern", metavar="REGEX",
+                       help="take the student out of each file name of a flat folder: the group `student` or "
+                            "the first group, e.g. '^(?P<student>[^_]+)_'")
+    grade.add_argument("--timeout", type=whole_number(10, what="--timeout"), default=600, metavar="SECONDS",
+                       help="seconds allowed per notebook (default 600); an answer cell gets at most 120")
+    grade.add_argument("--memory", type=whole_number(512, what="--memory"), default=6144, metavar="MiB",
+                       help="memory allowed per kernel, in MiB (default 6144)")
+    grade.add_argument("--preset", choices=presets.PRESET_NAMES, default="smoke",
+                       help="the preset the notebooks run in while graded (default smoke: seconds per notebook)")
+    grade.add_argument("--jobs", type=whole_number(1, MAX_JOBS, "--jobs"), default=1,
+                       help=f"submissions graded at the same time on this machine (1 to {MAX_JOBS})")
+    grade.add_argument("--cluster", metavar="ADDRESS",
+                       help="grade on an existing Dask cluster, e.g. tcp://10.0.0.5:8786 (pip install \".[cluster]\")")
+    grade.set_defaults(handler=command_grade)
+
     execute = commands.add_parser("execute", help="re-execute notebooks in place and stamp them")
     execute.add_argument("notebooks", nargs="*")
     execute.add_argument("--preset", choices=presets.PRESET_NAMES, default=presets.DEFAULT_PRESET)
+    execute.add_argument("--cluster", metavar="ADDRESS",
+                         help="execute the batch on one worker of an existing Dask cluster (e.g. its GPU node), "
+                              "which shares this checkout")
     execute.set_defaults(handler=command_execute)
 
     release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")

@@ -12,8 +12,10 @@ from __future__ import annotations
 import ast
 import hashlib
 import os
+import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 from unittest.mock import patch
 
 import nbformat
@@ -219,3 +221,26 @@ def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", ti
                                     "torch": torch.__version__.split("+")[0]}
     write_as_jupyterlab_saves(notebook, path)
     return time.perf_counter() - started
+
+
+def execute_batch(paths: list[Path], preset: str = "class", report: Callable[[str], None] | None = None
+                  ) -> tuple[list[tuple[str, float]], list[str]]:
+    """Execute notebooks in place, in order, sharing one fresh checkpoint folder.
+
+    Returns (name, seconds) for each notebook that ran through, and the message of
+    each that failed (a failed notebook is left as it was, and the others still run).
+    ``report`` gets a line as each notebook finishes. ``execute --cluster`` sends this
+    whole batch to one Dask worker, since 09 and 10 load what 08 trained.
+    """
+    timings, failed = [], []
+    with tempfile.TemporaryDirectory(prefix="course-checkpoints-") as checkpoints:
+        for path in paths:
+            try:
+                seconds = execute_in_place(path, Path(checkpoints), preset=preset)
+            except NotebookFailedError as error:
+                failed.append(str(error))
+                continue
+            timings.append((path.name, seconds))
+            if report is not None:
+                report(f"executed {path.name} in {seconds:.1f} s ({preset} preset)")
+    return timings, failed

@@ -20,7 +20,7 @@ import os
 import re
 import reprlib
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,13 +371,18 @@ def threads_per_job(jobs: int, cpus: int | None = None) -> dict[str, str]:
     return {"OMP_NUM_THREADS": str(max(1, (cpus or os.cpu_count() or 1) // jobs))}
 
 
-def run_tasks(tasks: list[RunTask], jobs: int = 1) -> list[NotebookRun]:
-    """Execute the tasks, ``jobs`` at a time, reusing finished ones; return runs in task order."""
+def run_tasks(tasks: list[RunTask], jobs: int = 1, cluster: str | None = None) -> list[NotebookRun]:
+    """Execute the tasks, ``jobs`` at a time (or on the Dask cluster at ``cluster``), reusing finished ones.
+
+    Returns the runs in task order. On a cluster, the workers must see the same files (a shared file system).
+    """
+    from helpers.tools.backend import task_executor
+
     jobs = min(check_jobs(jobs), max(1, len(tasks)))
-    if jobs == 1:
+    if jobs == 1 and cluster is None:
         return [_run_task(task) for task in tqdm(tasks, desc="notebooks", unit="nb")]
     results: dict[str, NotebookRun] = {}
-    with patch.dict(os.environ, {**threads_per_job(jobs), **os.environ}), ProcessPoolExecutor(max_workers=jobs) as pool:
+    with patch.dict(os.environ, {**threads_per_job(jobs), **os.environ}), task_executor(jobs, cluster) as pool:
         futures = [pool.submit(_run_task, task) for task in tasks]
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
             run = future.result()

@@ -1,0 +1,649 @@
+"""Grade a class's notebooks: ``python -m helpers grade SUBMISSIONS --out DIR``.
+
+Only a student's answer cells (tagged ``exercise``) are taken from a
+submission. They run inside the instructor's own copy of the student edition,
+made afresh from the course's notebooks, so an edited lesson or check cell
+changes nothing. Each check cell is replaced by a call that judges the answer
+with the check captured before any student code ran
+(:mod:`helpers.tools.grading_kernel`), and the grader believes only verdicts
+signed with a key the kernel was handed once: printed text, displayed records
+and outputs of the student's own cells count for nothing. Answer cells that
+reach for the course's machinery (the checks, the grader, ``gc``, ``ctypes``,
+code objects, the built-ins) are flagged and score 0 without being trusted.
+
+Each submission runs in its own sandboxed kernel (:mod:`helpers.tools.sandbox`).
+Grades are kept per submission in ``DIR/.grades/`` as soon as each finishes, so
+a second run regrades only a submission whose file, or whose notebook in the
+course, changed.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import hashlib
+import json
+import re
+import secrets
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from helpers.course import facts
+from helpers.tools.gradebook import NotebookGrade, write_atomically
+from helpers.tools.grading_kernel import GRADE_MIME_TYPE, KEY_FILE_NAME, signature
+from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
+from helpers.tools.student_edition import STUB_HEADER, answer_names, student_notebook
+
+CHECKS_PACKAGE = "helpers.course.checks"
+POINTS_KEY = "pytorch_course_points"
+"""Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
+NOTEBOOK_KEY = "pytorch_course_notebook"
+"""Notebook metadata naming the course notebook a file is (the student edition may carry it)."""
+GRADES_MARKER = ".course-grades"
+"""The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
+GRADER_VERSION = "1"
+MAX_HINT_CHARACTERS = 400
+"""A hint longer than this is cut: a check that quotes the answer must not carry a copied file into feedback."""
+SUSPICIOUS_NAMES = frozenset({
+    "check", "checks", "helpers.course", "helpers.tools", "grading_kernel", "gc", "ctypes", "inspect", "importlib",
+    "builtins", "__builtins__", "__import__", "exec", "eval", "compile", "globals", "vars", "locals", "setattr",
+    "delattr", "get_ipython", "IPython", "display", "record", "sys", "signal", "threading", "_thread",
+    "__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__", "__dict__", "__subclasses__",
+    "__class__", "__mro__", "__bases__", "__wrapped__", "modules", "settrace", "setprofile", "cell_contents",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__hash__", "__instancecheck__",
+    "__torch_function__", "__torch_dispatch__", "__array_ufunc__", "__array_function__", "__getattribute__",
+    "subprocess", "os.system", "socket", "_exit", "kill", "_course_grader", "_state", "seal", "start_guard",
+})
+"""What an answer cell never needs: the checks and grader, introspection, comparisons that lie, processes."""
+SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
+                   "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules", "get_ipython")
+"""Text no answer holds: the names above written as strings, and the way to the course's solutions."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One judged exercise of a course notebook."""
+
+    check: str
+    """The check's registry name, ``module.name``."""
+    column: str
+    """Its gradebook column, ``NN/name``."""
+    points: float
+
+
+@dataclass
+class CourseNotebook:
+    """The instructor's copy of one notebook, ready to take a student's answers."""
+
+    name: str
+    template: nbformat.NotebookNode
+    exercises: list[Exercise]
+    version: str
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One student's file for one course notebook."""
+
+    student: str
+    notebook: str
+    path: Path
+
+
+@dataclass
+class GradeTask:
+    """Everything a worker needs to grade one submission (plain values, so Dask can send it)."""
+
+    submission: Submission
+    course: CourseNotebook
+    limits: Limits
+    environment: dict[str, str]
+    hidden: list[Path]
+    executed_path: Path
+    use_bubblewrap: bool
+
+
+def notebook_number(name: str) -> str:
+    """Return a course notebook's number: ``"01"`` for ``01_tensors_and_autograd.ipynb``.
+
+    Example:
+        >>> notebook_number("01_tensors_and_autograd.ipynb")
+        '01'
+    """
+    return name[:2]
+
+
+def check_aliases(notebook: nbformat.NotebookNode) -> dict[str, str]:
+    """Return the names a notebook binds to check modules: ``{"check": "tensors"}``.
+
+    Example:
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        ...     "from helpers.course.checks import tensors as check")])
+        >>> check_aliases(nb)
+        {'check': 'tensors'}
+    """
+    aliases = {}
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == CHECKS_PACKAGE:
+                aliases.update({alias.asname or alias.name: alias.name for alias in node.names})
+    return aliases
+
+
+def judged_source(source: str, aliases: dict[str, str]) -> tuple[str, list[str]]:
+    """Rewrite a check cell: each ``check.name(args)`` becomes a call to the grader's judge; return it and the checks.
+
+    Example:
+        >>> text, checks = judged_source("check.centred_columns(answer_centred, marks)", {"check": "tensors"})
+        >>> checks
+        ['tensors.centred_columns']
+        >>> print(text.splitlines()[-1])
+        _course_grader.judge('tensors.centred_columns', lambda: ((answer_centred, marks), {}))
+    """
+    tree = ast.parse(source)
+    checks = []
+    body = []
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        target = call.func if isinstance(call, ast.Call) else None
+        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                and target.value.id in aliases):
+            name = f"{aliases[target.value.id]}.{target.attr}"
+            checks.append(name)
+            arguments = ast.Tuple([ast.Tuple(call.args, ast.Load()), ast.Dict(
+                [ast.Constant(k.arg) for k in call.keywords], [k.value for k in call.keywords])], ast.Load())
+            statement = ast.Expr(ast.Call(ast.Attribute(ast.Name("_course_grader", ast.Load()), "judge", ast.Load()),
+                                          [ast.Constant(name), ast.Lambda(ast.arguments([], [], None, [], [], None, []),
+                                                                          arguments)], []))
+        body.append(statement)
+    if not checks:
+        return source, []
+    imports = "import helpers.tools.grading_kernel as _course_grader\n"
+    return imports + ast.unparse(ast.fix_missing_locations(ast.Module(body, []))), checks
+
+
+def is_answer_cell(cell: nbformat.NotebookNode) -> bool:
+    """Whether a cell holds an answer: tagged ``exercise`` (the student edition) or ``solution`` (the key)."""
+    tags = cell.metadata.get("tags", [])
+    return cell.cell_type == "code" and ("exercise" in tags or "solution" in tags)
+
+
+def course_notebook(path: Path) -> CourseNotebook:
+    """Return the instructor's student edition of the course notebook at ``path``, with its exercises."""
+    source = nbformat.read(path, as_version=4)
+    template = student_notebook(source, path.name)
+    template.cells = [cell for cell in template.cells if cell.cell_type == "code"]
+    aliases = check_aliases(template)
+    points = source.metadata.get(POINTS_KEY, {})
+    exercises = []
+    for cell in template.cells:
+        if is_answer_cell(cell):
+            continue
+        cell.source, checks = judged_source(cell.source, aliases)
+        for check in checks:
+            short = check.split(".", 1)[1]
+            exercises.append(Exercise(check, f"{notebook_number(path.name)}/{short}",
+                                      float(points.get(check, points.get(short, 1)))))
+    digest = hashlib.sha256(GRADER_VERSION.encode())
+    for cell in template.cells:
+        digest.update(cell.source.encode("utf-8") + b"\0")
+    for module in sorted((facts.PACKAGE_ROOT / "course").rglob("*.py")) + sorted(
+            (facts.PACKAGE_ROOT / "tools").glob("grad*.py")) + [facts.PACKAGE_ROOT / "tools" / "sandbox.py"]:
+        digest.update(module.read_bytes())
+    digest.update(json.dumps([asdict(exercise) for exercise in exercises]).encode())
+    return CourseNotebook(path.name, template, exercises, digest.hexdigest())
+
+
+def answer_sources(submitted: nbformat.NotebookNode, course: CourseNotebook) -> list[str]:
+    """Return the source for each answer cell of ``course``, taken from the student's notebook.
+
+    A student's answer cell is matched by the answer variables it sets, else by
+    its place among the answer cells when there are as many; an answer cell
+    that cannot be matched keeps the stub (``answer = None``), which scores 0.
+    """
+    stubs = [cell.source for cell in course.template.cells if is_answer_cell(cell)]
+    given = [cell.source for cell in submitted.cells if is_answer_cell(cell)]
+    if not given:  # tags lost (some editors drop them): cells that still start like the stub
+        given = [cell.source for cell in submitted.cells
+                 if cell.cell_type == "code" and cell.source.lstrip().startswith(STUB_HEADER)]
+    chosen: list[str | None] = [None] * len(stubs)
+    unused = list(range(len(given)))
+    for place, stub in enumerate(stubs):
+        wanted = set(answer_names(stub))
+        for index in unused:
+            try:
+                names = set(answer_names(given[index]))
+            except SyntaxError:
+                continue
+            if names & wanted:
+                chosen[place] = given[index]
+                unused.remove(index)
+                break
+    if len(given) == len(stubs):
+        chosen = [source if source is not None else given[place] if place in unused else None
+                  for place, source in enumerate(chosen)]
+    return [source if source is not None else stub for source, stub in zip(chosen, stubs)]
+
+
+def suspicious_parts(source: str) -> list[str]:
+    """Return what an answer cell touches that no answer needs (the checks, introspection...), sorted.
+
+    Example:
+        >>> suspicious_parts("import gc\\nanswer = [o for o in gc.get_objects()]")
+        ['gc']
+        >>> suspicious_parts("answer_shape = (3,)")
+        []
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []  # it cannot run, so it cannot tamper: the check says it is wrong
+    found = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Name):
+            names = [node.id]
+        elif isinstance(node, ast.Attribute):
+            names = [node.attr]
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            modules = [alias.name for alias in node.names] + ([node.module] if isinstance(node, ast.ImportFrom)
+                                                               and node.module else [])
+            names = [part for module in modules for part in (module, module.split(".")[0],
+                                                               ".".join(module.split(".")[:2]))]
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names = [node.name]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [word for word in SUSPICIOUS_TEXT if word in node.value]
+        found.update(name for name in names if name in SUSPICIOUS_NAMES or name in SUSPICIOUS_TEXT)
+    found.update(f"redefines {name}" for name in top_level_names(tree) if hasattr(builtins, name))
+    return sorted(found)
+
+
+def top_level_names(tree: ast.Module) -> list[str]:
+    """Return the names a cell binds in the notebook's namespace (not inside its functions or classes).
+
+    Example:
+        >>> top_level_names(ast.parse("x = 1\\ndef f():\\n    y = 2\\nfor i in []:\\n    z = 3"))
+        ['f', 'x', 'i', 'z']
+    """
+    names = []
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.append(node.name)
+            continue
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.append(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names += [(alias.asname or alias.name).split(".")[0] for alias in node.names]
+        pending.extend(ast.iter_child_nodes(node))
+    return names
+
+
+def graded_notebook(course: CourseNotebook, answers: list[str], key_folder: str) -> nbformat.NotebookNode:
+    """Return the notebook to execute: the grader's guard, then the course's cells with the student's answers."""
+    notebook = nbformat.from_dict(json.loads(json.dumps(course.template)))
+    guard = nbformat.v4.new_code_cell("import helpers.tools.grading_kernel as _course_grader\n"
+                                      f"_course_grader.start_guard({key_folder!r})")
+    cells = [guard]
+    answers_left = list(answers)
+    for cell in notebook.cells:
+        if is_answer_cell(cell):
+            if len(answers_left) == len(answers):
+                cells.append(nbformat.v4.new_code_cell("_course_grader.seal()"))
+            cell.source = answers_left.pop(0)
+            cell.metadata["tags"] = ["exercise"]
+        cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    notebook.cells = cells
+    return notebook
+
+
+def signed_verdicts(executed: nbformat.NotebookNode, key: bytes) -> tuple[dict[str, dict[str, Any]], list[str]]:
+    """Return the first correctly signed verdict per check, and flags for any forged or repeated one."""
+    verdicts: dict[str, dict[str, Any]] = {}
+    flags = []
+    for index, cell in enumerate(executed.cells):
+        grader_cell = "_course_grader.judge(" in cell.source and not is_answer_cell(cell)
+        for output in cell.get("outputs", []):
+            item = output.get("data", {}).get(GRADE_MIME_TYPE)
+            if item is None:
+                continue
+            payload_text, given = (item.get("payload"), item.get("signature")) if isinstance(item, dict) else (None, None)
+            if not (grader_cell and isinstance(payload_text, str) and isinstance(given, str)
+                    and secrets.compare_digest(signature(key, payload_text), given)):
+                flags.append(f"a forged verdict was displayed (cell {index}): graded 0 where it claims a pass.")
+                continue
+            payload = json.loads(payload_text)
+            if payload["check"] in verdicts:
+                flags.append(f"{payload['check']} was judged twice: the first verdict counts.")
+                continue
+            verdicts[payload["check"]] = payload
+    return verdicts, sorted(set(flags))
+
+
+def rows_for(task: GradeTask, verdicts: dict[str, dict[str, Any]], suspicious: dict[str, list[str]],
+             execution: Execution) -> list[dict[str, Any]]:
+    """One gradebook row per exercise of the notebook: points, whether it passed, the hint and its flag."""
+    rows = []
+    for exercise in task.course.exercises:
+        verdict = verdicts.get(exercise.check)
+        flag = ""
+        if exercise.check in suspicious:
+            flag = f"answer cell uses {', '.join(suspicious[exercise.check])}: graded 0, review it by hand"
+            passed, hint = False, "your answer cell uses parts of Python no answer needs; see your instructor."
+        elif verdict is None:
+            passed = False
+            hint = (f"not graded: {execution.stopped}." if execution.stopped else
+                    "not graded: the grader's check did not run (an earlier cell may have stopped the kernel).")
+        else:
+            passed, hint = bool(verdict["passed"]), str(verdict["hint"])
+            if len(hint) > MAX_HINT_CHARACTERS:
+                hint = hint[:MAX_HINT_CHARACTERS] + "…"
+            if verdict.get("tampered"):
+                flag = f"tampering: {', '.join(verdict['tampered'][:3])} changed; graded 0"
+        rows.append({"student": task.submission.student, "notebook": task.course.name, "exercise": exercise.column,
+                     "check": exercise.check, "points": exercise.points if passed and not flag else 0.0,
+                     "possible": exercise.points, "passed": passed and not flag, "hint": "" if passed else hint,
+                     "flag": flag})
+    return rows
+
+
+def exercises_of_answers(course: CourseNotebook) -> list[list[str]]:
+    """For each answer cell, the checks judged after it (up to the next answer cell)."""
+    groups: list[list[str]] = []
+    for cell in course.template.cells:
+        if is_answer_cell(cell):
+            groups.append([])
+        elif groups:
+            groups[-1] += re.findall(r"_course_grader\.judge\('([^']+)'", cell.source)
+    return groups
+
+
+def grade_submission(task: GradeTask) -> NotebookGrade:
+    """Grade one submission in its own sandboxed kernel; never raises for what the submission does."""
+    import time
+
+    started = time.perf_counter()
+    submitted = nbformat.read(task.submission.path, as_version=4)
+    answers = answer_sources(submitted, task.course)
+    suspicious: dict[str, list[str]] = {}
+    for source, checks in zip(answers, exercises_of_answers(task.course)):
+        parts = suspicious_parts(source)
+        suspicious.update({check: parts for check in checks if parts})
+    scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
+    try:
+        key = secrets.token_bytes(32)
+        (scratch / "sockets").mkdir()
+        (scratch / "sockets" / KEY_FILE_NAME).write_bytes(key)
+        notebook = graded_notebook(task.course, answers, str(scratch / "sockets"))
+        execution = execute_untrusted(notebook, scratch, task.limits, task.environment, task.hidden,
+                                      keep_mime_types=(GRADE_MIME_TYPE,), use_bubblewrap=task.use_bubblewrap)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    verdicts, flags = signed_verdicts(execution.notebook, key)
+    if execution.output_dropped:
+        flags.append(f"printed more than {task.limits.output_bytes // 2**20} MiB: the rest was dropped.")
+    write_atomically(task.executed_path, nbformat.writes(execution.notebook))
+    rows = rows_for(task, verdicts, suspicious, execution)
+    if flags and any("forged" in flag for flag in flags):
+        for row in rows:
+            row.update(points=0.0, passed=False, flag=row["flag"] or "a forged verdict was displayed; graded 0")
+    return NotebookGrade(task.submission.student, task.course.name, rows, flags, execution.stopped,
+                         round(time.perf_counter() - started, 1), [asdict(cell) for cell in execution.cells],
+                         execution.sandbox)
+
+
+class GradingError(ValueError):
+    """Input the grade command refuses: the message says what is wrong and what to do."""
+
+
+def readable_name(name: str) -> str | None:
+    """Return ``name`` if it is valid UTF-8 text, else None (Python keeps undecodable bytes as surrogates).
+
+    Example:
+        >>> readable_name("alice"), readable_name("b\\udcffb")
+        ('alice', None)
+    """
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return name
+
+
+def recognise_notebook(path: Path, notebook: nbformat.NotebookNode, course_names: list[str]) -> str | None:
+    """Return which course notebook a submitted file is: by the course's metadata, its badges, else its file name.
+
+    Example:
+        >>> recognise_notebook(Path("alice - 01_tensors_and_autograd (2).ipynb"), nbformat.v4.new_notebook(),
+        ...                    ["00_start_here.ipynb", "01_tensors_and_autograd.ipynb"])
+        '01_tensors_and_autograd.ipynb'
+    """
+    named = notebook.metadata.get(NOTEBOOK_KEY)
+    if isinstance(named, str) and named in course_names:
+        return named
+    badges = next((cell.source for cell in notebook.cells if "badges" in cell.metadata.get("tags", [])), "")
+    in_badges = [name for name in course_names if isinstance(badges, str) and name in badges]
+    if len(in_badges) == 1:
+        return in_badges[0]
+    in_file_name = [name for name in course_names if name[:-len(".ipynb")] in path.name]
+    return in_file_name[0] if len(in_file_name) == 1 else None
+
+
+def submission_files(root: Path, student_pattern: str | None) -> tuple[list[tuple[str, Path]], list[str]]:
+    """Return (student, file) for every .ipynb under ``root``, and one line per file that has to be skipped.
+
+    Without a pattern each student is a folder of ``root``; with one, ``root``
+    is a flat folder and the pattern's group ``student`` (or its first group)
+    takes the student out of each file name.
+    """
+    found, problems = [], []
+    if student_pattern is None:
+        entries = sorted(root.iterdir())
+        loose = [entry.name for entry in entries if entry.is_file() and entry.suffix == ".ipynb"]
+        if loose and not any(entry.is_dir() for entry in entries):
+            raise GradingError(f"{root} holds notebooks but no student folders: give one folder per student "
+                               "(SUBMISSIONS/alice/01_tensors_and_autograd.ipynb), or --student-pattern REGEX for "
+                               "a flat folder of LMS downloads, e.g. --student-pattern '^(?P<student>[^_]+)_'.")
+        pairs = [(folder.name, path) for folder in entries if folder.is_dir() and not folder.name.startswith(".")
+                 for path in sorted(folder.rglob("*.ipynb")) if ".ipynb_checkpoints" not in path.parts]
+    else:
+        pattern = re.compile(student_pattern)
+        if not pattern.groups:
+            raise GradingError(f"--student-pattern {student_pattern!r} has no group: put the student's part of the "
+                               "file name in parentheses, e.g. '^(?P<student>[^_]+)_'.")
+        pairs = []
+        for path in sorted(root.glob("*.ipynb")):
+            match = pattern.search(path.name)
+            student = match and (match.groupdict().get("student") or match.group(1))
+            if not student:
+                problems.append(f"{path.name}: --student-pattern finds no student in this name; skipped.")
+                continue
+            pairs.append((student, path))
+    for student, path in pairs:
+        if readable_name(student) is None or readable_name(str(path.relative_to(root))) is None:
+            shown = str(path.relative_to(root)).encode("utf-8", "backslashreplace").decode("ascii", "replace")
+            problems.append(f"{shown}: the name is not UTF-8 text, so it cannot be reported; rename it and grade "
+                            "again. Skipped.")
+            continue
+        found.append((student.strip(), path))
+    return found, problems
+
+
+def find_submissions(root: Path, course_names: list[str], student_pattern: str | None = None
+                     ) -> tuple[list[Submission], list[str]]:
+    """Return the submissions to grade (the newest per student and notebook) and one line per problem found."""
+    files, problems = submission_files(root, student_pattern)
+    chosen: dict[tuple[str, str], Path] = {}
+    for student, path in files:
+        shown = path.relative_to(root)
+        try:
+            notebook = nbformat.read(path, as_version=4)
+        except Exception as error:  # any broken file: one line, then the others
+            problems.append(f"{shown}: not a readable notebook ({type(error).__name__}); ask the student to "
+                            "download it again from Jupyter or Colab (File > Download .ipynb). Skipped.")
+            continue
+        name = recognise_notebook(path, notebook, course_names)
+        if name is None:
+            problems.append(f"{shown}: not one of the course's notebooks (neither its metadata, its badges nor its "
+                            "file name says which); skipped.")
+            continue
+        earlier = chosen.get((student, name))
+        if earlier is not None:
+            newer, older = sorted([earlier, path], key=lambda p: (p.stat().st_mtime, str(p)), reverse=True)
+            problems.append(f"{student} handed in {name} twice ({older.relative_to(root)} and "
+                            f"{newer.relative_to(root)}): the newest, {newer.relative_to(root)}, is graded.")
+            path = newer
+        chosen[(student, name)] = path
+    submissions = [Submission(student, name, path) for (student, name), path in sorted(chosen.items())]
+    return submissions, problems
+
+
+@dataclass
+class ClassGrades:
+    """What one ``grade`` command did: every grade, the files it skipped, and how long new grades took."""
+
+    grades: list[NotebookGrade]
+    problems: list[str]
+    graded: int
+    reused: int
+    seconds_per_submission: list[float]
+    sandbox: str
+    report: Path
+
+
+def check_grades_folder(out_dir: Path, submissions_dir: Path) -> None:
+    """Refuse an output folder that is a file, overlaps the submissions, or holds files ``grade`` did not write."""
+    if not submissions_dir.is_dir():
+        raise GradingError(f"no folder of submissions at {submissions_dir}: give the folder that holds one folder "
+                           "per student (or the LMS downloads, with --student-pattern).")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GradingError(f"--out {out_dir} is a file: give a folder for the grades (it is created if needed).")
+    out, submissions = out_dir.resolve(), submissions_dir.resolve()
+    if out == submissions or submissions in out.parents or out in submissions.parents:
+        raise GradingError(f"--out {out_dir} and the submissions {submissions_dir} overlap: grades and feedback "
+                           "would mix with the students' files. Choose a folder outside, e.g. --out grades.")
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / GRADES_MARKER).is_file():
+        raise GradingError(f"--out {out_dir} already holds files that grade did not write: they could be "
+                           "overwritten. Choose a new or empty folder, or the folder of an earlier grading.")
+
+
+def grading_environment(preset: str, use_bubblewrap: bool, jobs: int) -> dict[str, str]:
+    """The variables a graded kernel gets: the preset, the instructor's prepared data, checkpoints in its scratch."""
+    from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR, DATA_DIR_ENV_VAR
+    from helpers.course.prepare import prepare_cell_images
+    from helpers.course.presets import PRESET_ENV_VAR, resolve_settings
+    from helpers.tools.runner import threads_per_job
+    from helpers.tools.sandbox import SANDBOX_WORK_DIR
+
+    settings = resolve_settings(preset)
+    data = prepare_cell_images(settings).parent.parent  # made once here, read-only for the kernels
+    checkpoints = f"{SANDBOX_WORK_DIR}/checkpoints" if use_bubblewrap else "checkpoints"
+    return {PRESET_ENV_VAR: preset, DATA_DIR_ENV_VAR: str(data), CHECKPOINT_DIR_ENV_VAR: checkpoints,
+            "MPLBACKEND": "Agg", **threads_per_job(jobs)}
+
+
+def hidden_folders(submissions_dir: Path, out_dir: Path, notebooks_dir: Path) -> list[Path]:
+    """What a graded kernel must not see: the submissions, the grades, the solutions, and the instructor's home.
+
+    The home folder is hidden only when neither Python nor the course lives in it.
+    """
+    import sys
+
+    hidden = [submissions_dir.resolve(), out_dir.resolve(), notebooks_dir.resolve(),
+              facts.CHECKOUT_ROOT / "tests", facts.CHECKOUT_ROOT / ".git"]
+    home = Path.home().resolve()
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve(), facts.CHECKOUT_ROOT]
+    if home != Path("/") and not any(home == path.resolve() or home in path.resolve().parents for path in needed):
+        hidden.append(home)
+    return hidden
+
+
+def submission_key(submission: Submission, course: CourseNotebook, preset: str, limits: Limits) -> str:
+    """Return what a kept grade must match to be reused: the file's bytes, the course's notebook, the settings."""
+    digest = hashlib.sha256(submission.path.read_bytes())
+    digest.update(f"\0{course.version}\0{preset}\0{json.dumps(asdict(limits), sort_keys=True)}".encode())
+    return digest.hexdigest()
+
+
+def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | None = None, preset: str = "smoke",
+                limits: Limits = Limits(), jobs: int = 1, cluster: str | None = None,
+                notebooks_dir: Path = facts.NOTEBOOKS_DIR, progress: Any = print) -> ClassGrades:
+    """Grade every submission in ``submissions_dir`` into ``out_dir``; reuse grades whose submission is unchanged.
+
+    Raises:
+        GradingError: a missing submissions folder, an output folder it must not write into, a bad pattern.
+    """
+    from concurrent.futures import as_completed
+
+    from helpers.tools import gradebook
+    from helpers.tools.backend import task_executor
+
+    check_grades_folder(out_dir, submissions_dir)
+    courses = {path.name: course_notebook(path) for path in facts.notebook_paths(notebooks_dir)}
+    if not courses:
+        raise GradingError(f"no course notebooks in {notebooks_dir}: grade from a checkout of the course.")
+    submissions, problems = find_submissions(submissions_dir, list(courses), student_pattern)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / GRADES_MARKER).touch()
+    sandboxed = bubblewrap() is not None
+    columns = [exercise.column for course in courses.values() for exercise in course.exercises]
+    grades: dict[tuple[str, str], NotebookGrade] = {}
+    tasks = []
+    for submission in submissions:
+        key = submission_key(submission, courses[submission.notebook], preset, limits)
+        kept = gradebook.load_kept_grade(out_dir, submission.student, submission.notebook, key)
+        if kept is not None:
+            grades[(submission.student, submission.notebook)] = kept
+        else:
+            tasks.append((key, submission))
+    reused = len(grades)
+    seconds: list[float] = []
+
+    def write_all() -> Path:
+        ordered = sorted(grades.values(), key=lambda grade: (grade.student, grade.notebook))
+        gradebook.write_gradebooks(out_dir, ordered, columns)
+        return gradebook.write_class_report(out_dir, ordered, columns, problems, sandbox_description(sandboxed),
+                                            seconds)
+
+    report = write_all()
+    if tasks:
+        environment = grading_environment(preset, sandboxed, jobs)
+        hidden = hidden_folders(submissions_dir, out_dir, notebooks_dir)
+        with task_executor(jobs, cluster) as executor:
+            futures = {executor.submit(grade_submission, GradeTask(
+                submission, courses[submission.notebook], limits, environment, hidden,
+                out_dir / "executed" / gradebook.file_name_for(submission.student) / submission.notebook,
+                sandboxed)): (key, submission) for key, submission in tasks}
+            for future in as_completed(futures):
+                key, submission = futures[future]
+                try:
+                    grade = future.result()
+                except Exception as error:  # a grader bug or a lost worker: reported, the others go on
+                    problems.append(f"{submission.student}, {submission.notebook}: grading failed with "
+                                    f"{type(error).__name__}: {error}. Run grade again to retry it.")
+                    continue
+                grade.key = key
+                gradebook.keep_grade(out_dir, grade)
+                gradebook.write_feedback(out_dir, grade)
+                grades[(submission.student, submission.notebook)] = grade
+                seconds.append(grade.seconds)
+                report = write_all()
+                progress(f"graded {submission.student}, {submission.notebook}: "
+                         f"{sum(row['points'] for row in grade.rows):g}/{sum(row['possible'] for row in grade.rows):g}"
+                         f" in {grade.seconds:.1f} s" + (f" ({grade.stopped})" if grade.stopped else ""))
+    return ClassGrades(sorted(grades.values(), key=lambda grade: (grade.student, grade.notebook)), problems,
+                       len(tasks), reused, seconds, sandbox_description(sandboxed), report)
