@@ -35,7 +35,7 @@ import nbformat
 
 from helpers.course import facts
 from helpers.tools.gradebook import NotebookGrade, write_atomically
-from helpers.tools.grading_kernel import GRADE_MIME_TYPE, KEY_FILE_NAME, signature
+from helpers.tools.grading_kernel import GRADE_MIME_TYPE, IGNORED_BUILTINS, KEY_FILE_NAME, signature
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
 from helpers.tools.student_edition import STUB_HEADER, answer_names, student_notebook
 
@@ -266,7 +266,9 @@ def suspicious_parts(source: str) -> list[str]:
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             names = [word for word in SUSPICIOUS_TEXT if word in node.value]
         found.update(name for name in names if name in SUSPICIOUS_NAMES or name in SUSPICIOUS_TEXT)
-    found.update(f"redefines {name}" for name in top_level_names(tree) if hasattr(builtins, name))
+    # ``_`` and its kin are rebound by every interactive interpreter (a doctest run leaves ``builtins._`` set too)
+    found.update(f"redefines {name}" for name in top_level_names(tree)
+                 if hasattr(builtins, name) and name not in IGNORED_BUILTINS)
     return sorted(found)
 
 
