@@ -36,10 +36,14 @@ test-fast: venv  ## the unit tests alone (no notebook, process or browser), in u
 # in one kernel), several at a time, by the worker that takes tests/notebooks; its figures, solutions,
 # student edition and the cells marked for nbval are checked on that one run while the other workers
 # run the rest.
-PARALLEL := -n auto --dist loadfile
+# The distributed tests launch torchrun. Its worker processes aborted (SIGABRT) in two of two full parallel
+# runs on 2 cores, and never alone (the cause is not found yet), so they run alone after the parallel run.
+PARALLEL := -n auto --dist loadfile --ignore=tests/test_distributed.py
+ALONE := tests/test_distributed.py
 
 test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, on the versions in constraints.txt
 	$(BIN)/python -m pytest $(PARALLEL)
+	$(BIN)/python -m pytest $(ALONE)
 
 # The same suite. The comparison with committed outputs skips itself: they were made with the pinned
 # torch, and the notebooks' stamp says which. The site is left out: it renders the committed notebooks
@@ -47,7 +51,8 @@ test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, 
 test-oldest:  ## the same suite on the versions in constraints-oldest.txt
 	@if command -v $(OLDEST_PYTHON) >/dev/null; then \
 		$(MAKE) --no-print-directory venv-oldest && \
-		$(OLDEST_BIN)/python -m pytest $(PARALLEL) --ignore=tests/site; \
+		$(OLDEST_BIN)/python -m pytest $(PARALLEL) --ignore=tests/site && \
+		$(OLDEST_BIN)/python -m pytest $(ALONE); \
 	else \
 		echo "test-oldest SKIPPED: no $(OLDEST_PYTHON) here, and constraints-oldest.txt is for Python 3.11."; \
 		echo "Install Python 3.11 (or set OLDEST_PYTHON=...) to test the oldest versions; CI runs them."; \
