@@ -13,12 +13,13 @@ import functools
 import os
 import re
 import shutil
+import statistics
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import nbformat
 import numpy as np
@@ -31,16 +32,29 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, TensorData
 from torchvision import transforms
 from torchvision.transforms import v2
 
-from helpers.course import facts
-from helpers.course.checks import UNANSWERED_HINT, judge
-from helpers.course.checks import (capstone, checkpoints, devices, distributed, export, loaders, models, predict, start,
-                            tensors, training, transfer)
-from helpers.course.checks import transforms as transform_checks
 from helpers.checkpoints import save_atomically
-from helpers.data import image_folder, patient_of, random_split
+from helpers.course import facts
+from helpers.course.checks import (
+    UNANSWERED_HINT,
+    capstone,
+    checkpoints,
+    devices,
+    distributed,
+    export,
+    judge,
+    loaders,
+    models,
+    predict,
+    start,
+    tensors,
+    training,
+    transfer,
+)
+from helpers.course.checks import transforms as transform_checks
+from helpers.data import patient_of, random_split
 from helpers.devices import choose_device, tensor_megabytes
 from helpers.distributed import RunConfig, make_regression_data, make_tiny_model, train_single_process
-from helpers.models import conv_output_size, make_classifier, trainable_parameters
+from helpers.models import conv_output_size, trainable_parameters
 from helpers.pretrained import build_transfer_model
 from helpers.synthetic import make_synthetic_cells
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transforms
@@ -119,30 +133,6 @@ exercise("01 centred_columns", notebook="01", check=tensors.centred_columns, dat
                 (lambda m: m.mean(dim=0), "expected shape (5, 3)"), (lambda m: m.tolist(), "expected a tensor"),
                 (lambda m: (m - m.mean(dim=0)) / m.std(dim=0), "only subtract")])
 
-
-def gradient_of_cubic() -> torch.Tensor:
-    x = torch.tensor(2.0, requires_grad=True)
-    (x**3 + 2 * x).backward()
-    return x
-
-
-def cubic_data() -> tuple:
-    return (torch.tensor(2.0, requires_grad=True),)
-
-
-def backward_into(x: torch.Tensor, times: int = 1) -> torch.Tensor:
-    for _ in range(times):
-        (x**3 + 2 * x).backward()
-    return x.grad
-
-
-exercise("01 cubic_gradient", notebook="01", check=tensors.cubic_gradient, data=cubic_data,
-         reference=lambda x: backward_into(x),
-         alternatives=[lambda x: torch.autograd.grad(x**3 + 2 * x, x), lambda x: torch.autograd.grad(x**3 + 2 * x, x)[0],
-                       lambda x: backward_into(x).item(), lambda x: float(backward_into(x))],
-         wrong=[(lambda x: 14, "autograd"), (lambda x: 14.0, "still empty"),
-                (lambda x: (x**3 + 2 * x).detach(), "y itself"), (lambda x: backward_into(x, times=2), "added up"),
-                (lambda x: "14", "the gradient"), (lambda x: x, "y.backward()")])
 
 # -- notebook 02 --------------------------------------------------------------------------------------------
 
@@ -225,18 +215,6 @@ CELLS: list[Path] = []
 @pytest.fixture(autouse=True, scope="module")
 def cells_folder(tmp_path_factory):
     CELLS[:] = [make_synthetic_cells(tmp_path_factory.mktemp("cells") / "c", per_class=6, seed=0)]
-
-
-def class_to_idx_data() -> tuple:
-    return (image_folder(CELLS[0]),)
-
-
-exercise("03 uninfected_index", notebook="03", check=loaders.uninfected_index, data=class_to_idx_data,
-         reference=lambda d: d.class_to_idx["Uninfected"],
-         alternatives=[lambda d: d.classes.index("Uninfected"), lambda d: np.int64(d.class_to_idx["Uninfected"]),
-                       lambda d: torch.tensor(1)],
-         wrong=[(lambda d: "Uninfected", "name"), (lambda d: d.class_to_idx["Parasitized"], "alphabetical"),
-                (lambda d: "1", "quotes"), (lambda d: d.class_to_idx, "whole number"), (lambda d: 2, "from 0")])
 
 
 class Reference(Dataset):
@@ -436,18 +414,6 @@ def resnet(freeze: bool = True, head: nn.Module | None = None, freeze_after: boo
     return model
 
 
-exercise("05 frozen_with_new_head", notebook="05", check=transfer.frozen_with_new_head, data=lambda: (),
-         reference=resnet,
-         alternatives=[lambda: build_transfer_model("resnet18"), lambda: resnet(head=make_classifier(512, 64, 2)),
-                       lambda: resnet(head=nn.Sequential(nn.Dropout(0.2), nn.Linear(512, 2))),
-                       lambda: build_transfer_model("resnet18", hidden_units=512)],
-         wrong=[(lambda: resnet(freeze=False), "backbone tensors still train"),
-                (lambda: resnet(freeze_after=True), "new fc is frozen"),
-                (lambda: resnet(head=nn.Linear(512, 1000)), "1000 outputs"),
-                (lambda: torchvision.models.resnet18(weights=None).requires_grad_(False), "1000 outputs"),
-                (lambda: nn.Linear(512, 2), "ResNet"), (lambda: resnet(head=nn.Linear(512, 1)), "needs 2")])
-
-
 def model_to_tune() -> tuple:
     return (build_transfer_model("resnet18", train_layers=("layer4",)),)
 
@@ -462,12 +428,6 @@ exercise("05 optimizer_gets_trainable_only", notebook="05", check=transfer.optim
                 (lambda m: torch.optim.Adam(m.fc.parameters()), "layer4"),
                 (lambda m: torch.optim.Adam(build_transfer_model("resnet18").fc.parameters()), "another model"),
                 (lambda m: torch.optim.Adam, "torch.optim"), (lambda m: [p for p in m.parameters() if p.requires_grad], "optimizer")])
-exercise("05 published_top1", notebook="05", check=transfer.published_top1, data=lambda: ("efficientnet_b0",),
-         reference=lambda name: torchvision.models.get_model_weights(name).DEFAULT.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-         alternatives=[lambda name: 77.69, lambda name: round(77.692, 2),
-                       lambda name: torchvision.models.EfficientNet_B0_Weights.IMAGENET1K_V1.meta["_metrics"]["ImageNet-1K"]["acc@1"]],
-         wrong=[(lambda name: 93.532, "top-5"), (lambda name: 0.77692, "percent"), (lambda name: 69.758, "other models"),
-                (lambda name: "77.69", "quotes"), (lambda name: 77.7, "acc@1")])
 
 
 def one_step_changes(model: nn.Module, compare_state: bool = False, step: bool = True, lr: float = 1e-3) -> list[str]:
@@ -628,16 +588,6 @@ exercise("07 device_choice", notebook="07", check=devices.device_choice, data=la
                 (lambda: lambda: torch.cuda.is_available(), "returns a bool")])
 
 
-def meta_data() -> tuple:
-    return nn.Linear(5, 3).to("meta"), torch.randn(8, 5)
-
-
-exercise("07 output_on_model_device", notebook="07", check=devices.output_on_model_device, data=meta_data,
-         reference=lambda m, x: m(x.to(next(m.parameters()).device)),
-         alternatives=[lambda m, x: m(x.to("meta")), lambda m, x: m(x.to(device=m.weight.device)),
-                       lambda m, x: m.forward(x.to(m.weight.device))],
-         wrong=[(lambda m, x: torch.zeros(8, 3), "move the inputs"), (lambda m, x: x.to("meta"), "call the model"),
-                (lambda m, x: m(x[:2].to("meta")), "one row per input"), (lambda m, x: m, "output (a tensor)")])
 def small_cnn() -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
                          nn.Conv2d(16, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -777,47 +727,18 @@ exercise("08 latest_checkpoint", notebook="08", check=checkpoints.latest_checkpo
                 (lambda f: 10, "file name"), (lambda f: "epoch_2.pt", "highest epoch")])
 DEPLOY = {f"epoch_{i}.pt": {"train_loss": t, "valid_loss": v}
           for i, (t, v) in enumerate(zip([0.64, 0.45, 0.31, 0.22, 0.14, 0.08], [0.62, 0.47, 0.39, 0.41, 0.46, 0.53]), start=1)}
-exercise("08 checkpoint_to_deploy", notebook="08", check=checkpoints.checkpoint_to_deploy, data=lambda: (DEPLOY,),
-         reference=lambda m: min(m, key=lambda n: m[n]["valid_loss"]),
-         alternatives=[lambda m: "epoch_3.pt", lambda m: sorted(m.items(), key=lambda item: item[1]["valid_loss"])[0][0],
-                       lambda m: min(m, key=lambda n: (m[n]["valid_loss"], n))],
-         wrong=[(lambda m: "epoch_6.pt", "resume from"), (lambda m: "best.pt", "not one of the checkpoints"),
-                (lambda m: 3, "file name"), (lambda m: "epoch_4.pt", "lowest")])
 
 # -- notebook 09 --------------------------------------------------------------------------------------------
 
-exercise("09 batch_of_one", notebook="09", check=predict.batch_of_one, data=lambda: (torch.rand(3, 32, 32),),
-         reference=lambda i: i.unsqueeze(0),
-         alternatives=[lambda i: i[None], lambda i: i.view(1, 3, 32, 32), lambda i: torch.stack([i]),
-                       lambda i: i.reshape(1, *i.shape)],
-         wrong=[(lambda i: i.unsqueeze(-1), "went last"), (lambda i: i, "expected shape"), (lambda i: i.unsqueeze(1), "second"),
-                (lambda i: torch.zeros(1, 3, 32, 32), "values changed"), (lambda i: [i], "expected a tensor")])
 SCORES = torch.tensor([[0.1, 2.0, -1.0], [3.0, 0.0, 0.5], [0.0, 0.1, 0.2], [-2.0, -1.0, -3.0], [1.0, 1.5, 0.9]])
 SQUARE_SCORES = SCORES[:3]
 """As many images as classes: argmax(dim=0) has the right shape, so only its values can tell."""
-exercise("09 predicted_classes", notebook="09", check=predict.predicted_classes, data=lambda: (SCORES,),
-         reference=lambda s: s.argmax(dim=1),
-         alternatives=[lambda s: s.max(dim=1).indices, lambda s: s.softmax(dim=1).argmax(1), lambda s: torch.argmax(s, dim=-1),
-                       lambda s: s.topk(1, dim=1).indices.squeeze(1)],
-         wrong=[(lambda s: s.max(1, keepdim=True)[1], "keepdim"), (lambda s: s.max(1)[0], "argmax, not the max"),
-                (lambda s: s.argmax(dim=0), "dim=1"), (lambda s: s.softmax(dim=1), "probabilities"), (lambda s: s.argmax(), "dim=1"),
-                (lambda s: s.argmax(dim=1).tolist(), "expected a tensor")])
-exercise("09 predicted_classes (square)", notebook="09", check=predict.predicted_classes, data=lambda: (SQUARE_SCORES,),
-         reference=lambda s: s.argmax(dim=1), alternatives=[lambda s: s.max(dim=1).indices, lambda s: s.argmax(-1)],
-         wrong=[(lambda s: s.argmax(dim=0), "dim=1"), (lambda s: s.max(1)[0], "argmax, not the max"),
-                (lambda s: s.max(1, keepdim=True)[1], "keepdim")])
 MATRIX = torch.tensor([[45, 5], [10, 40]])
 exercise("09 parasitized_recall", notebook="09", check=predict.parasitized_recall, data=lambda: (MATRIX,),
          reference=lambda m: (m[0, 0] / m[0].sum()).item(),
          alternatives=[lambda m: 45 / 50, lambda m: m[0, 0] / m[0].sum(), lambda m: m.diag()[0].item() / m.sum(dim=1)[0].item()],
          wrong=[(lambda m: 45 / 55, "precision"), (lambda m: 0.85, "accuracy"), (lambda m: 90.0, "percentage"),
                 (lambda m: 40 / 50, "Uninfected"), (lambda m: "0.9", "quotes")])
-exercise("09 channels_first", notebook="09", check=predict.channels_first, data=lambda: (torch.rand(20, 30, 3),),
-         reference=lambda p: p.permute(2, 0, 1),
-         alternatives=[lambda p: p.permute(2, 0, 1).contiguous(), lambda p: p.movedim(-1, 0),
-                       lambda p: torch.from_numpy(p.numpy().transpose(2, 0, 1))],
-         wrong=[(lambda p: p.reshape(3, 20, 30), "scrambled"), (lambda p: p.permute(2, 1, 0), "expected shape"),
-                (lambda p: p.view(3, 20, 30), "permute moves"), (lambda p: p.numpy(), "expected a tensor")])
 LOGITS = torch.tensor([[0.3, 3.2, 0.1], [1.0, -1.0, -1.5], [2.5, 0.0, 0.2], [6.0, 5.8, -2.0]])
 exercise("09 least_sure_image", notebook="09", check=predict.least_sure_image, data=lambda: (LOGITS,),
          reference=lambda l: int(l.softmax(dim=1).max(dim=1).values.argmin()),
@@ -827,31 +748,6 @@ exercise("09 least_sure_image", notebook="09", check=predict.least_sure_image, d
                 (lambda l: "3", "quotes"), (lambda l: 2, "smallest")])
 
 # -- notebook 10 --------------------------------------------------------------------------------------------
-
-exercise("10 keeps_control_flow", notebook="10", check=export.keeps_control_flow, data=lambda: (), reference=lambda: "script",
-         alternatives=[lambda: "torch.jit.script", lambda: "Scripting", lambda: torch.jit.script],
-         wrong=[(lambda: "trace", "branch"), (lambda: torch.jit.trace, "branch"), (lambda: 1, "text"), (lambda: "export", "\"trace\" or \"script\"")])
-
-
-def tiny_data() -> tuple:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).eval(), torch.randn(6, 4)
-
-
-def saved_and_loaded(model, inputs):
-    with tempfile.TemporaryDirectory() as folder:
-        torch.export.save(torch.export.export(model, (inputs,)), Path(folder) / "tiny.pt2")
-        return torch.export.load(Path(folder) / "tiny.pt2")
-
-
-exercise("10 exported_program", notebook="10", check=export.exported_program, data=tiny_data,
-         reference=lambda m, x: torch.export.export(m, (x,)),
-         alternatives=[lambda m, x: torch.export.export(m, (x,)).module(), saved_and_loaded,
-                       lambda m, x: torch.export.export(m, args=(x,), strict=False)],
-         wrong=[(lambda m, x: m, "eager model"), (lambda m, x: m(x), "output tensor"),
-                (lambda m, x: torch.jit.trace(m, x), "TorchScript"),
-                (lambda m, x: torch.export.export(nn.Sequential(nn.Linear(4, 3)).eval(), (x,)), "something else"),
-                (lambda m, x: torch.export.export(m, (x,)).module()(x), "output tensor"), (lambda m, x: "program", "expected the program")])
 
 
 def logits_pair() -> tuple:
@@ -867,59 +763,14 @@ exercise("10 max_difference", notebook="10", check=export.max_difference, data=l
          wrong=[(lambda f, s: float((s - f.numpy()).max()), "absolute value"), (lambda f, s: float(abs(s - f.numpy()).mean()), "mean"),
                 (lambda f, s: np.allclose(s, f.numpy()), "yes/no"), (lambda f, s: float(abs(s - f.numpy()).min()), "smallest"),
                 (lambda f, s: abs(s - f.numpy()), "number"), (lambda f, s: "3e-05", "quotes")])
-exercise("10 dynamic_batch", notebook="10", check=export.dynamic_batch, data=lambda: (),
-         reference=lambda: ({0: torch.export.Dim("batch", min=1, max=64)},),
-         alternatives=[lambda: [{0: torch.export.Dim("batch", min=1, max=64)}], lambda: ({0: torch.export.Dim("n", max=64, min=1)},),
-                       lambda: ({0: torch.export.Dim("batch_size", min=1, max=64)},)],
-         wrong=[(lambda: {0: torch.export.Dim("batch", min=1, max=64)}, "tuple"), (lambda: ({1: torch.export.Dim("b", min=1, max=64)},), "dimension 0"),
-                (lambda: ({0: torch.export.Dim("b", min=1, max=32)},), "1 to 64"), (lambda: ({0: 64},), "fixes dimension 0"),
-                (lambda: torch.export.Dim("batch", min=1, max=64), "tuple with one dict")])
 
 # -- notebook 11 --------------------------------------------------------------------------------------------
 
 CAPSTONE_MATRIX = torch.tensor([[30, 10], [5, 55]])
-exercise("11 parasitized_recall", notebook="11", check=capstone.parasitized_recall, data=lambda: (CAPSTONE_MATRIX, ["Parasitized", "Uninfected"]),
-         reference=lambda m, c: (m[0, 0] / m[0].sum()).item(),
-         alternatives=[lambda m, c: 0.75, lambda m, c: m[0, 0] / m[0].sum(), lambda m, c: np.float64(30 / 40)],
-         wrong=[(lambda m, c: 30 / 35, "precision"), (lambda m, c: 85 / 100, "accuracy"), (lambda m, c: 55 / 60, "Uninfected"),
-                (lambda m, c: "0.75", "quotes")])
 exercise("11 model_selection", notebook="11", check=capstone.model_selection, data=lambda: (), reference=lambda: "validation loss",
          alternatives=[lambda: "Validation loss", lambda: "the lowest validation loss", lambda: "val_loss"],
          wrong=[(lambda: "test accuracy", "test split"), (lambda: "training accuracy", "memorising"),
                 (lambda: "the highest test accuracy", "test split"), (lambda: 1, "one of the texts")])
-
-
-def capstone_scores() -> tuple:
-    return torch.tensor([0.05, 0.15, 0.2, 0.25, 0.45, 0.55, 0.9]), 0.2
-
-
-exercise("11 flag_with_threshold", notebook="11", check=capstone.flag_with_threshold, data=capstone_scores,
-         reference=lambda s, t: s >= 0.2,
-         alternatives=[lambda s, t: s >= t, lambda s, t: (s >= 0.2).int(), lambda s, t: (s >= 0.2).numpy(),
-                       lambda s, t: torch.where(s >= 0.2, 1, 0)],
-         wrong=[(lambda s, t: s >= 0.5, "0.5"), (lambda s, t: s < 0.2, "below the threshold"), (lambda s, t: s, "probabilities"),
-                (lambda s, t: (s >= 0.2).tolist(), "tensor of True/False"), (lambda s, t: (s >= 0.2)[:3], "one flag per test cell"),
-                (lambda s, t: s > 0.2, "exactly 0.2")])
-
-def screened() -> tuple:
-    labels = torch.tensor([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])  # 0 = Parasitized, as ImageFolder numbers the classes
-    scores = torch.tensor([0.9, 0.7, 0.45, 0.3, 0.1, 0.6, 0.35, 0.25, 0.1, 0.05])
-    return labels, scores, ["Parasitized", "Uninfected"]
-
-
-def recall_at(labels: torch.Tensor, scores: torch.Tensor, threshold: float) -> float:
-    infected = labels == 0
-    return ((scores >= threshold) & infected).sum().item() / infected.sum().item()
-
-
-exercise("11 recall_at_threshold", notebook="11", check=capstone.recall_at_threshold, data=screened,
-         reference=lambda l, s, c: recall_at(l, s, 0.2),
-         alternatives=[lambda l, s, c: 0.8, lambda l, s, c: ((s >= 0.2) & (l == c.index("Parasitized"))).float().sum()
-                       / (l == 0).sum(), lambda l, s, c: np.float32(4 / 5)],
-         wrong=[(lambda l, s, c: recall_at(l, s, 0.5), "default threshold 0.5"),
-                (lambda l, s, c: ((s >= 0.2) & (l == 0)).sum().item() / (s >= 0.2).sum().item(), "precision"),
-                (lambda l, s, c: (s >= 0.2).float().mean().item(), "share of all test cells"),
-                (lambda l, s, c: 80.0, "percentage"), (lambda l, s, c: "0.8", "quotes")])
 
 
 # -- notebook 12 --------------------------------------------------------------------------------------------
@@ -996,6 +847,325 @@ exercise("12 second_epoch_indices", notebook="12", check=distributed.second_epoc
                 (lambda: DistributedSampler(range(8), num_replicas=2, rank=1, seed=0), "the sampler itself")])
 
 # -- the tests ----------------------------------------------------------------------------------------------
+
+# -- round 4: the rewritten exercises (issue 26) ------------------------------------------------------------
+
+
+def autograd_slope(f, x):
+    x_tensor = torch.tensor(x, requires_grad=True)
+    f(x_tensor).backward()
+    return x_tensor.grad
+
+
+def slope_by_grad(f, x):
+    x_tensor = torch.tensor(float(x), requires_grad=True)
+    (gradient,) = torch.autograd.grad(f(x_tensor), x_tensor)
+    return gradient.item()
+
+
+def slope_of_a_double(f, x):
+    x_tensor = torch.tensor(x, dtype=torch.float64, requires_grad=True)
+    y = f(x_tensor)
+    y.backward()
+    return float(x_tensor.grad)
+
+
+def slope_without_requires_grad(f, x):
+    x_tensor = torch.tensor(x)
+    f(x_tensor).backward()
+    return x_tensor.grad
+
+
+def slope_without_backward(f, x):
+    x_tensor = torch.tensor(x, requires_grad=True)
+    f(x_tensor)
+    return x_tensor.grad
+
+
+def slope_by_finite_difference(f, x, h=1e-3):
+    return float((f(torch.tensor(x + h)) - f(torch.tensor(x))) / h)
+
+
+exercise("01 derivative", notebook="01", check=tensors.derivative, data=lambda: (), reference=lambda: autograd_slope,
+         alternatives=[lambda: slope_by_grad, lambda: slope_of_a_double],
+         wrong=[(lambda: slope_without_requires_grad, "requires_grad=True"), (lambda: slope_without_backward, "None"),
+                (lambda: lambda f, x: 3 * x**2 + 2, "worked out by hand"), (lambda: lambda f, x: 14.0, "by hand"),
+                (lambda: lambda f, x: f(torch.tensor(x)), "value of f"),
+                (lambda: slope_by_finite_difference, "finite difference"), (lambda: 14, "function derivative itself")])
+
+
+def loader_with_generator(dataset, seed):
+    return DataLoader(dataset, batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(seed))
+
+
+def loader_with_sampler(dataset, seed):
+    sampler = torch.utils.data.RandomSampler(dataset, generator=torch.Generator().manual_seed(seed))
+    return DataLoader(dataset, batch_size=8, sampler=sampler)
+
+
+def loader_seeding_the_global_generator(dataset, seed):
+    torch.manual_seed(seed)
+    return DataLoader(dataset, batch_size=8, shuffle=True)
+
+
+exercise("03 seeded_loader", notebook="03", check=loaders.seeded_loader, data=lambda: (),
+         reference=lambda: loader_with_generator,
+         alternatives=[lambda: loader_with_sampler,
+                       lambda: lambda dataset, seed: DataLoader(dataset, 8, True, generator=torch.Generator().manual_seed(seed))],
+         wrong=[(lambda: loader_seeding_the_global_generator, "global generator"),
+                (lambda: lambda dataset, seed: DataLoader(dataset, batch_size=8), "shuffle=True"),
+                (lambda: lambda dataset, seed: loader_with_generator(dataset, 0), "seed you are given"),
+                (lambda: lambda dataset, seed: loader_with_generator(torch.utils.data.Subset(dataset, range(8)), seed),
+                 "every item"),
+                (lambda: loader_with_generator(TensorDataset(torch.arange(4)), 0), "function itself")])
+
+
+def efficientnet(freeze: bool = True, head: str = "last", typo: bool = False, freeze_after: bool = False) -> nn.Module:
+    model = torchvision.models.efficientnet_b0(weights=None)
+    if freeze and not freeze_after:
+        for parameter in model.parameters():
+            if typo:
+                parameter.require_grad = False
+            else:
+                parameter.requires_grad = False
+    if head == "last":
+        model.classifier[1] = nn.Linear(model.classifier[1].in_features, 2)
+    elif head == "whole":
+        model.classifier = nn.Sequential(nn.Dropout(0.2), nn.Linear(1280, 2))
+    elif head == "linear only":
+        model.classifier = nn.Linear(1280, 2)
+    elif head == "fc":
+        model.fc = nn.Linear(1280, 2)
+    elif head == "dropout slot":
+        model.classifier[0] = nn.Linear(1280, 2)
+    if freeze_after:
+        for parameter in model.parameters():
+            parameter.requires_grad = False
+    return model
+
+
+exercise("05 frozen_efficientnet", notebook="05", check=transfer.frozen_efficientnet, data=lambda: (),
+         reference=lambda: efficientnet(), alternatives=[lambda: efficientnet(head="whole"), lambda: efficientnet(head="linear only")],
+         wrong=[(lambda: efficientnet(head="fc"), "never calls fc"), (lambda: efficientnet(head="none"), "outputs"),
+                (lambda: efficientnet(freeze_after=True), "frozen too"), (lambda: efficientnet(typo=True), "with the s"),
+                (lambda: efficientnet(freeze=False), "backbone tensors still train"),
+                (lambda: torchvision.models.resnet18(weights=None), "EfficientNet")])
+
+
+def course_rule(differences):
+    mean, spread = statistics.mean(differences), statistics.stdev(differences)
+    every_seed_agrees = all(d > 0 for d in differences) or all(d < 0 for d in differences)
+    if not every_seed_agrees or abs(mean) <= 2 * spread:
+        return "tie"
+    return "better" if mean > 0 else "worse"
+
+
+def rule_in_numpy(differences):
+    values = np.asarray(differences)
+    if (values > 0).all() and values.mean() > 2 * values.std(ddof=1):
+        return "Better"
+    if (values < 0).all() and -values.mean() > 2 * values.std(ddof=1):
+        return "WORSE"
+    return "tie."
+
+
+def rule_with_population_spread(differences):
+    values = np.asarray(differences)
+    if (values > 0).all() and values.mean() > 2 * values.std():
+        return "better"
+    if (values < 0).all() and -values.mean() > 2 * values.std():
+        return "worse"
+    return "tie"
+
+
+def rule_without_signs(differences):
+    mean, spread = statistics.mean(differences), statistics.stdev(differences)
+    return "tie" if abs(mean) <= 2 * spread else ("better" if mean > 0 else "worse")
+
+
+exercise("06 seed_verdict", notebook="06", check=training.seed_verdict, data=lambda: (), reference=lambda: course_rule,
+         alternatives=[lambda: rule_in_numpy,
+                       lambda: lambda d: ("better" if min(d) > 0 else "worse" if max(d) < 0 else "tie")
+                       if abs(statistics.fmean(d)) > 2 * statistics.stdev(d) else "tie"],
+         wrong=[(lambda: rule_with_population_spread, "ddof=1"), (lambda: rule_without_signs, "agrees in sign"),
+                (lambda: lambda d: "better" if min(d) > 0 else "worse" if max(d) < 0 else "tie", "twice the seed spread"),
+                (lambda: lambda d: {"better": "worse", "worse": "better"}.get(course_rule(d), "tie"), "wrong way round"),
+                (lambda: lambda d: statistics.mean(d) > 0, "return \"better\""), (lambda: "tie", "function verdict itself")])
+
+
+def on_parameters_device(model, inputs):
+    return model(inputs.to(next(model.parameters()).device))
+
+
+def on_first_parameter_device(model, inputs):
+    device = list(model.parameters())[0].device  # noqa: RUF015 (the way a learner may write it)
+    with torch.no_grad():
+        return model(inputs.to(device))
+
+
+exercise("07 on_model_device", notebook="07", check=devices.on_model_device, data=lambda: (),
+         reference=lambda: on_parameters_device,
+         alternatives=[lambda: on_first_parameter_device,
+                       lambda: lambda model, inputs: model(inputs.to(device=next(iter(model.state_dict().values())).device))],
+         wrong=[(lambda: lambda model, inputs: model.to(inputs.device)(inputs), "moved the model"),
+                (lambda: lambda model, inputs: model.to_empty(device=inputs.device)(inputs), "to_empty"),
+                (lambda: lambda model, inputs: model(inputs.to(model.device)), "no .device"),
+                (lambda: lambda model, inputs: inputs.to(next(model.parameters()).device), "returned the inputs"),
+                (lambda: lambda model, inputs: torch.empty(len(inputs), 3, device=next(model.parameters()).device),
+                 "not the model's"),
+                (lambda: on_parameters_device(nn.Linear(2, 3), torch.zeros(1, 2)), "function itself")])
+
+
+def predict_picture_reference(model, picture):
+    image = torch.from_numpy(picture).permute(2, 0, 1).float() / 255
+    model.eval()
+    with torch.no_grad():
+        probabilities = model(image.unsqueeze(0)).softmax(dim=1)[0]
+    return int(probabilities.argmax()), float(probabilities.max())
+
+
+def predict_picture_with_to_tensor(model, picture):
+    model.eval()
+    probabilities = model(transforms.ToTensor()(picture)[None]).softmax(dim=1)
+    top, index = probabilities.max(dim=1)
+    return index.item(), top.item()
+
+
+def predict_picture_slip(scale: float = 255.0, channels_first: bool = True, evaluate: bool = True,
+                         softmax: bool = True, batch: bool = True):
+    def predict(model, picture):
+        image = torch.from_numpy(picture).float() / scale
+        image = image.permute(2, 0, 1) if channels_first else image.reshape(3, *picture.shape[:2])
+        if evaluate:
+            model.eval()
+        with torch.no_grad():
+            outputs = model(image.unsqueeze(0) if batch else image)[0]
+        outputs = outputs.softmax(dim=0) if softmax else outputs
+        return int(outputs.argmax()), float(outputs.max())
+    return predict
+
+
+exercise("09 predict_picture", notebook="09", check=predict.predict_picture, data=lambda: (),
+         reference=lambda: predict_picture_reference,
+         alternatives=[lambda: predict_picture_with_to_tensor,
+                       lambda: lambda model, picture: tuple(predict_picture_reference(model, picture.copy()))],
+         wrong=[(lambda: predict_picture_slip(scale=1.0), "divide by 255"),
+                (lambda: predict_picture_slip(channels_first=False), "permute(2, 0, 1)"),
+                (lambda: predict_picture_slip(evaluate=False), "model.eval()"),
+                (lambda: predict_picture_slip(softmax=False), "softmax"),
+                (lambda: predict_picture_slip(batch=False), "batch dimension"),
+                (lambda: lambda model, picture: predict_picture_reference(model, picture)[0], "a pair")])
+
+
+class ClampForProbes(nn.Module):
+    def forward(self, x):
+        return x if x.max() < 1 else x / x.max()
+
+
+exercise("10 breaks_the_trace", notebook="10", check=export.breaks_the_trace, data=lambda: (),
+         reference=lambda: torch.tensor([2.0, 0.5, 1.0]),
+         alternatives=[lambda: torch.full((3,), 5.0) * torch.tensor([1.0, 0.2, 0.4]), lambda: torch.tensor([3, 1, 2]),
+                       lambda: torch.tensor([[0.1, 1.5]])],
+         wrong=[(lambda: torch.tensor([0.1, 0.2, 0.3]), "same branch"), (lambda: torch.tensor([1.0, 0.5, 0.2]), "exactly 1"),
+                (lambda: [2.0, 0.5], "input tensor"), (lambda: torch.tensor([]), "empty"),
+                (lambda: torch.tensor([-4.0, -2.0]), "below 1")])
+
+
+def tiny_and_input() -> tuple:
+    torch.manual_seed(0)
+    return (nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)).eval(),)
+
+
+def exported_with(model, **dynamic) -> torch.export.ExportedProgram:
+    return torch.export.export(model, (torch.randn(6, 4),), **dynamic)
+
+
+exercise("10 exported_batches", notebook="10", check=export.exported_batches, data=tiny_and_input,
+         reference=lambda tiny: exported_with(tiny, dynamic_shapes=({0: torch.export.Dim("batch", min=1, max=64)},)),
+         alternatives=[lambda tiny: exported_with(tiny, dynamic_shapes=({0: torch.export.Dim("n", max=128)},)),
+                       lambda tiny: exported_with(tiny, dynamic_shapes=({0: torch.export.Dim.AUTO},)),
+                       lambda tiny: exported_with(tiny, dynamic_shapes={"input": {0: torch.export.Dim("batch", min=1, max=64)}})],
+         wrong=[(lambda tiny: exported_with(tiny), "refused a batch"), (lambda tiny: tiny, "eager model"),
+                (lambda tiny: ({0: torch.export.Dim("batch", min=1, max=64)},), "dynamic_shapes argument"),
+                (lambda tiny: exported_with(nn.Linear(4, 3)), "refused"),
+                (lambda tiny: exported_with(nn.Linear(4, 3), dynamic_shapes=({0: torch.export.Dim("batch")},)),
+                 "something else"),
+                (lambda tiny: tiny(torch.zeros(2, 4)), "output tensor")])
+
+
+def threshold_from_sorted_scores(scores, is_parasitized, target):
+    parasitized_scores = scores[is_parasitized]
+    for threshold in parasitized_scores.sort(descending=True).values:
+        if (parasitized_scores >= threshold).sum().item() / len(parasitized_scores) >= target:
+            return threshold.item()
+
+
+def threshold_from_grid(step: float = 0.001):
+    def search(scores, is_parasitized, target):
+        for threshold in np.arange(1.0, -step, -step):
+            if ((scores >= threshold) & is_parasitized).sum().item() / is_parasitized.sum().item() >= target:
+                return float(threshold)
+    return search
+
+
+def threshold_from_quantile(scores, is_parasitized, target):
+    positives = np.sort(scores[is_parasitized].numpy())[::-1]
+    return positives[int(np.ceil(round(target * len(positives), 9))) - 1]
+
+
+def threshold_with_strict_flags(scores, is_parasitized, target):
+    best = 0.0
+    for threshold in scores.unique().tolist():
+        if ((scores > threshold) & is_parasitized).sum().item() / is_parasitized.sum().item() >= target:
+            best = max(best, threshold)
+    return best
+
+
+exercise("11 threshold_for_recall", notebook="11", check=capstone.threshold_for_recall, data=lambda: (),
+         reference=lambda: threshold_from_sorted_scores,
+         alternatives=[lambda: threshold_from_grid(0.001), lambda: threshold_from_grid(0.01), lambda: threshold_from_quantile],
+         wrong=[(lambda: threshold_from_grid(0.05), "coarse grid"), (lambda: threshold_with_strict_flags, ">="),
+                (lambda: lambda scores, is_parasitized, target: scores.min().item(), "flags far more healthy cells"),
+                (lambda: lambda scores, is_parasitized, target: target, "below the target"),
+                (lambda: lambda scores, is_parasitized, target: None, "returned None"),
+                (lambda: 0.3, "function itself")])
+
+
+def screening_data() -> tuple:
+    generator = torch.Generator().manual_seed(4)
+    def part(count):
+        is_parasitized = torch.rand(count, generator=generator) < 0.5
+        return (is_parasitized.float() * 0.4 + torch.rand(count, generator=generator) * 0.6), is_parasitized
+    (valid_scores, valid_is_parasitized), (test_scores, test_is_parasitized) = part(400), part(600)
+    return valid_scores, valid_is_parasitized, test_scores, test_is_parasitized, 0.98
+
+
+def screening(valid_scores, valid_is_parasitized, test_scores, test_is_parasitized, target, *, choose_on="valid",
+              recall_on="test", false_alarms="share"):
+    chosen_scores, chosen_labels = ((valid_scores, valid_is_parasitized) if choose_on == "valid"
+                                    else (test_scores, test_is_parasitized))
+    threshold = threshold_from_sorted_scores(chosen_scores, chosen_labels, target)
+    measured_scores, measured_labels = ((test_scores, test_is_parasitized) if recall_on == "test"
+                                        else (valid_scores, valid_is_parasitized))
+    recall = (measured_scores >= threshold)[measured_labels].float().mean().item()
+    flagged_healthy = (test_scores >= threshold)[~test_is_parasitized]
+    alarms = {"share": flagged_healthy.float().mean().item(), "count": flagged_healthy.sum().item(),
+              "all cells": (test_scores >= threshold).float().mean().item()}[false_alarms]
+    return threshold, recall, alarms
+
+
+exercise("11 screening_at_threshold", notebook="11", check=capstone.screening_at_threshold, data=screening_data,
+         reference=lambda *data: screening(*data),
+         alternatives=[lambda *data: [round(value, 4) for value in screening(*data)],
+                       lambda *data: tuple(torch.tensor(value) for value in screening(*data)),
+                       lambda *data: np.array(screening(*data))],
+         wrong=[(lambda *data: screening(*data, choose_on="test"), "chosen on the test cells"),
+                (lambda *data: screening(*data, recall_on="valid"), "validation cells'"),
+                (lambda *data: screening(*data, false_alarms="count"), "how many healthy cells"),
+                (lambda *data: screening(*data, false_alarms="all cells"), "all test cells flagged"),
+                (lambda *data: screening(*data)[:2], "three numbers"),
+                (lambda *data: (0.5, *screening(*data)[1:]), "threshold should be")])
+
 
 NAMES = sorted(EXERCISES)
 

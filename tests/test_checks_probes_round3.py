@@ -14,9 +14,9 @@ import functools
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -24,7 +24,16 @@ import torch
 import torchvision
 from torch import nn
 
-from helpers.course.checks import CheckResult, capstone, checkpoints, devices, distributed, export, models, training, transfer
+from helpers.course.checks import (
+    CheckResult,
+    capstone,
+    checkpoints,
+    devices,
+    distributed,
+    models,
+    training,
+    transfer,
+)
 from helpers.course.checks.distributed import sampler_indices
 from helpers.pretrained import build_transfer_model
 
@@ -92,12 +101,6 @@ for kind, indices, word in (("halves", [i + 0.5 for i in EPOCH_1], "list of indi
 
 # -- 10 and 11: text answers by their words -----------------------------------------------------------------
 
-for text in ("script", "Script.", "jit.script", "torch.jit.script", "torch.jit.script()", "scripting", "SCRIPTED",
-             "I would use torch.jit.script"):
-    probe(f"10 keeps_control_flow {text!r}", export.keeps_control_flow, nothing, lambda t=text: t, True)
-for text, word in (("trace", "tracing records"), ("jit.trace", "tracing records"), ("torch.jit.trace()", "tracing records"),
-                   ("export", "answer"), ("compile", "answer")):
-    probe(f"10 keeps_control_flow wrong {text!r}", export.keeps_control_flow, nothing, lambda t=text: t, False, word)
 
 for text in ("validation loss", "the one with the lowest validation loss", "val. loss", "Val loss!", "lowest val_loss",
              "the lowest validation-loss epoch", "minimum validation loss", "by the validation loss", "valid loss",

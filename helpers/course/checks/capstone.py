@@ -5,9 +5,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem, plain_words
-from helpers.course.checks.predict import parasitized_recall  # notebook 11 asks what notebook 09 asked
-
+from helpers.course.checks import (
+    Verdict,
+    as_number,
+    as_number_list,
+    call_learner_function,
+    close_at_given_precision,
+    exercise_check,
+    kind_of,
+    plain_words,
+)
 
 SELECTION_CHOICES = ("validation loss", "training accuracy", "test accuracy")
 
@@ -31,52 +38,117 @@ def model_selection(answer: object) -> Verdict:
     return False, f'answer one of {", ".join(map(repr, SELECTION_CHOICES))}.'
 
 
-@exercise_check
-def flag_with_threshold(answer: object, scores: torch.Tensor, threshold: float) -> Verdict:
-    """The answer flags the cells whose probability of Parasitized is at least ``threshold``: ``scores >= threshold``."""
-    if isinstance(answer, np.ndarray):
-        answer = torch.from_numpy(answer)
-    if not isinstance(answer, torch.Tensor):
-        return False, f"expected a tensor of True/False flags, such as scores >= 0.2; got {kind_of(answer)}."
-    if answer.shape != scores.shape:
-        return False, f"expected one flag per test cell, shape {tuple(scores.shape)}, got {tuple(answer.shape)}."
-    if answer.is_floating_point() and not set(answer.unique().tolist()) <= {0.0, 1.0}:
-        return False, "those are probabilities; compare them with the threshold to get flags: scores >= 0.2."
-    flags = answer.bool()
-    if torch.equal(flags, scores >= threshold):
-        return True, ""
-    if torch.equal(flags, scores >= 0.5):
-        return False, "that is the default threshold 0.5; lower it to 0.2 to flag more cells."
-    if torch.equal(flags, scores < threshold) or torch.equal(flags, scores <= threshold):
-        return False, "that flags the cells below the threshold, the likely healthy ones: use >=."
-    if torch.equal(flags, scores > threshold):
-        return False, "a cell whose probability is exactly 0.2 must be flagged too: at least 0.2 is >=, not >."
-    return False, "flag a cell when its probability of Parasitized is at least 0.2."
+def recall_at(threshold: float, scores: torch.Tensor, is_parasitized: torch.Tensor) -> float:
+    """The share of parasitized cells flagged when a cell is flagged at ``scores >= threshold``.
+
+    Example:
+        >>> recall_at(0.5, torch.tensor([0.9, 0.4, 0.7]), torch.tensor([True, True, False]))
+        0.5
+    """
+    found = int((scores >= threshold)[is_parasitized].sum())
+    return found / int(is_parasitized.sum())  # a Python division: 135 / 150 is exactly the float 0.9
+
+
+def highest_threshold(scores: torch.Tensor, is_parasitized: torch.Tensor, target: float) -> float:
+    """The highest threshold whose recall is at least ``target``: the k-th highest parasitized cell's score.
+
+    Example:
+        >>> highest_threshold(torch.tensor([0.9, 0.4, 0.7, 0.2]), torch.tensor([True, True, False, True]), 0.6)
+        0.4000000059604645
+    """
+    positives = scores[is_parasitized].sort(descending=True).values
+    needed = next(count for count in range(1, len(positives) + 1) if count / len(positives) >= target)
+    return float(positives[needed - 1])
+
+
+GRID_STEP = 0.01
+"""A threshold found on a grid this fine, just below the highest one, is as good an answer."""
+
+
+def _threshold_problem(threshold: object, scores: torch.Tensor, is_parasitized: torch.Tensor, target: float) -> str:
+    """Return what is wrong with ``threshold`` as the highest threshold of recall at least ``target``, or ``""``."""
+    value = as_number(threshold)
+    if value is None:
+        return f"the function returned {kind_of(threshold)}; return the threshold, one number."
+    best = highest_threshold(scores, is_parasitized, target)
+    recall = recall_at(value, scores, is_parasitized)
+    if best - GRID_STEP - 1e-9 <= value <= best + 1e-9 or close_at_given_precision(value, best):
+        return ""  # the highest threshold, one a 0.01 grid finds just below it, or it rounded as written
+    if abs(value - recall_at(best, scores, is_parasitized)) < 1e-9 and recall < target:
+        return "that is the recall; return the threshold that gives it."
+    if value > best:
+        return (f"at {value:.4f} the recall is {recall:.3f}, below the target {target:g}; the highest threshold that "
+                f"keeps it is {best:.4f}. Flag a cell when its score is at least the threshold (>=).")
+    if value <= float(scores[is_parasitized].min()) + 1e-9 and best > value + GRID_STEP:
+        return (f"{value:.4f} keeps the recall (every parasitized cell is flagged) but flags far more healthy cells "
+                f"than needed: the exercise asks for the highest threshold that keeps it, {best:.4f}.")
+    return (f"{value:.4f} keeps the recall but is not the highest threshold that does ({best:.4f}): a coarse grid "
+            "(or > instead of >=) stops short. Try the parasitized cells' own scores as thresholds.")
+
+
+def _score_cases() -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    """Scores and labels the notebook never used, with ties, and targets up to 1."""
+    generator = torch.Generator().manual_seed(11)
+    is_parasitized = torch.rand(300, generator=generator) < 0.5
+    scores = (is_parasitized.float() * 0.35 + torch.rand(300, generator=generator) * 0.65).clamp(0, 1)
+    tied = torch.tensor([0.9, 0.8, 0.8, 0.8, 0.3, 0.6, 0.2, 0.8])
+    tied_labels = torch.tensor([True, True, True, True, True, False, False, False])
+    return [(scores, is_parasitized, 0.9), (scores, is_parasitized, 0.975), (scores, is_parasitized, 1.0),
+            (tied, tied_labels, 0.5)]
 
 
 @exercise_check
-def recall_at_threshold(answer: object, labels: torch.Tensor, scores: torch.Tensor, classes: list[str],
-                        threshold: float = 0.2) -> Verdict:
-    """The answer is the recall of Parasitized when a cell is flagged at ``scores >= threshold``."""
-    problem = number_problem(answer, "a number between 0 and 1")
-    if problem:
-        return False, problem
-    value = as_number(answer)
-    infected = labels == classes.index("Parasitized")
+def threshold_for_recall(answer: object) -> Verdict:
+    """The answer is ``threshold_for_recall(scores, is_parasitized, target)``: the highest threshold keeping recall.
 
-    def recall(flags: torch.Tensor) -> float:
-        return float((flags & infected).sum()) / max(int(infected.sum()), 1)
+    It is called on scores it never saw (ties, and a target of 1); a threshold from a 0.01 grid just below
+    the highest one is accepted.
+    """
+    if not callable(answer):
+        return False, (f"expected your function itself (answer_threshold_for_recall = threshold_for_recall), got "
+                       f"{kind_of(answer)}.")
+    for scores, is_parasitized, target in _score_cases():
+        threshold, problem = call_learner_function(answer, scores.clone(), is_parasitized.clone(), target)
+        if problem:
+            return False, f"{problem} (for {len(scores)} cells and target {target:g})."
+        problem = _threshold_problem(threshold, scores, is_parasitized, target)
+        if problem:
+            return False, f"for {len(scores)} cells and target {target:g}: {problem}"
+    return True, ""
 
-    flagged = scores >= threshold
-    if abs(value - recall(flagged)) < 1e-6:
-        return True, ""
-    if abs(value - recall(scores >= 0.5)) < 1e-6:
-        return False, "that is the recall at the default threshold 0.5; flag the cells with scores >= 0.2."
-    if flagged.any() and abs(value - float((flagged & infected).sum()) / int(flagged.sum())) < 1e-6:
-        return False, "that divides by the flagged cells: that is the precision. Recall divides by the infected cells."
-    if abs(value - float(flagged.float().mean())) < 1e-6:
-        return False, "that is the share of all test cells flagged; recall counts only the truly parasitized ones."
-    if abs(value * 0.01 - recall(flagged)) < 1e-6:
-        return False, "that is a percentage; give the fraction, between 0 and 1."
-    return False, ("flag the cells with scores >= 0.2, then divide the flagged parasitized cells by all parasitized "
-                   "cells (labels == classes.index('Parasitized')).")
+
+@exercise_check
+def screening_at_threshold(answer: object, valid_scores: torch.Tensor, valid_is_parasitized: torch.Tensor,
+                           test_scores: torch.Tensor, test_is_parasitized: torch.Tensor, target: float) -> Verdict:
+    """The answer is (threshold chosen on validation, test recall, share of healthy test cells flagged) at it."""
+    if isinstance(answer, (np.ndarray, torch.Tensor)):  # an array of the three numbers is as good as a tuple
+        answer = as_number_list(answer) or []
+    if not isinstance(answer, (tuple, list)) or len(answer) != 3:
+        return False, (f"expected three numbers, (threshold, test recall, share of healthy test cells flagged); "
+                       f"got {kind_of(answer)}.")
+    numbers = [as_number(value) for value in answer]
+    if any(number is None for number in numbers):
+        return False, f"expected three numbers; got ({', '.join(kind_of(value) for value in answer)})."
+    threshold, recall, false_alarms = numbers
+    if _threshold_problem(threshold, valid_scores, valid_is_parasitized, target):
+        if not _threshold_problem(threshold, test_scores, test_is_parasitized, target):
+            return False, ("that threshold was chosen on the test cells: then the test recall is no longer a fair "
+                           "measure. Choose it on the validation cells, and only then look at the test cells.")
+        return False, (f"the threshold should be threshold_for_recall(valid_scores, valid_is_parasitized, {target:g}) "
+                       f"= {highest_threshold(valid_scores, valid_is_parasitized, target):.4f}; got {threshold:.4f}.")
+    flagged = test_scores >= threshold
+    test_recall = recall_at(threshold, test_scores, test_is_parasitized)
+    healthy_flagged = float(flagged[~test_is_parasitized].float().mean())
+    if not close_at_given_precision(recall, test_recall):
+        if close_at_given_precision(recall, recall_at(threshold, valid_scores, valid_is_parasitized)):
+            return False, "that recall is the validation cells'; measure it on the test cells at your threshold."
+        return False, (f"at your threshold the test recall is {test_recall:.4f}; got {recall:.4f} (flag test cells "
+                       "with test_scores >= threshold and divide the flagged parasitized ones by all parasitized).")
+    if not close_at_given_precision(false_alarms, healthy_flagged):
+        if abs(false_alarms - float(flagged[~test_is_parasitized].sum())) < 0.5:
+            return False, "that is how many healthy cells were flagged; give the share of all healthy test cells."
+        if close_at_given_precision(false_alarms, float(flagged.float().mean())):
+            return False, "that is the share of all test cells flagged; count the healthy (uninfected) ones only."
+        return False, (f"at your threshold {healthy_flagged:.4f} of the healthy test cells are flagged; got "
+                       f"{false_alarms:.4f}.")
+    return True, ""

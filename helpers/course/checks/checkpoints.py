@@ -165,22 +165,3 @@ def latest_checkpoint(answer: object, names: list[str]) -> Verdict:
     if answer not in names:
         return False, f"{answer!r} is not one of the names in files."
     return False, "pick the epoch file with the highest epoch number."
-
-
-@exercise_check
-def checkpoint_to_deploy(answer: object, metrics: dict[str, dict[str, float]]) -> Verdict:
-    """The answer is the checkpoint with the lowest validation loss among ``metrics``."""
-    if not isinstance(answer, str):
-        return False, f"expected a file name from metrics, such as 'epoch_2.pt', got {kind_of(answer)}."
-    if answer not in metrics:
-        return False, f"{answer!r} is not one of the checkpoints: choose among {sorted(metrics)}."
-    best = min(metrics, key=lambda name: metrics[name]["valid_loss"])
-    if answer == best:
-        return True, ""
-    latest = max(metrics, key=lambda name: int("".join(filter(str.isdigit, name)) or 0))
-    if answer == latest:
-        return False, ("the latest checkpoint is the one to resume from, not to deploy: its validation loss has "
-                       "risen since, so it memorised the training images.")
-    if answer == min(metrics, key=lambda name: metrics[name]["train_loss"]):
-        return False, "the lowest training loss rewards memorising; deploy the checkpoint that did best on validation."
-    return False, "deploy the checkpoint whose validation loss is the lowest: it did best on images it never trained on."

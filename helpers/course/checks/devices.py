@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Iterator
 from unittest import mock
 
 import numpy as np
@@ -90,20 +90,72 @@ def device_choice(answer: object) -> Verdict:
     return True, ""
 
 
+def _models_for_device_check() -> list[tuple[str, nn.Module, torch.Tensor]]:
+    """Return (where, model, inputs on the CPU) for the device exercise: a CPU model and two models on ``meta``."""
+    torch.manual_seed(0)
+    on_cpu = nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(4, 3))
+    with torch.device("meta"):
+        linear_on_meta = nn.Linear(4, 3)
+        small_cnn_on_meta = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Flatten(), nn.Linear(4 * 6 * 6, 2))
+    return [("a model on the CPU", on_cpu, torch.randn(8, 5)),
+            ("a model on the meta device", linear_on_meta, torch.randn(6, 4)),
+            ("a small CNN on the meta device", small_cnn_on_meta, torch.randn(2, 3, 8, 8))]
+
+
+def _device_failure_hint(problem: str) -> str:
+    """Return the hint for the learner's function failing with ``problem`` (a sentence without its full stop)."""
+    problem = problem.rstrip(".!")
+    if "meta" in problem.lower() and ("copy" in problem.lower() or "data" in problem.lower()):
+        return (f"{problem}. Your function moved the model: a model's weights can be far too big to move for "
+                "one batch; leave the model where it is and move the inputs to its device")
+    if "has no attribute 'device'" in problem:
+        return f"{problem}. A Module has no .device; its parameters do: next(model.parameters()).device"
+    if any(word in problem.lower() for word in ("cuda", "nvidia", "mps")):
+        return (f"{problem}. Do not name a device; read the model's from its parameters, "
+                "next(model.parameters()).device, so the function works wherever the model is")
+    return problem
+
+
 @exercise_check
-def output_on_model_device(answer: object, model: nn.Module, inputs: torch.Tensor) -> Verdict:
-    """The answer is ``model(inputs)`` computed on the model's device."""
-    model_device = next(model.parameters()).device
-    if not isinstance(answer, torch.Tensor):
-        return False, f"expected the model's output (a tensor), got {kind_of(answer)}."
-    if answer.device != model_device:
-        return False, (f"the output is on {answer.device}, the model on {model_device}: move the inputs with "
-                       "inputs.to(next(model.parameters()).device) and call the model on them.")
-    expected_shape = (inputs.shape[0], model(inputs.to(model_device)).shape[1])
-    if tuple(answer.shape) == tuple(inputs.shape):
-        return False, "that is the inputs, moved; now call the model on them."
-    if tuple(answer.shape) != expected_shape:
-        return False, f"expected shape {expected_shape} (one row per input), got {tuple(answer.shape)}."
+def on_model_device(answer: object) -> Verdict:
+    """The answer is a function ``run_on_model_device(model, inputs)``: the model's outputs, computed where it lives.
+
+    It is called with a model on the CPU (its outputs must be the model's own) and with two models on the
+    ``meta`` device (the outputs must be on ``meta``, of the right shape), and no model may be moved or changed.
+    """
+    if not callable(answer):
+        return False, (f"expected your function itself (answer_run_on_model_device = run_on_model_device), got "
+                       f"{kind_of(answer)}.")
+    for where, model, inputs in _models_for_device_check():
+        parameters_before = [(parameter, parameter.device) for parameter in model.parameters()]
+        values_before = [parameter.detach().clone() for parameter in model.parameters() if not parameter.is_meta]
+        output, problem = call_learner_function(answer, model, inputs)
+        if problem:
+            return False, f"with {where}: {_device_failure_hint(problem)}."
+        moved = [parameter for parameter, device in parameters_before if parameter.device != device]
+        replaced = [now is not before for now, (before, _) in zip(model.parameters(), parameters_before)]
+        if moved or any(replaced):
+            return False, (f"with {where}, your function moved or replaced the model's weights (model.to or "
+                           "to_empty): leave the model as it is and move the inputs to its device instead.")
+        changed = [parameter for parameter, value in zip(model.parameters(), values_before)
+                   if not torch.equal(parameter.detach(), value)]
+        if changed:
+            return False, (f"with {where}, your function changed the model's weights (to_empty makes new, "
+                           "uninitialised ones): only run the model, on inputs moved to its device.")
+        if not isinstance(output, torch.Tensor):
+            return False, f"with {where}, your function returned {kind_of(output)}; return the model's output tensor."
+        model_device = next(model.parameters()).device
+        if tuple(output.shape) == tuple(inputs.shape):
+            return False, f"with {where}, your function returned the inputs (moved); call the model on them too."
+        if output.device != model_device:
+            return False, (f"with {where}, the output is on {output.device}, the model on {model_device}: move the "
+                           "inputs with inputs.to(next(model.parameters()).device) and call the model on them.")
+        with torch.no_grad():
+            expected = model(inputs.to(model_device))
+        if tuple(output.shape) != tuple(expected.shape):
+            return False, f"with {where}, expected outputs of shape {tuple(expected.shape)}, got {tuple(output.shape)}."
+        if model_device.type != "meta" and not torch.allclose(output.detach(), expected, atol=1e-6):
+            return False, f"with {where}, the outputs are not the model's: return model(inputs moved to its device)."
     return True, ""
 
 

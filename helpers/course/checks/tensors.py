@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import torch
 
-from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, shape_kind_problem
+from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, shape_kind_problem
 
 
 @exercise_check
@@ -46,27 +49,65 @@ def centred_columns(answer: object, scores: torch.Tensor) -> Verdict:
     return False, "subtract scores.mean(dim=0) (one mean per column, shape (3,)) from scores."
 
 
-@exercise_check
-def cubic_gradient(answer: object, x: torch.Tensor) -> Verdict:
-    """The answer is dy/dx of y = x**3 + 2x at x = 2, i.e. 14, computed by autograd into ``x.grad``.
+DERIVATIVE_CASES: tuple[tuple[str, Callable[[torch.Tensor], torch.Tensor], float, float], ...] = (
+    ("x**3 + 2*x", lambda x: x**3 + 2 * x, 2.0, 14.0),
+    ("torch.sin(x)", torch.sin, 1.0, math.cos(1.0)),
+    ("x * torch.exp(x)", lambda x: x * torch.exp(x), -0.5, math.exp(-0.5) * 0.5),
+    ("torch.sqrt(x**2 + 1)", lambda x: torch.sqrt(x**2 + 1), 0.75, 0.75 / math.sqrt(1.5625)),
+)
+"""(how the check names it, the function, x, its slope at x): the exercise's function and three it never showed."""
 
-    ``x`` is the notebook's ``x_exercise``: a number typed by hand leaves its ``.grad`` empty.
-    ``torch.autograd.grad(y, x)`` is accepted too (it returns the gradient instead of storing it).
+
+def _close(found: float, expected: float, tolerance: float = 1e-4) -> bool:
+    """Whether ``found`` is ``expected`` up to ``tolerance`` (relative above 1)."""
+    return abs(found - expected) <= tolerance * max(1.0, abs(expected))
+
+
+def _slope_problem(slope: object, case: str, x: float, value_there: float, expected: float) -> str:
+    """Return a hint when ``slope`` is not the slope ``expected`` of ``case`` at ``x``, else ``""``."""
+    if slope is None:
+        return (f"for {case} your function returned None: return the gradient after backward(), which autograd "
+                "stores in the .grad of the tensor that requires grad.")
+    found = as_number(slope)
+    if found is None:
+        return f"for {case} your function returned {kind_of(slope)}; return the gradient, one number."
+    if _close(found, expected):
+        return ""
+    if _close(found, value_there):
+        return (f"for {case} you returned the value of f at {x:g}, {found:.4g}, not its slope: call backward() and "
+                "return the gradient.")
+    if _close(found, 14.0) or _close(found, 3 * x**2 + 2):
+        return (f"for {case} you returned the slope of x**3 + 2*x ({found:g}): a slope worked out by hand fits one "
+                "function only. Build the tensor, call f on it and let autograd compute the slope.")
+    if _close(found, expected, 1e-2):
+        return (f"for {case} you got {found:.6g}, close to the slope {expected:.6g} but not exact: that looks like a "
+                "finite difference (f(x + h) - f(x)) / h. Autograd gives the exact slope: use backward().")
+    ratio = found / expected if expected else 0.0
+    if ratio > 1.5 and abs(ratio - round(ratio)) < 1e-3:
+        return (f"for {case} you got {round(ratio)} times the slope: gradients added up over several backward() "
+                "calls on the same tensor. Make a new tensor from x inside the function, every time.")
+    return f"for {case} at x = {x:g} the slope is {expected:.6g}; your function returned {found:.6g}."
+
+
+@exercise_check
+def derivative(answer: object) -> Verdict:
+    """The answer is a function ``derivative(f, x)`` returning the slope of ``f`` at the float ``x``, by autograd.
+
+    It is called on y = x**3 + 2x at 2 (slope 14), then on functions the notebook never showed, so a
+    slope typed in or worked out by hand for one function fails.
     """
-    if isinstance(answer, (tuple, list)) and len(answer) == 1 and isinstance(answer[0], torch.Tensor):
-        answer = answer[0]  # what torch.autograd.grad(y, x) returns
-    value = as_number(answer)
-    if value is None:
-        return False, f"expected the gradient, x_exercise.grad (a tensor holding one number); got {kind_of(answer)}."
-    stored = None if x.grad is None else float(x.grad)
-    if not isinstance(answer, torch.Tensor) and stored is None:
-        return False, ("x_exercise.grad is still empty, so this number was not computed by autograd: compute "
-                       "y from x_exercise, call y.backward() and answer x_exercise.grad.")
-    if abs(value - 14.0) < 1e-4:
-        return True, ""
-    if abs(value - 12.0) < 1e-4:
-        return False, "that is y itself (2**3 + 2*2); you want the gradient: call y.backward() and read x.grad."
-    if value > 14.0 and abs(value / 14.0 - round(value / 14.0)) < 1e-4:
-        return False, (f"{value:g} is {round(value / 14.0)} x 14: backward ran more than once and the gradients "
-                       "added up. Run the cell that makes x_exercise again (or set x_exercise.grad = None) first.")
-    return False, f"got {value:g}; make y = x_exercise**3 + 2 * x_exercise, call y.backward(), read x_exercise.grad."
+    if not callable(answer):
+        return False, (f"expected your function derivative itself (answer_derivative = derivative, no brackets); "
+                       f"got {kind_of(answer)}.")
+    for case, function, x, expected in DERIVATIVE_CASES:
+        slope, problem = call_learner_function(answer, function, x)
+        if problem:
+            if "does not require grad" in problem:
+                return False, (f"{problem}. Autograd tracks only tensors made with requires_grad=True: "
+                               "torch.tensor(x, requires_grad=True).")
+            return False, f"{problem} (called as derivative(f, {x}) for f = {case})."
+        value_there = float(function(torch.tensor(x)))
+        problem = _slope_problem(slope, case, x, value_there, expected)
+        if problem:
+            return False, problem
+    return True, ""

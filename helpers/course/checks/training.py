@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import math
+import statistics
+from collections.abc import Callable
 
 import numpy as np
-
 import torch
 from torch import nn
 
-from helpers.course.checks import (Verdict, as_number, as_number_list, call_learner_function, close_at_given_precision,
-                                   exercise_check, kind_of, number_problem)
+from helpers.course.checks import (
+    Verdict,
+    as_number,
+    as_number_list,
+    call_learner_function,
+    close_at_given_precision,
+    exercise_check,
+    kind_of,
+    number_problem,
+    plain_words,
+)
 
 
 def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, loss_fn: nn.Module,
@@ -135,3 +145,91 @@ def epoch_to_keep(answer: object, train_losses: list[float], valid_losses: list[
     if value == min(range(len(train_losses)), key=train_losses.__getitem__) + 1:
         return False, "the training loss always falls; choose by the validation loss, which measures unseen data."
     return False, f"got {value:g}; find the epoch whose validation loss is the lowest."
+
+
+def course_verdict(differences: list[float]) -> str:
+    """The course's rule: "better"/"worse" only where every seed agrees in sign and |mean| > 2 x stdev, else "tie".
+
+    Example:
+        >>> course_verdict([0.05, 0.06, 0.04]), course_verdict([0.05, -0.01, 0.04]), course_verdict([-0.2, -0.3])
+        ('better', 'tie', 'worse')
+    """
+    return course_verdict_with(differences, statistics.stdev)
+
+
+def course_verdict_with(differences: list[float], spread_of: Callable[[list[float]], float]) -> str:
+    """The course's rule with the seed spread measured by ``spread_of``."""
+    mean, spread = statistics.fmean(differences), spread_of(differences)
+    agree = all(d > 0 for d in differences) or all(d < 0 for d in differences)
+    if not agree or abs(mean) <= 2 * spread:
+        return "tie"
+    return "better" if mean > 0 else "worse"
+
+
+VERDICT_CASES: tuple[tuple[list[float], str], ...] = (
+    ([0.05, 0.06, 0.04, 0.05, 0.07], "every seed agrees and the mean is far above the spread"),
+    ([-0.031, -0.045, -0.04, -0.052, -0.038], "every seed agrees, the other way"),
+    ([0.05, -0.01, 0.09, 0.02, 0.04], "the seeds disagree in sign"),
+    ([0.01, 0.09, 0.02, 0.12, 0.005], "every seed agrees, but the spread is as large as the mean"),
+    ([0.004, 0.014, 0.024, 0.034, 0.044], "every seed agrees and the mean is above one spread but below two"),
+    ([0.01, 0.02, 0.03, 0.04, 0.05], "the mean is just below two sample standard deviations"),
+    ([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, -0.001], "a large mean, yet one seed of ten disagrees"),
+    ([0.012, 0.018], "two seeds only"),
+    ([0.0, 0.0, 0.0], "no difference at all"),
+)
+"""Seed differences the check tries, with what makes each one a lesson; their verdicts come from the rule."""
+
+_MISREADINGS: tuple[tuple[Callable[[list[float]], str], str], ...] = (
+    (lambda d: "tie" if abs(statistics.fmean(d)) <= 2 * statistics.stdev(d)
+     else ("better" if statistics.fmean(d) > 0 else "worse"),
+     "a difference counts only if every seed agrees in sign: one seed the other way makes it a tie."),
+    (lambda d: "better" if all(x > 0 for x in d) else "worse" if all(x < 0 for x in d) else "tie",
+     "every seed agreeing is not enough: the mean must also exceed twice the seed spread (statistics.stdev)."),
+    (lambda d: course_verdict_with(d, lambda differences: statistics.stdev(differences) / 2),
+     "the mean must exceed twice the spread, not once: 2 * statistics.stdev(differences)."),
+    (lambda d: course_verdict_with(d, statistics.pstdev),
+     "the seed spread is the sample standard deviation, statistics.stdev (NumPy: np.std(..., ddof=1)); "
+     "np.std's default divides by n and makes the spread too small."),
+    (lambda d: {"better": "worse", "worse": "better"}.get(course_verdict(d), "tie"),
+     "better and worse are the wrong way round: a positive mean difference means the first recipe is better."),
+)
+"""Other rules a learner may have written, each with the hint that names its mistake."""
+
+
+def _verdict_word(value: object) -> str | None:
+    """Return "better", "worse" or "tie" when ``value`` is that word (any case, spacing or punctuation), else None."""
+    if not isinstance(value, str):
+        return None
+    words = plain_words(value)
+    return words[0] if len(words) == 1 and words[0] in ("better", "worse", "tie") else None
+
+
+@exercise_check
+def seed_verdict(answer: object) -> Verdict:
+    """The answer is a function ``verdict(differences)`` that applies the course's rule (:func:`course_verdict`).
+
+    It is called on the seed differences in :data:`VERDICT_CASES` (several the notebook never showed) and
+    must return "better", "worse" or "tie" for each; a wrong rule is recognised by the cases it gets wrong.
+    """
+    if not callable(answer):
+        return False, f"expected your function verdict itself (answer_verdict = verdict); got {kind_of(answer)}."
+    returned = []
+    for differences, _ in VERDICT_CASES:
+        value, problem = call_learner_function(answer, list(differences))
+        if problem:
+            return False, f"{problem} (called on {differences})."
+        word = _verdict_word(value)
+        if word is None:
+            return False, (f"for {differences} your function returned {kind_of(value)}; "
+                           'return "better", "worse" or "tie".')
+        returned.append(word)
+    expected = [course_verdict(differences) for differences, _ in VERDICT_CASES]
+    if returned == expected:
+        return True, ""
+    for rule, hint in _MISREADINGS:
+        if returned == [rule(differences) for differences, _ in VERDICT_CASES]:
+            return False, hint
+    wrong = next(i for i, (got, want) in enumerate(zip(returned, expected)) if got != want)
+    differences, lesson = VERDICT_CASES[wrong]
+    return False, (f'for {differences} ({lesson}) the rule gives "{expected[wrong]}", your function '
+                   f'"{returned[wrong]}".')
