@@ -117,6 +117,27 @@ def threshold_for_recall(answer: object) -> Verdict:
     return True, ""
 
 
+def _screening_problem(threshold: float, recall: float, false_alarms: float, valid_scores: torch.Tensor,
+                       valid_is_parasitized: torch.Tensor, test_scores: torch.Tensor,
+                       test_is_parasitized: torch.Tensor) -> str:
+    """Return what is wrong with the test ``recall`` and ``false_alarms`` at ``threshold``, or ``""``."""
+    flagged = test_scores >= threshold
+    test_recall = recall_at(threshold, test_scores, test_is_parasitized)
+    healthy_flagged = float(flagged[~test_is_parasitized].float().mean())
+    if not close_at_given_precision(recall, test_recall):
+        if close_at_given_precision(recall, recall_at(threshold, valid_scores, valid_is_parasitized)):
+            return "that recall is the validation cells'; measure it on the test cells at your threshold."
+        return (f"at your threshold the test recall is {test_recall:.4f}; got {recall:.4f} (flag test cells with "
+                "test_scores >= threshold and divide the flagged parasitized ones by all parasitized).")
+    if not close_at_given_precision(false_alarms, healthy_flagged):
+        if abs(false_alarms - float(flagged[~test_is_parasitized].sum())) < 0.5:
+            return "that is how many healthy cells were flagged; give the share of all healthy test cells."
+        if close_at_given_precision(false_alarms, float(flagged.float().mean())):
+            return "that is the share of all test cells flagged; count the healthy (uninfected) ones only."
+        return f"at your threshold {healthy_flagged:.4f} of the healthy test cells are flagged; got {false_alarms:.4f}."
+    return ""
+
+
 @exercise_check
 def screening_at_threshold(answer: object, valid_scores: torch.Tensor, valid_is_parasitized: torch.Tensor,
                            test_scores: torch.Tensor, test_is_parasitized: torch.Tensor, target: float) -> Verdict:
@@ -136,19 +157,10 @@ def screening_at_threshold(answer: object, valid_scores: torch.Tensor, valid_is_
                            "measure. Choose it on the validation cells, and only then look at the test cells.")
         return False, (f"the threshold should be threshold_for_recall(valid_scores, valid_is_parasitized, {target:g}) "
                        f"= {highest_threshold(valid_scores, valid_is_parasitized, target):.4f}; got {threshold:.4f}.")
-    flagged = test_scores >= threshold
-    test_recall = recall_at(threshold, test_scores, test_is_parasitized)
-    healthy_flagged = float(flagged[~test_is_parasitized].float().mean())
-    if not close_at_given_precision(recall, test_recall):
-        if close_at_given_precision(recall, recall_at(threshold, valid_scores, valid_is_parasitized)):
-            return False, "that recall is the validation cells'; measure it on the test cells at your threshold."
-        return False, (f"at your threshold the test recall is {test_recall:.4f}; got {recall:.4f} (flag test cells "
-                       "with test_scores >= threshold and divide the flagged parasitized ones by all parasitized).")
-    if not close_at_given_precision(false_alarms, healthy_flagged):
-        if abs(false_alarms - float(flagged[~test_is_parasitized].sum())) < 0.5:
-            return False, "that is how many healthy cells were flagged; give the share of all healthy test cells."
-        if close_at_given_precision(false_alarms, float(flagged.float().mean())):
-            return False, "that is the share of all test cells flagged; count the healthy (uninfected) ones only."
-        return False, (f"at your threshold {healthy_flagged:.4f} of the healthy test cells are flagged; got "
-                       f"{false_alarms:.4f}.")
+    # The numbers may come from the threshold as computed or as rounded for the answer: accept either.
+    reference = highest_threshold(valid_scores, valid_is_parasitized, target)
+    problems = [_screening_problem(at, recall, false_alarms, valid_scores, valid_is_parasitized, test_scores,
+                                   test_is_parasitized) for at in (threshold, reference)]
+    if all(problems):
+        return False, problems[0]
     return True, ""

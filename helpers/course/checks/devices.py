@@ -110,7 +110,7 @@ def _device_failure_hint(problem: str) -> str:
                 "one batch; leave the model where it is and move the inputs to its device")
     if "has no attribute 'device'" in problem:
         return f"{problem}. A Module has no .device; its parameters do: next(model.parameters()).device"
-    if any(word in problem.lower() for word in ("cuda", "nvidia", "mps")):
+    if any(word in problem.lower() for word in ("cuda", "nvidia", "mps", "expected device")):
         return (f"{problem}. Do not name a device; read the model's from its parameters, "
                 "next(model.parameters()).device, so the function works wherever the model is")
     return problem

@@ -174,6 +174,7 @@ VERDICT_CASES: tuple[tuple[list[float], str], ...] = (
     ([0.004, 0.014, 0.024, 0.034, 0.044], "every seed agrees and the mean is above one spread but below two"),
     ([0.01, 0.02, 0.03, 0.04, 0.05], "the mean is just below two sample standard deviations"),
     ([0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, -0.001], "a large mean, yet one seed of ten disagrees"),
+    ([0.001, 0.2, 0.21, 0.22, 0.23], "four seeds gain much, one almost nothing: the mean is below two spreads"),
     ([0.012, 0.018], "two seeds only"),
     ([0.0, 0.0, 0.0], "no difference at all"),
 )
