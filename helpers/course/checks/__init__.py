@@ -23,13 +23,17 @@ import pkgutil
 import re
 import signal
 import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import torch
 
 from helpers.course.records import record
+
+if TYPE_CHECKING:  # for the type checker only: plain Python may have no IPython
+    from IPython.core.interactiveshell import InteractiveShell
 
 Verdict = tuple[bool, str]
 """What a check's body returns: whether the answer is right, and a hint when it is not."""
@@ -92,7 +96,9 @@ def as_number(value: object) -> float | None:
 
 
 def as_number_list(value: object) -> list[float] | None:
-    """Return ``value`` as a list of floats when it is a flat sequence of numbers (list, tuple, array, tensor), else None.
+    """Return ``value`` as a list of floats when it is a flat sequence of numbers, else None.
+
+    A flat sequence is a list, a tuple, or a one-dimensional array or tensor.
 
     Example:
         >>> as_number_list(np.array([0.1, 0.05])), as_number_list(torch.tensor([1, 2])), as_number_list("12")
@@ -104,8 +110,13 @@ def as_number_list(value: object) -> list[float] | None:
         value = value.tolist()
     if not isinstance(value, (list, tuple)):
         return None
-    numbers_found = [as_number(item) for item in value]
-    return None if any(number is None for number in numbers_found) else numbers_found  # type: ignore[return-value]
+    numbers_found = []
+    for item in value:
+        number = as_number(item)
+        if number is None:
+            return None
+        numbers_found.append(number)
+    return numbers_found
 
 
 def close_at_given_precision(value: float, expected: float) -> bool:
@@ -157,8 +168,9 @@ def shape_kind_problem(answer: object) -> str:
         return f'you gave the text "{answer}": give the shape itself, a tuple such as (2, 3), without quotes.'
     if isinstance(answer, torch.Tensor):
         return "that is a tensor; the answer is its shape, a tuple such as (2, 3) (tensor.shape gives it)."
-    if as_number(answer) is not None:
-        return f"a shape is a tuple with one number per dimension, such as ({int(as_number(answer))},) or (2, 3)."
+    number = as_number(answer)
+    if number is not None:
+        return f"a shape is a tuple with one number per dimension, such as ({int(number)},) or (2, 3)."
     if not isinstance(answer, (tuple, list)) or not all(isinstance(size, numbers.Integral) for size in answer):
         return f"expected a shape, a tuple of whole numbers such as (2, 3); got {kind_of(answer)}."
     return ""
@@ -173,7 +185,10 @@ def call_learner_function(function: Callable, *args: object) -> tuple[object, st
 
 
 class CheckTimeout(BaseException):
-    """Raised inside the learner's code when a check's time is up (a BaseException, so `except Exception` lets it by)."""
+    """Raised inside the learner's code when a check's time is up.
+
+    It is a BaseException, so the learner's `except Exception` lets it by.
+    """
 
 
 @contextmanager
@@ -256,8 +271,8 @@ def exercise_check(body: Callable[..., Verdict] | None = None, *,
         CheckResult(exercise='is_six', passed=False, hint='count again.')
     """
     if body is None:
-        return functools.partial(exercise_check, seconds=seconds)  # type: ignore[return-value]
-    body.seconds_allowed = seconds  # type: ignore[attr-defined]
+        return functools.partial(exercise_check, seconds=seconds)  # type: ignore[return-value]  # the decorator, for @exercise_check(seconds=...)
+    body.seconds_allowed = seconds  # type: ignore[attr-defined]  # an attribute on a function, which mypy does not follow
     verdict_of = functools.partial(judge, body)
 
     @functools.wraps(body)
@@ -268,8 +283,9 @@ def exercise_check(body: Callable[..., Verdict] | None = None, *,
         passed, hint = verdict_of(answer, *args, **kwargs)
         return CheckResult(body.__name__, bool(passed), "" if passed else hint)
 
-    check.judge = verdict_of  # type: ignore[attr-defined]
-    check.result = result  # type: ignore[attr-defined]
+    # Attributes on a function, which mypy does not follow; the grading kernel finds them in the check's __dict__.
+    check.judge = verdict_of  # type: ignore[attr-defined]  # see above
+    check.result = result  # type: ignore[attr-defined]  # see above
     _REGISTRY[f"{body.__module__.rsplit('.', 1)[-1]}.{body.__name__}"] = check
     return check
 
@@ -297,14 +313,14 @@ def missing_answer_hint(name: str) -> str:
             "been run. Fix the error shown under your answer cell, run it again, then run this check.")
 
 
-def _show_missing_answer(shell: object, error_type: type, error: BaseException, traceback: object,
+def _show_missing_answer(shell: InteractiveShell, error_type: type, error: BaseException, traceback: object,
                          tb_offset: int | None = None) -> None:
     """IPython's handler for a NameError: a missing ``answer_...`` gets a plain sentence instead of a traceback."""
     name = getattr(error, "name", None)  # the missing name (Python 3.10 and newer)
     if isinstance(name, str) and name.startswith("answer"):
         print(missing_answer_hint(name))
     else:  # any other NameError is shown as IPython always shows it
-        shell.showtraceback((error_type, error, traceback), tb_offset=tb_offset)  # type: ignore[attr-defined]
+        shell.showtraceback((error_type, error, traceback), tb_offset=tb_offset)
 
 
 def _install_missing_answer_hint() -> None:
