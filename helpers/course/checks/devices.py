@@ -46,8 +46,9 @@ def pretend_machine(cuda: bool, mps: bool) -> Iterator[None]:
     def current_accelerator(check_available: bool = False) -> torch.device | None:
         return torch.device(accelerator) if accelerator else None
 
-    fakes = [(torch.cuda, "is_available", lambda: cuda), (torch.cuda, "device_count", lambda: int(cuda)),
-             (torch.backends.mps, "is_available", lambda: mps), (torch.backends.mps, "is_built", lambda: mps)]
+    fakes: list[tuple[object, str, Callable[..., object]]] = [
+        (torch.cuda, "is_available", lambda: cuda), (torch.cuda, "device_count", lambda: int(cuda)),
+        (torch.backends.mps, "is_available", lambda: mps), (torch.backends.mps, "is_built", lambda: mps)]
     if hasattr(torch, "accelerator"):
         fakes += [(torch.accelerator, "is_available", lambda: accelerator is not None),
                   (torch.accelerator, "device_count", lambda: int(accelerator is not None)),
@@ -159,7 +160,7 @@ def on_model_device(answer: object) -> Verdict:
     return True, ""
 
 
-def _output_megabytes(model_builder: Callable[[], nn.Module], batch: torch.Tensor) -> list[float]:
+def _output_megabytes(model_builder: Callable[[], nn.Sequential], batch: torch.Tensor) -> list[float]:
     """Return the MiB of each layer's output when ``model_builder()`` runs on ``batch``, layer by layer."""
     megabytes = []
     with torch.no_grad():
@@ -171,15 +172,14 @@ def _output_megabytes(model_builder: Callable[[], nn.Module], batch: torch.Tenso
 
 
 @exercise_check
-def activation_megabytes(answer: object, model_builder: Callable[[], nn.Module]) -> Verdict:
+def activation_megabytes(answer: object, model_builder: Callable[[], nn.Sequential]) -> Verdict:
     """The answer is the MiB of every layer's output of ``model_builder()`` on a float32 batch (128, 3, 64, 64).
 
     For the notebook's small CNN that is 32 + 32 + 8 + 16 + 16 + 4 + a little = 108.03 MiB.
     """
-    problem = number_problem(answer, "a number of MiB")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a number of MiB")
     batch = torch.zeros(128, 3, 64, 64)
     layers = _output_megabytes(model_builder, batch)
     total, batch_only = sum(layers), tensor_megabytes(batch)

@@ -96,10 +96,9 @@ def max_difference(answer: object, first: torch.Tensor, second: np.ndarray) -> V
     """The answer is ``max |first - second|`` as a number."""
     if isinstance(answer, (bool, np.bool_)) or (isinstance(answer, torch.Tensor) and answer.dtype == torch.bool):
         return False, "that is a yes/no comparison (like allclose); the exercise asks for the difference itself."
-    problem = number_problem(answer, "a number")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a number")
     second = np.asarray(second, dtype=np.float64)
     differences = second - first.detach().cpu().numpy().astype(np.float64)
     expected = float(np.abs(differences).max())

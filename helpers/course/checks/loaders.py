@@ -93,10 +93,9 @@ def cell_dataset(answer: object) -> Verdict:
 @exercise_check
 def shared_patients(answer: object, files: list[str], split: Split) -> Verdict:
     """The answer is how many patients have cells in both ``split.train`` and ``split.test``."""
-    problem = number_problem(answer, "a whole number (how many patients)")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a whole number (how many patients)")
     patients = {part: {patient_of(files[i]) for i in getattr(split, part)} for part in ("train", "valid", "test")}
     expected = len(patients["train"] & patients["test"])
     if value == expected:

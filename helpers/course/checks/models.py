@@ -44,10 +44,9 @@ def flattened_size(answer: object, features: nn.Module, image_size: int) -> Verd
     with torch.no_grad():
         output = features(torch.zeros(1, 3, image_size, image_size))
     expected = output[0].numel()
-    problem = number_problem(answer, "a whole number")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a whole number")
     if value == expected:
         return True, ""
     channels, side = output.shape[1], output.shape[-1]

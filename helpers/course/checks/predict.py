@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import torch
@@ -20,8 +21,9 @@ def picture_model(seed: int = 0) -> nn.Module:
         torch.manual_seed(seed)
         model = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                               nn.Flatten(), nn.Dropout(0.5), nn.Linear(6, 3))
+        head = cast(nn.Linear, model[-1])  # the Linear just built
         with torch.no_grad():
-            model[-1].weight.mul_(6)  # confident enough that the predicted class differs between models
+            head.weight.mul_(6)  # confident enough that the predicted class differs between models
             for _ in range(5):  # running statistics unlike a fresh layer's, so training mode answers differently
                 model(torch.rand(4, 3, 9, 9) * 0.5 + 0.25)
     return model
@@ -120,10 +122,9 @@ def predict_picture(answer: object) -> Verdict:
 def parasitized_recall(answer: object, matrix: torch.Tensor,
                        classes: Sequence[str] = ("Parasitized", "Uninfected")) -> Verdict:
     """The answer is the recall of Parasitized: ``matrix[p, p] / matrix[p].sum()`` (rows are true classes)."""
-    problem = number_problem(answer, "a number between 0 and 1")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a number between 0 and 1")
     p = list(classes).index("Parasitized")
     other = 1 - p
     matrix = matrix.double()
@@ -145,10 +146,9 @@ def parasitized_recall(answer: object, matrix: torch.Tensor,
 @exercise_check
 def least_sure_image(answer: object, logits: torch.Tensor) -> Verdict:
     """The answer is the index of the image whose highest softmax probability is the lowest."""
-    problem = number_problem(answer, "an image index (a whole number)")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "an image index (a whole number)")
     confidence = logits.softmax(dim=1).max(dim=1).values
     expected = int(confidence.argmin())
     if value == expected:

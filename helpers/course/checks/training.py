@@ -84,10 +84,9 @@ def training_step(answer: object) -> Verdict:
 @exercise_check
 def weighted_accuracy(answer: object, batch_correct: list[int], batch_sizes: list[int]) -> Verdict:
     """The answer is the accuracy over all samples: total correct / total samples."""
-    problem = number_problem(answer, "a number between 0 and 1")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "a number between 0 and 1")
     expected = sum(batch_correct) / sum(batch_sizes)
     mean_of_means = sum(c / s for c, s in zip(batch_correct, batch_sizes)) / len(batch_sizes)
     if close_at_given_precision(value, expected):
@@ -130,10 +129,9 @@ def halving_rates(answer: object) -> Verdict:
 @exercise_check
 def epoch_to_keep(answer: object, train_losses: list[float], valid_losses: list[float]) -> Verdict:
     """The answer is the epoch (numbered from 1) with the lowest validation loss: the weights to keep."""
-    problem = number_problem(answer, "an epoch number")
-    if problem:
-        return False, problem
     value = as_number(answer)
+    if value is None:
+        return False, number_problem(answer, "an epoch number")
     best = min(range(len(valid_losses)), key=valid_losses.__getitem__)
     if value == best + 1:
         return True, ""
