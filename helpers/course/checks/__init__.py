@@ -157,6 +157,18 @@ def number_problem(value: object, what: str = "a number") -> str:
     return f"expected {what}, got {kind_of(value)}."
 
 
+def as_shape(value: object) -> tuple[int, ...] | None:
+    """Return ``value`` as a tuple when it is a shape (a tuple, list or torch.Size of whole numbers), else None.
+
+    Example:
+        >>> as_shape([2, 3]), as_shape(torch.Size([4])), as_shape("2, 3"), as_shape((2.5, 3))
+        ((2, 3), (4,), None, None)
+    """
+    if isinstance(value, (tuple, list)) and all(isinstance(size, numbers.Integral) for size in value):
+        return tuple(value)
+    return None
+
+
 def shape_kind_problem(answer: object) -> str:
     """Return a hint when ``answer`` is not a shape (a tuple, list or torch.Size of whole numbers), else ``""``.
 
@@ -171,7 +183,7 @@ def shape_kind_problem(answer: object) -> str:
     number = as_number(answer)
     if number is not None:
         return f"a shape is a tuple with one number per dimension, such as ({int(number)},) or (2, 3)."
-    if not isinstance(answer, (tuple, list)) or not all(isinstance(size, numbers.Integral) for size in answer):
+    if as_shape(answer) is None:
         return f"expected a shape, a tuple of whole numbers such as (2, 3); got {kind_of(answer)}."
     return ""
 

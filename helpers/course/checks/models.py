@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from helpers.course.checks import Verdict, as_number, exercise_check, kind_of, number_problem
+from helpers.course.checks import Verdict, as_number, as_number_list, exercise_check, kind_of, number_problem
 
 DIGITS_LAYERS = {"fc1": (784, 128), "fc2": (128, 10)}
 
@@ -39,7 +39,7 @@ def digits_classifier(answer: object) -> Verdict:
 
 
 @exercise_check
-def flattened_size(answer: object, features: nn.Module, image_size: int) -> Verdict:
+def flattened_size(answer: object, features: nn.Sequential, image_size: int) -> Verdict:
     """The answer is how many numbers ``features`` gives per image of ``image_size`` px, once flattened."""
     with torch.no_grad():
         output = features(torch.zeros(1, 3, image_size, image_size))
@@ -115,8 +115,8 @@ def memorises_one_batch(answer: object) -> Verdict:
         answer = answer.tolist()
     if not isinstance(answer, (list, tuple)) or not answer:
         return False, f"expected a list of losses, one per training step; got {kind_of(answer)}."
-    losses = [as_number(loss) for loss in answer]
-    if any(loss is None for loss in losses):
+    losses = as_number_list(answer)
+    if losses is None:
         return False, "every entry should be a number: append loss.item() after each step."
     if len(losses) < 20:
         return False, f"only {len(losses)} steps: train for at least 20 (the exercise says 50)."

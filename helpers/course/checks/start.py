@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
-from helpers.course.checks import Verdict, exercise_check, kind_of, shape_kind_problem
+from helpers.course.checks import Verdict, as_shape, exercise_check, kind_of, shape_kind_problem
 
 
 @exercise_check
@@ -22,10 +24,9 @@ def first_tensor(answer: object) -> Verdict:
 @exercise_check
 def sum_shape(answer: object) -> Verdict:
     """The answer is the shape of ``torch.zeros(2, 3).sum(dim=0)``: (3,)."""
-    problem = shape_kind_problem(answer)
-    if problem:
-        return False, problem
-    shape = tuple(answer)
+    shape = as_shape(answer)
+    if shape is None:
+        return False, shape_kind_problem(answer)
     if shape == (3,):
         return True, ""
     if shape == (2,):
@@ -37,7 +38,7 @@ def sum_shape(answer: object) -> Verdict:
     return False, f"got {shape}; the zeros are (2, 3) and dim=0 (the rows) is summed away."
 
 
-def _served_items(loader: object) -> list[list[int]]:
+def _served_items(loader: Iterable[object]) -> list[list[int]]:
     """Return the numbers ``loader`` serves, batch by batch."""
     batches = []
     for batch in loader:

@@ -7,16 +7,23 @@ from collections.abc import Callable
 
 import torch
 
-from helpers.course.checks import Verdict, as_number, call_learner_function, exercise_check, kind_of, shape_kind_problem
+from helpers.course.checks import (
+    Verdict,
+    as_number,
+    as_shape,
+    call_learner_function,
+    exercise_check,
+    kind_of,
+    shape_kind_problem,
+)
 
 
 @exercise_check
 def product_shape(answer: object) -> Verdict:
     """The answer is the shape of ``images.reshape(16, -1) @ weights.T``: (16, 784) @ (784, 10) is (16, 10)."""
-    problem = shape_kind_problem(answer)
-    if problem:
-        return False, problem
-    shape = tuple(answer)
+    shape = as_shape(answer)
+    if shape is None:
+        return False, shape_kind_problem(answer)
     if shape == (16, 10):
         return True, ""
     if shape == (10, 16):

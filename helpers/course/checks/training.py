@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import torch
@@ -32,13 +33,14 @@ def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
     return loss
 
 
-def _two_steps(step: object) -> tuple[list[list[torch.Tensor]], list[object], str]:
+def _two_steps(step: Callable[..., object]) -> tuple[list[list[torch.Tensor]], list[object], str]:
     """Run ``step`` twice on a fixed tiny problem; return the parameters after each call, what it returned, a failure."""
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     images, labels = torch.randn(8, 4), torch.arange(8) % 3
-    snapshots, returned = [], []
+    snapshots: list[list[torch.Tensor]] = []
+    returned: list[object] = []
     for _ in range(2):
         result, failure = call_learner_function(step, model, images, labels, nn.CrossEntropyLoss(), optimizer)
         if failure:
@@ -76,7 +78,8 @@ def training_step(answer: object) -> Verdict:
     loss = as_number(returned[0])
     if loss is None:
         return False, f"your function returns {kind_of(returned[0])}: return the loss (one number)."
-    if not math.isclose(loss, as_number(expected_losses[0]), rel_tol=1e-5):
+    expected_loss = cast(torch.Tensor, expected_losses[0])  # what _reference_step returned
+    if not math.isclose(loss, expected_loss.item(), rel_tol=1e-5):
         return False, "the weights are right, but the returned number is not this batch's loss: return the loss."
     return True, ""
 
