@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from helpers.course.checks import Verdict, as_number_list, call_learner_function, exercise_check, kind_of
-from helpers.distributed import (RunConfig, effective_batch_size, make_regression_data, make_tiny_model,
-                                 train_epochs)
-
+from helpers.distributed import RunConfig, effective_batch_size, make_regression_data, make_tiny_model, train_epochs
 
 SAME_RUN_TOLERANCE = 1e-5
 """Weights this close come from the same run: float32 rounding in another order, nothing more."""
@@ -31,7 +29,7 @@ def one_process_weights(config: RunConfig, batch_size: int, reshuffle: bool = Tr
     dataset = make_regression_data(config.samples, config.features, config.seed)
     model = make_tiny_model(config.features, config.seed)
     sampler_class = DistributedSampler if reshuffle else _SameOrderEveryEpoch
-    sampler = sampler_class(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler[int] = sampler_class(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
     loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
     train_epochs(model, loader, sampler, optimizer, config.epochs, torch.device("cpu"))
@@ -74,11 +72,12 @@ def ported_run(answer: object, same_as_ddp: object, config: RunConfig, processes
                            f"The ported run takes batch_size=config.batch_size ({config.batch_size}) samples per step.")
         if largest_difference(weights, make_tiny_model(config.features, config.seed).state_dict()) == 0:
             return False, "that model is untrained: run the training loop on it first."
-        if largest_difference(weights, one_process_weights(config, config.batch_size, reshuffle=False)) <= SAME_RUN_TOLERANCE:
+        same_order_every_epoch = one_process_weights(config, config.batch_size, reshuffle=False)
+        if largest_difference(weights, same_order_every_epoch) <= SAME_RUN_TOLERANCE:
             return False, "every epoch ran in the same order: call sampler.set_epoch(epoch) at the start of each epoch."
-        return False, (f"your weights are {difference:.1e} away from that run's: train make_tiny_model(config.features, "
-                       f"config.seed) for config.epochs epochs as the reference loop does (same sampler, SGD with "
-                       f"config.learning_rate), with batch_size=config.batch_size.")
+        return False, (f"your weights are {difference:.1e} away from that run's: train "
+                       "make_tiny_model(config.features, config.seed) for config.epochs epochs as the reference loop "
+                       "does (same sampler, SGD with config.learning_rate), with batch_size=config.batch_size.")
     if same_as_ddp is None or same_as_ddp is Ellipsis:
         return False, "the model is right; now set answer_same_as_ddp to True or False."
     verdict = _as_truth_value(same_as_ddp)
@@ -113,7 +112,9 @@ def logs_on_rank_zero(answer: object) -> Verdict:
 
 def sampler_indices(samples: int, world_size: int, rank: int, epoch: int, seed: int = 0) -> list[int]:
     """Return the indices a shuffling DistributedSampler gives ``rank`` in ``epoch``."""
-    sampler = DistributedSampler(range(samples), num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
+    numbers: TensorDataset = TensorDataset(torch.arange(samples))  # the sampler reads only its length
+    sampler: DistributedSampler[int] = DistributedSampler(numbers, num_replicas=world_size, rank=rank, shuffle=True,
+                                                          seed=seed)
     sampler.set_epoch(epoch)
     return list(sampler)
 
@@ -135,4 +136,5 @@ def second_epoch_indices(answer: object) -> Verdict:
         return False, "that is the order without shuffling: make the sampler with shuffle=True, seed=0."
     if answer == sampler_indices(8, world_size=2, rank=0, epoch=1):
         return False, "those are rank 0's indices; make the sampler with rank=1."
-    return False, "make the sampler for rank 1 of 2 processes with shuffle=True and seed=0, and call set_epoch(1) before listing it."
+    return False, ("make the sampler for rank 1 of 2 processes with shuffle=True and seed=0, and call set_epoch(1) "
+                   "before listing it.")
