@@ -147,8 +147,8 @@ def screening_at_threshold(answer: object, valid_scores: torch.Tensor, valid_is_
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
         return False, (f"expected three numbers, (threshold, test recall, share of healthy test cells flagged); "
                        f"got {kind_of(answer)}.")
-    numbers = [as_number(value) for value in answer]
-    if any(number is None for number in numbers):
+    numbers = as_number_list(answer)
+    if numbers is None:
         return False, f"expected three numbers; got ({', '.join(kind_of(value) for value in answer)})."
     threshold, recall, false_alarms = numbers
     if _threshold_problem(threshold, valid_scores, valid_is_parasitized, target):

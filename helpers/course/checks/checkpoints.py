@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from unittest import mock
 
@@ -48,7 +49,8 @@ def same_state(saved: object, current: object) -> bool:
 def resumable_checkpoint(answer: object, model: nn.Module, optimizer: torch.optim.Optimizer, epoch: int) -> Verdict:
     """The answer is a dict with the model's and optimizer's state_dicts and the epoch."""
     if not isinstance(answer, dict):
-        return False, f"expected a dict such as {{'model': ..., 'optimizer': ..., 'epoch': ...}}, got {kind_of(answer)}."
+        return False, (f"expected a dict such as {{'model': ..., 'optimizer': ..., 'epoch': ...}}, got "
+                       f"{kind_of(answer)}.")
     entries = {part: _entry(answer, part) for part in KEY_NAMES}
     missing = [part for part, (present, _) in entries.items() if not present]
     if missing:
@@ -85,9 +87,12 @@ class _Unpicklable:
         raise RuntimeError("the save was interrupted")
 
 
-def _saved_to(call: mock.call) -> Path | None:
-    """Return the file a recorded ``torch.save(obj, f)`` call wrote to (a path or an open file)."""
-    target = call.args[1] if len(call.args) > 1 else call.kwargs.get("f")
+def _saved_to(args: tuple[object, ...], kwargs: Mapping[str, object]) -> Path | None:
+    """Return the file a recorded ``torch.save(obj, f)`` call (its ``args`` and ``kwargs``) wrote to.
+
+    ``f`` may be a path or an open file.
+    """
+    target = args[1] if len(args) > 1 else kwargs.get("f")
     if not isinstance(target, (str, os.PathLike)):
         target = getattr(target, "name", None)  # an open file knows its path
     return Path(target) if isinstance(target, (str, os.PathLike)) else None
@@ -116,7 +121,8 @@ def atomic_save(answer: object) -> Verdict:
             return False, "nothing was written at path: the last step puts the finished file there with os.replace."
         if not torch.equal(torch.load(path, weights_only=True)["weights"], torch.ones(3)):
             return False, "the file does not hold what was saved."
-        targets = [target for target in map(_saved_to, spy.call_args_list) if target is not None]
+        saved_to = [_saved_to(call.args, call.kwargs) for call in spy.call_args_list]
+        targets = [target for target in saved_to if target is not None]
         if any(target.resolve() == path.resolve() for target in targets):
             return False, ("torch.save writes straight into path: a crash half-way leaves a broken file. Save to a "
                            "temporary file in the same folder, then os.replace(temporary, path).")
@@ -150,7 +156,7 @@ def atomic_save(answer: object) -> Verdict:
 def latest_checkpoint(answer: object, names: list[str]) -> Verdict:
     """The answer is the name of the newest epoch checkpoint among ``names`` (compared as numbers)."""
     epochs = {name: int(name.split("_")[1].split(".")[0]) for name in names if name.startswith("epoch_")}
-    expected = max(epochs, key=epochs.get)
+    expected = max(epochs, key=epochs.__getitem__)
     if isinstance(answer, os.PathLike):
         answer = Path(answer).name
     if not isinstance(answer, str):
@@ -161,7 +167,8 @@ def latest_checkpoint(answer: object, names: list[str]) -> Verdict:
         return False, ("that is the last name in alphabetical order: 'epoch_9' sorts after 'epoch_10'. "
                        "Compare the epoch numbers as integers.")
     if answer == "best.pt":
-        return False, "best.pt holds the best weights, not an epoch checkpoint with the latest state: a run resumes from the newest epoch file."
+        return False, ("best.pt holds the best weights, not an epoch checkpoint with the latest state: a run resumes "
+                       "from the newest epoch file.")
     if answer not in names:
         return False, f"{answer!r} is not one of the names in files."
     return False, "pick the epoch file with the highest epoch number."
