@@ -25,7 +25,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import numpy as np
 import torch
@@ -34,6 +34,8 @@ from helpers.course.records import record
 
 if TYPE_CHECKING:  # for the type checker only: plain Python may have no IPython
     from IPython.core.interactiveshell import InteractiveShell
+
+Returned = TypeVar("Returned")  # what the function given to call_learner_function returns
 
 Verdict = tuple[bool, str]
 """What a check's body returns: whether the answer is right, and a hint when it is not."""
@@ -188,7 +190,7 @@ def shape_kind_problem(answer: object) -> str:
     return ""
 
 
-def call_learner_function(function: Callable, *args: object) -> tuple[object, str]:
+def call_learner_function(function: Callable[..., Returned], *args: object) -> tuple[Returned | None, str]:
     """Call the learner's ``function``; return its result and ``""``, or None and what went wrong."""
     try:
         return function(*args), ""

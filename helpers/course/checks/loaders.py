@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,7 +32,8 @@ def _sample_files(folder: Path) -> list[tuple[str, int]]:
     return samples
 
 
-def _item_problem(item: object, index: int, samples: list[tuple[str, int]], transform) -> str:
+def _item_problem(item: object, index: int, samples: list[tuple[str, int]],
+                  transform: Callable[[Image.Image], torch.Tensor]) -> str:
     """Return what is wrong with ``dataset[index]`` (``item``), or ``""``."""
     if not isinstance(item, (tuple, list)) or len(item) != 2:
         return f"dataset[{index}] gives {kind_of(item)}; __getitem__ should return a pair: (image, label)."
@@ -64,6 +67,7 @@ def cell_dataset(answer: object) -> Verdict:
     transform = eval_transforms(8)
     with tempfile.TemporaryDirectory() as folder:
         samples = _sample_files(Path(folder))
+        dataset: Any  # the learner's object, used as a DataLoader uses it: by its __len__ and __getitem__
         dataset, failure = call_learner_function(answer, samples, transform)
         if failure:
             return False, f"making {answer.__name__}(samples, transform) failed: {failure}."
@@ -114,10 +118,10 @@ def shared_patients(answer: object, files: list[str], split: Split) -> Verdict:
                    "split.test, and count their intersection.")
 
 
-def _order(loader: object) -> list[int] | None:
-    """Return the order in which ``loader`` serves the numbers 0..n-1 of the check's data set, or None."""
-    order = []
-    for batch in loader:  # type: ignore[attr-defined]
+def _order(loader: Iterable[object]) -> list[int]:
+    """Return the order in which ``loader`` serves the numbers 0..n-1 of the check's data set."""
+    order: list[int] = []
+    for batch in loader:
         values = batch[0] if isinstance(batch, (tuple, list)) else batch
         order.extend(int(value) for value in torch.as_tensor(values).reshape(-1))
     return order
@@ -133,7 +137,7 @@ def seeded_loader(answer: object) -> Verdict:
     if not callable(answer) or isinstance(answer, DataLoader):
         return False, f"expected your function itself (answer_seeded_loader = seeded_loader), got {kind_of(answer)}."
     numbers = TensorDataset(torch.arange(20))
-    orders = {}
+    orders: dict[str, list[int]] = {}
     for name, seed, global_seed in (("first", 0, 123), ("again", 0, 456), ("other", 1, 123)):
         loader, problem = call_learner_function(answer, numbers, seed)
         if problem:
@@ -141,9 +145,10 @@ def seeded_loader(answer: object) -> Verdict:
         if not isinstance(loader, DataLoader):
             return False, f"your function returned {kind_of(loader)}; return a torch.utils.data.DataLoader."
         torch.manual_seed(global_seed)  # another cell uses the global generator before this loader is read
-        orders[name], problem = call_learner_function(_order, loader)
-        if problem:
+        order, problem = call_learner_function(_order, loader)
+        if order is None:  # reading it raised
             return False, f"reading the loader failed: {problem}."
+        orders[name] = order
     if sorted(orders["first"]) != list(range(20)):
         return False, "the loader does not serve every item exactly once: keep the whole data set, shuffle it."
     if orders["first"] == list(range(20)) and orders["other"] == list(range(20)):

@@ -34,7 +34,10 @@ def _reference_step(model: nn.Module, images: torch.Tensor, labels: torch.Tensor
 
 
 def _two_steps(step: Callable[..., object]) -> tuple[list[list[torch.Tensor]], list[object], str]:
-    """Run ``step`` twice on a fixed tiny problem; return the parameters after each call, what it returned, a failure."""
+    """Run ``step`` twice on a fixed tiny problem.
+
+    Return the parameters after each call, what each call returned, and a failure (``""`` when none).
+    """
     torch.manual_seed(0)
     model = nn.Linear(4, 3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)

@@ -34,7 +34,8 @@ def eval_pipeline_128(answer: object) -> Verdict:
         return False, (f"expected shape (3, 128, 128), got {tuple(output.shape)}: Resize(146) keeps the aspect "
                        "ratio, then CenterCrop(128) cuts the square.")
     if not output.is_floating_point():
-        return False, f"the tensor is {output.dtype}: ToTensor() (or v2.ToDtype(torch.float32, scale=True)) scales to [0, 1]."
+        return False, (f"the tensor is {output.dtype}: ToTensor() (or v2.ToDtype(torch.float32, scale=True)) scales "
+                       "to [0, 1].")
     if not torch.equal(output, answer(image)):
         return False, "two runs gave different tensors: an evaluation pipeline must not be random (no Random... steps)."
     if output.min() >= 0:
@@ -56,7 +57,8 @@ def to_tensor_by_hand(answer: object, photo: np.ndarray) -> Verdict:
     if not isinstance(answer, torch.Tensor):
         return False, f"expected a torch.Tensor, got {kind_of(answer)}: start from torch.from_numpy(photo)."
     if answer.shape != expected.shape:
-        return False, f"expected shape {tuple(expected.shape)} (channels first), got {tuple(answer.shape)}: permute(2, 0, 1)."
+        return False, (f"expected shape {tuple(expected.shape)} (channels first), got {tuple(answer.shape)}: "
+                       "permute(2, 0, 1).")
     if not answer.is_floating_point():
         return False, f"expected float32, got {answer.dtype}: use .float() before dividing."
     if answer.max() > 1:
