@@ -3,12 +3,24 @@
 The checks themselves are judged by the probe corpus in test_checks_probes.py.
 """
 
+import contextlib
+
 import numpy as np
 import torch
 
-from helpers.course.checks import (UNANSWERED_HINT, CheckResult, as_number, call_learner_function, exercise_check, kind_of,
-                                   number_problem, registry, shape_kind_problem)
-from helpers.course.checks import start, tensors
+from helpers.course.checks import (
+    UNANSWERED_HINT,
+    CheckResult,
+    as_number,
+    call_learner_function,
+    exercise_check,
+    kind_of,
+    number_problem,
+    registry,
+    shape_kind_problem,
+    start,
+    tensors,
+)
 
 
 def test_a_check_never_raises_and_its_hint_is_plain_language(capsys):
@@ -71,10 +83,8 @@ def test_a_check_stops_code_that_never_ends_with_a_hint():
     @exercise_check(seconds=0.5)
     def runs_forever(answer):
         while True:
-            try:
+            with contextlib.suppress(Exception):  # a learner's loop that swallows errors still stops
                 answer()
-            except Exception:  # a learner's loop that swallows errors still stops
-                pass
 
     passed, hint = runs_forever.judge(lambda: None)
     assert not passed and "still running after 0.5 s" in hint and "never ends" in hint
@@ -145,7 +155,8 @@ def test_a_missing_answer_gets_a_sentence_that_says_the_answer_cell_failed(capsy
     from helpers.course.checks import _show_missing_answer
 
     class Shell:
-        shown = []
+        def __init__(self):
+            self.shown = []
 
         def showtraceback(self, exc_tuple, tb_offset=None):
             self.shown.append(exc_tuple[0])

@@ -741,11 +741,11 @@ exercise("09 parasitized_recall", notebook="09", check=predict.parasitized_recal
                 (lambda m: 40 / 50, "Uninfected"), (lambda m: "0.9", "quotes")])
 LOGITS = torch.tensor([[0.3, 3.2, 0.1], [1.0, -1.0, -1.5], [2.5, 0.0, 0.2], [6.0, 5.8, -2.0]])
 exercise("09 least_sure_image", notebook="09", check=predict.least_sure_image, data=lambda: (LOGITS,),
-         reference=lambda l: int(l.softmax(dim=1).max(dim=1).values.argmin()),
-         alternatives=[lambda l: l.softmax(dim=1).max(dim=1).values.argmin(), lambda l: 3,
-                       lambda l: int(np.argmin(torch.softmax(l, 1).amax(1).numpy()))],
-         wrong=[(lambda l: 4, "counts from 0"), (lambda l: 0, "surest"), (lambda l: int(l.max(dim=1).values.argmin()), "softmax"),
-                (lambda l: "3", "quotes"), (lambda l: 2, "smallest")])
+         reference=lambda logits: int(logits.softmax(dim=1).max(dim=1).values.argmin()),
+         alternatives=[lambda logits: logits.softmax(dim=1).max(dim=1).values.argmin(), lambda logits: 3,
+                       lambda logits: int(np.argmin(torch.softmax(logits, 1).amax(1).numpy()))],
+         wrong=[(lambda logits: 4, "counts from 0"), (lambda logits: 0, "surest"), (lambda logits: int(logits.max(dim=1).values.argmin()), "softmax"),
+                (lambda logits: "3", "quotes"), (lambda logits: 2, "smallest")])
 
 # -- notebook 10 --------------------------------------------------------------------------------------------
 
