@@ -284,9 +284,9 @@ def exercise_check(body: Callable[..., Verdict] | None = None, *,
         >>> is_six.result(5)
         CheckResult(exercise='is_six', passed=False, hint='count again.')
     """
-    if body is None:
-        return functools.partial(exercise_check, seconds=seconds)  # type: ignore[return-value]  # the decorator, for @exercise_check(seconds=...)
-    body.seconds_allowed = seconds  # type: ignore[attr-defined]  # an attribute on a function, which mypy does not follow
+    if body is None:  # called as @exercise_check(seconds=...): give the decorator that takes the body
+        return functools.partial(exercise_check, seconds=seconds)  # type: ignore[return-value]  # a decorator, not a check
+    body.seconds_allowed = seconds  # type: ignore[attr-defined]  # mypy does not follow attributes set on a function
     verdict_of = functools.partial(judge, body)
 
     @functools.wraps(body)
@@ -297,9 +297,9 @@ def exercise_check(body: Callable[..., Verdict] | None = None, *,
         passed, hint = verdict_of(answer, *args, **kwargs)
         return CheckResult(body.__name__, bool(passed), "" if passed else hint)
 
-    # Attributes on a function, which mypy does not follow; the grading kernel finds them in the check's __dict__.
-    check.judge = verdict_of  # type: ignore[attr-defined]  # see above
-    check.result = result  # type: ignore[attr-defined]  # see above
+    # Attributes on the function: the grading kernel finds them in the check's __dict__.
+    check.judge = verdict_of  # type: ignore[attr-defined]  # as body.seconds_allowed above
+    check.result = result  # type: ignore[attr-defined]  # as body.seconds_allowed above
     _REGISTRY[f"{body.__module__.rsplit('.', 1)[-1]}.{body.__name__}"] = check
     return check
 

@@ -112,7 +112,7 @@ def logs_on_rank_zero(answer: object) -> Verdict:
 
 def sampler_indices(samples: int, world_size: int, rank: int, epoch: int, seed: int = 0) -> list[int]:
     """Return the indices a shuffling DistributedSampler gives ``rank`` in ``epoch``."""
-    numbers: TensorDataset = TensorDataset(torch.arange(samples))  # the sampler reads only its length
+    numbers = TensorDataset(torch.arange(samples))  # the sampler reads only its length
     sampler: DistributedSampler[int] = DistributedSampler(numbers, num_replicas=world_size, rank=rank, shuffle=True,
                                                           seed=seed)
     sampler.set_epoch(epoch)
