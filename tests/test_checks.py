@@ -5,6 +5,7 @@ The checks themselves are judged by the probe corpus in test_checks_probes.py.
 
 import contextlib
 
+import nbformat
 import numpy as np
 import torch
 
@@ -166,3 +167,22 @@ def test_a_missing_answer_gets_a_sentence_that_says_the_answer_cell_failed(capsy
     assert "`answer_shape` does not exist yet: your answer cell raised" in capsys.readouterr().out
     _show_missing_answer(shell, NameError, NameError("name 'pritn' is not defined", name="pritn"), None)
     assert shell.shown == [NameError] and capsys.readouterr().out == ""
+
+
+def test_the_checks_copies_of_exercise_data_match_the_notebooks():
+    """An in-place answer is judged against the check's copy of the notebook's data: the two must agree."""
+    from helpers.course import facts
+    from helpers.course.checks import tensors, transforms
+
+    def data_line(notebook: str, start: str) -> dict:
+        cells = nbformat.read(facts.NOTEBOOKS_DIR / notebook, as_version=4).cells
+        source = next(cell.source for cell in cells if cell.cell_type == "code" and start in cell.source)
+        line = next(line for line in source.splitlines() if line.startswith(start))
+        namespace: dict = {}
+        exec("import torch\nfrom torchvision import transforms\nfrom helpers.transforms import IMAGENET_MEAN, "
+             "IMAGENET_STD\n" + line, namespace)
+        return namespace
+
+    assert torch.equal(data_line("01_tensors_and_autograd.ipynb", "marks = ")["marks"], tensors.EXERCISE_MARKS)
+    assert torch.allclose(data_line("02_transforms.ipynb", "normalized = ")["normalized"],
+                          transforms.exercise_normalized())

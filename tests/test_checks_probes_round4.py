@@ -22,6 +22,8 @@ from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
 from helpers.course.checks import CheckResult, capstone, devices, export, loaders, predict, tensors, training, transfer
+from helpers.course.checks import transforms as transform_checks
+from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 
 @dataclass
@@ -362,6 +364,28 @@ probe("11 screening_at_threshold wrong recall as a percentage", capstone.screeni
       lambda *data: (screened(*data)[0], 100 * screened(*data)[1], screened(*data)[2]), False, "test recall is")
 probe("11 screening_at_threshold wrong one text", capstone.screening_at_threshold, screening_data,
       lambda *data: "0.3, 0.98, 0.4", False, "three numbers")
+
+
+# -- in-place answers: right ones pass, and a wrong one is not judged against the data it destroyed ------------
+
+
+def notebook_marks() -> tuple:
+    return (torch.tensor([[60.0, 72, 90], [75, 80, 85], [50, 64, 70], [90, 88, 95], [65, 71, 80]]),)
+
+
+def notebook_normalized() -> tuple:
+    pixels = torch.rand(3, 4, 3, generator=torch.Generator().manual_seed(0))
+    return (torchvision.transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)(pixels),)
+
+
+probe("01 centred_columns in place", tensors.centred_columns, notebook_marks, lambda marks: marks.sub_(marks.mean(0)), True)
+probe("01 centred_columns wrong zeroed in place", tensors.centred_columns, notebook_marks, lambda marks: marks.zero_(),
+      False, "values changed")
+probe("02 undo_normalize in place", transform_checks.undo_normalize, notebook_normalized,
+      lambda normalized: normalized.mul_(torch.tensor(IMAGENET_STD).view(3, 1, 1)).add_(
+          torch.tensor(IMAGENET_MEAN).view(3, 1, 1)), True)
+probe("02 undo_normalize wrong mean added in place", transform_checks.undo_normalize, notebook_normalized,
+      lambda normalized: normalized.add_(torch.tensor(IMAGENET_MEAN).view(3, 1, 1)), False, "both steps")
 
 
 HANGING = (tensors.derivative, loaders.seeded_loader, training.seed_verdict, devices.on_model_device,

@@ -190,6 +190,17 @@ def shape_kind_problem(answer: object) -> str:
     return ""
 
 
+def changed_in_place(answer: torch.Tensor, data: torch.Tensor) -> bool:
+    """Whether ``answer`` is ``data`` itself, changed in place (``data -= ...``): it then no longer shows the original.
+
+    Example:
+        >>> data = torch.ones(3)
+        >>> changed_in_place(data.mul_(2), data), changed_in_place(data * 2, data)
+        (True, False)
+    """
+    return answer.device.type != "meta" and answer.untyped_storage().data_ptr() == data.untyped_storage().data_ptr()
+
+
 def call_learner_function(function: Callable[..., Returned], *args: object) -> tuple[Returned | None, str]:
     """Call the learner's ``function``; return its result and ``""``, or None and what went wrong."""
     try:

@@ -12,6 +12,7 @@ from helpers.course.checks import (
     as_number,
     as_shape,
     call_learner_function,
+    changed_in_place,
     exercise_check,
     kind_of,
     shape_kind_problem,
@@ -36,11 +37,20 @@ def product_shape(answer: object) -> Verdict:
     return False, f"got {shape}; (n, k) @ (k, m) gives (n, m), and weights.T is (784, 10)."
 
 
+EXERCISE_MARKS = torch.tensor([[60.0, 72, 90], [75, 80, 85], [50, 64, 70], [90, 88, 95], [65, 71, 80]])
+"""Notebook 01's ``marks``: what an answer that centred them in place (``marks -= ...``) is judged against."""
+
+
 @exercise_check
 def centred_columns(answer: object, scores: torch.Tensor) -> Verdict:
-    """The answer is ``scores`` minus each column's mean: ``scores - scores.mean(dim=0)``."""
+    """The answer is ``scores`` minus each column's mean: ``scores - scores.mean(dim=0)``.
+
+    An answer computed in place changed ``scores`` itself, so it is judged against the notebook's marks.
+    """
     if not isinstance(answer, torch.Tensor):
         return False, f"expected a tensor shaped like scores {tuple(scores.shape)}, got {kind_of(answer)}."
+    if changed_in_place(answer, scores) and scores.shape == EXERCISE_MARKS.shape:
+        scores = EXERCISE_MARKS
     if tuple(answer.shape) != tuple(scores.shape):
         return False, (f"expected shape {tuple(scores.shape)} like scores, got {tuple(answer.shape)}: subtract "
                        "the means from scores, which broadcasting spreads over every row.")

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from helpers.course.checks import Verdict, call_learner_function, exercise_check, kind_of
+from helpers.course.checks import Verdict, call_learner_function, changed_in_place, exercise_check, kind_of
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD, eval_transforms
 
 
@@ -73,12 +73,23 @@ def _channel_column(values: tuple[float, ...]) -> torch.Tensor:
     return torch.tensor(values).view(3, 1, 1)
 
 
+def exercise_normalized() -> torch.Tensor:
+    """Notebook 02's ``normalized``: what an answer that undid it in place (``.mul_(...)``) is judged against."""
+    pixels = torch.rand(3, 4, 3, generator=torch.Generator().manual_seed(0))
+    return (pixels - _channel_column(IMAGENET_MEAN)) / _channel_column(IMAGENET_STD)
+
+
 @exercise_check
 def undo_normalize(answer: object, normalized: torch.Tensor) -> Verdict:
-    """The answer is ``normalized * std + mean`` with the ImageNet numbers, one per channel (shape (3, 1, 1))."""
+    """The answer is ``normalized * std + mean`` with the ImageNet numbers, one per channel (shape (3, 1, 1)).
+
+    An answer computed in place changed ``normalized`` itself, so it is judged against the notebook's numbers.
+    """
     mean, std = _channel_column(IMAGENET_MEAN), _channel_column(IMAGENET_STD)
     if not isinstance(answer, torch.Tensor):
         return False, f"expected a tensor shaped like normalized {tuple(normalized.shape)}, got {kind_of(answer)}."
+    if changed_in_place(answer, normalized) and normalized.shape == (3, 4, 3):
+        normalized = exercise_normalized()
     if answer.shape != normalized.shape:
         return False, f"expected shape {tuple(normalized.shape)} like normalized, got {tuple(answer.shape)}."
     found = answer.detach().cpu().float()
