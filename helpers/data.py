@@ -30,6 +30,7 @@ from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
 from helpers.folders import walk_class_folder
+from helpers.image_files import load_image
 from helpers.transforms import eval_transforms, train_transforms
 
 SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
@@ -185,6 +186,10 @@ def _visible_image_under(root: Path) -> Callable[[str], bool]:
 def image_folder(root: str | Path, transform=None) -> ImageFolder:
     """Return an ``ImageFolder`` over the class folders in (or just below) ``root``, hidden files left out.
 
+    Each file is decoded by :func:`helpers.image_files.load_image`, the decoder
+    prediction uses too, so a file gives the same pixels in training and in
+    prediction (EXIF rotation applied, transparency on black, 16-bit scaled).
+
     Raises ``FileNotFoundError`` with what to do when there are no class folders
     or a class folder holds no images.
 
@@ -204,7 +209,8 @@ def image_folder(root: str | Path, transform=None) -> ImageFolder:
     if empty:
         raise FileNotFoundError(f"The class folder {empty[0]} holds no images ({IMG_EXTENSIONS[:4]} ... files): "
                                 "put its images there, or remove the folder if it is not a class.")
-    return VisibleImageFolder(class_root, transform=transform, is_valid_file=_visible_image_under(class_root))
+    return VisibleImageFolder(class_root, transform=transform, loader=load_image,
+                              is_valid_file=_visible_image_under(class_root))
 
 
 def unreadable_images(paths: list[str]) -> list[str]:
