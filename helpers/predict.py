@@ -6,7 +6,8 @@
 * :func:`to_model_batch` turns a path, a PIL image, a NumPy array or a tensor,
   one or many, into the (N, C, H, W) batch a model takes.
 * :func:`predict` and :func:`predict_batch` run the model in ``eval()`` mode
-  under ``torch.no_grad()`` and return :class:`Prediction` objects.
+  under ``torch.no_grad()`` and return :class:`Prediction` objects;
+  :func:`top_predictions` ranks the ``k`` most likely classes, as ``torch.topk`` does.
 * :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set;
   :func:`accuracy_interval` says how uncertain an accuracy on few images is.
 
@@ -210,6 +211,26 @@ def predict(model: nn.Module, source: ImageSource, classes: Sequence[str], trans
         raise PredictionInputError(f"got {len(predictions)} images; predict takes one. Use predict_batch "
                                    "for several.")
     return predictions[0]
+
+
+def top_predictions(probabilities: torch.Tensor, classes: Sequence[str], k: int = 1) -> list[list[tuple[str, float]]]:
+    """Return, for each row of ``probabilities`` (N, C), its ``k`` most likely classes, most likely first.
+
+    This is notebook 09's ``torch.topk(probabilities, k, dim=1)``, with the
+    indices turned into class names.
+
+    Example:
+        >>> top_predictions(torch.tensor([[0.2, 0.8], [0.9, 0.1]]), ["Parasitized", "Uninfected"], k=1)
+        [[('Uninfected', 0.800000011920929)], [('Parasitized', 0.8999999761581421)]]
+    """
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(classes):
+        raise ValueError(f"probabilities has shape {tuple(probabilities.shape)}: expected (images, classes) with "
+                         f"{len(classes)} classes {list(classes)}, e.g. model(batch).softmax(dim=1).")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(classes):
+        raise ValueError(f"k must be a whole number from 1 to the number of classes ({len(classes)}), got {k!r}.")
+    values, indices = torch.topk(probabilities.detach().float().cpu(), k=k, dim=1)
+    return [[(classes[index], value) for value, index in zip(row_values, row_indices)]
+            for row_values, row_indices in zip(values.tolist(), indices.tolist())]
 
 
 def confusion_matrix(true_labels: torch.Tensor, predicted_labels: torch.Tensor, num_classes: int) -> torch.Tensor:

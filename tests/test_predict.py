@@ -10,7 +10,7 @@ from PIL import Image
 from torch import nn
 
 from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, accuracy_interval, confusion_matrix,
-                             load_image, precision_recall, predict, predict_batch, to_model_batch)
+                             load_image, precision_recall, predict, predict_batch, to_model_batch, top_predictions)
 from helpers.transforms import eval_transforms
 
 CLASSES = ["Parasitized", "Uninfected"]
@@ -242,3 +242,16 @@ def test_accuracy_interval_is_wilsons_and_narrows_with_more_images():
         accuracy_interval(129, 128)
     with pytest.raises(ValueError, match="confidence"):
         accuracy_interval(1, 2, confidence=95)
+
+
+def test_top_predictions_ranks_the_k_most_likely_classes():
+    probabilities = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
+    names = ["a", "b", "c"]
+    ranked = top_predictions(probabilities, names, k=2)
+    assert [[name for name, _ in row] for row in ranked] == [["b", "c"], ["a", "c"]]
+    assert ranked[0][0][1] == pytest.approx(0.7) and ranked[1][1][1] == pytest.approx(0.3)
+    assert len(top_predictions(probabilities, names, k=3)[0]) == 3
+    with pytest.raises(ValueError, match="k must be"):
+        top_predictions(probabilities, names, k=4)
+    with pytest.raises(ValueError, match="expected \\(images, classes\\)"):
+        top_predictions(probabilities[0], names)
