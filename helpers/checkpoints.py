@@ -35,7 +35,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from helpers import __version__
-from helpers.safe_files import remove_stale_temporaries
+from helpers.safe_files import remove_stale_temporaries, sync_folder
 
 EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")
 """The shape of an epoch file's name; :func:`epoch_number` also checks it is exactly the name the manager writes."""
@@ -155,17 +155,6 @@ def full_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = 
     }
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open a folder)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def save_atomically(obj: object, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` so that ``path`` holds either the old file or the new one, never half.
 
@@ -196,7 +185,7 @@ def save_atomically(obj: object, path: str | os.PathLike) -> Path:
         raise CheckpointWriteError(_write_failure_message(path, error)) from None
     finally:
         temporary.unlink(missing_ok=True)
-    _fsync_folder(path.parent)
+    sync_folder(path.parent)
     return path
 
 

@@ -37,7 +37,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.safe_files import exclusive_temporary, remove_stale_temporaries
+from helpers.safe_files import exclusive_temporary, remove_stale_temporaries, sync_folder
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
 NIH_SHA256 = "0a949556b2414159b5100192609805376654c4266d8d187be9b1922fad43c668"
@@ -302,6 +302,7 @@ def download_zip(downloads: Path, url: str = NIH_URL, sha256: str = NIH_SHA256,
         os.replace(partial, target)
     finally:  # also on Ctrl-C: no half file is left behind
         partial.unlink(missing_ok=True)
+    sync_folder(target.parent)
     return target
 
 

@@ -41,7 +41,7 @@ def palette_with_transparency(path):
 
 
 def sixteen_bit(path):
-    Image.fromarray((np.arange(240, dtype=np.uint16).reshape(20, 12) * 270)).save(path)  # 0 .. 64530
+    Image.fromarray(np.arange(240, dtype=np.uint16).reshape(20, 12) * 270).save(path)  # 0 .. 64530
 
 
 def grayscale(path):

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from durable_writes import assert_each_rename_is_durable, record_syncs_and_renames
 
 from helpers.nih import DataDownloadError, download_nih
 
@@ -215,3 +216,10 @@ def test_kaggle_without_the_data_set_downloads_outside_working(server, runtimes)
     root = prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
     assert root.is_relative_to(runtimes["kaggle_temp"])
     assert list(runtimes["kaggle_working"].iterdir()) == []
+
+
+def test_the_downloaded_zip_is_synced_before_and_after_it_is_renamed(server, tmp_path, monkeypatch):
+    sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
+    events = record_syncs_and_renames(monkeypatch)
+    download_nih(tmp_path / "data", url=server.url, sha256=sha, kaggle_input=tmp_path / "no-kaggle")
+    assert_each_rename_is_durable(events, ["cell_images.zip"])
