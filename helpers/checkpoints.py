@@ -532,6 +532,28 @@ class CheckpointManager:
                       "the best weights will be those of the best epoch from now on")
         return None
 
+    def save_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                   scheduler: LRScheduler | None, epoch: int, history: dict[str, object],
+                   loaders: Iterable[object] = (), is_best: bool = False) -> Path:
+        """Save everything a run needs to go on after ``epoch`` (see :func:`full_checkpoint`); return the file.
+
+        Example:
+            >>> manager.save_epoch(model, optimizer, None, 3, history.as_dict(), is_best=True)  # doctest: +SKIP
+            PosixPath('checkpoints/epoch_0003.pt')
+        """
+        state = full_checkpoint(model, optimizer, scheduler, epoch=epoch, history=history, loaders=loaders)
+        return self.save(state, epoch=epoch, is_best=is_best)
+
+    def resume_training(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                        scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()
+                        ) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor] | None]:
+        """Restore the newest checkpoint (see :meth:`resume`); return it and the best epoch's weights.
+
+        Both are ``None`` when the folder holds no checkpoint: the run starts fresh.
+        """
+        checkpoint = self.resume(model, optimizer, scheduler, loaders)
+        return (checkpoint, self.best_model_state()) if checkpoint is not None else (None, None)
+
     def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:
         """Restore the newest checkpoint into the given objects and return it (``None``: start fresh)."""
