@@ -6,7 +6,7 @@
   and ``set_epoch``; :func:`train_single_process` runs it in one process, for comparison.
 * :func:`main` is the program ``torchrun`` starts once per process:
   ``init_process_group``, wrap the model in ``DistributedDataParallel``, train, log and save on
-  rank 0 only, ``destroy_process_group``. :func:`launch_torchrun` starts it from Python.
+  rank 0 only (with :func:`helpers.checkpoints.save_atomically`), ``destroy_process_group``. :func:`launch_torchrun` starts it from Python.
 * :func:`train_hogwild` is the other way the cheat sheet mentions: ``torch.multiprocessing``
   processes updating one model in shared memory, without locks.
 
@@ -35,6 +35,8 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from helpers.checkpoints import save_atomically
 
 LOOPBACK_ADDRESS = "127.0.0.1"
 """The only address the course's runs use: this machine talking to itself."""
@@ -197,8 +199,9 @@ def train_ddp(config: RunConfig, device: torch.device, checkpoint: Path | None) 
         for epoch, loss in enumerate(losses, start=1):
             say(f"epoch {epoch}/{config.epochs}: loss {loss:.4f} (global batch {global_batch})")
         if checkpoint is not None:
-            # ddp_model.module is the plain model: its state_dict loads without DDP.
-            torch.save({name: t.cpu() for name, t in ddp_model.module.state_dict().items()}, checkpoint)
+            # ddp_model.module is the plain model: its state_dict loads without DDP. Written atomically, so a
+            # reader never sees half a file.
+            save_atomically({name: t.cpu() for name, t in ddp_model.module.state_dict().items()}, checkpoint)
             say(f"rank 0 saved the final weights to {checkpoint.name}")
     return losses
 
