@@ -1,5 +1,7 @@
 """The headless runner and its report, on tiny notebooks: one that passes and one that fails."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -113,3 +115,16 @@ def test_a_grid_axis_a_notebook_does_not_declare_does_not_multiply_its_runs(tmp_
     assert len(by_notebook["without_rate.ipynb"]) == 2
     assert all("RATE" not in task.parameters for task in by_notebook["without_rate.ipynb"])
     assert sorted(task.parameters["STEPS"] for task in by_notebook["without_rate.ipynb"]) == [1, 2]
+
+
+def test_environment_variables_are_set_for_the_block_and_put_back(monkeypatch):
+    from helpers.tools.executor import environment_variables
+
+    monkeypatch.setenv("COURSE_KEPT", "before")
+    monkeypatch.delenv("COURSE_NEW", raising=False)
+    with pytest.raises(RuntimeError), environment_variables({"COURSE_KEPT": "inside", "COURSE_NEW": "1"}):
+        assert os.environ["COURSE_KEPT"] == "inside" and os.environ["COURSE_NEW"] == "1"
+        os.environ["COURSE_OTHER"] = "set by the block"
+        raise RuntimeError("a failing run")
+    assert os.environ["COURSE_KEPT"] == "before" and "COURSE_NEW" not in os.environ
+    assert os.environ.pop("COURSE_OTHER") == "set by the block"  # only the named variables are put back
