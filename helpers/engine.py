@@ -24,7 +24,6 @@ CPU wait for the GPU at every step.
 from __future__ import annotations
 
 import math
-import sys
 import time
 import warnings
 from contextlib import nullcontext
@@ -36,10 +35,14 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
+from helpers.progress import progress_bar
+
 from helpers.checkpoints import CheckpointError, CheckpointManager
 from helpers.devices import autocast_dtype, choose_device
 
 Item = TypeVar("Item")
+__all__ = ["History", "Precision", "evaluate", "fit", "keep_frozen_batchnorm_in_eval", "progress_bar",
+           "train_one_epoch", "train_step", "training_precision"]
 LONG_RUN_SECONDS = 60.0
 """``fit`` says how long the remaining epochs will take when that is at least this long."""
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
@@ -61,27 +64,6 @@ class Precision:
 
     dtype: torch.dtype | None = None
     scaler: torch.amp.GradScaler | None = None
-
-
-def progress_bar(iterable: Iterable[Item] | None = None, desc: str = "", total: int | None = None,
-                 disable: bool = False) -> tqdm:
-    """Return a text progress bar that reads well live and once a notebook is saved.
-
-    Text bars (``tqdm.std``, what ``from tqdm import tqdm`` gives) rather than
-    ``tqdm.auto``: they update in place in JupyterLab, Colab, Kaggle and a
-    terminal, need no ipywidgets (without it ``tqdm.auto`` prints a warning into
-    the notebook), and a saved notebook keeps their last state as one line of
-    plain text. They write to stdout, so notebooks do not colour them as errors.
-
-    Example:
-        >>> for batch in progress_bar(range(3), desc="train"):  # doctest: +SKIP
-        ...     pass
-        train: 100%|██████████| 3/3 [00:00<00:00, ...]
-    """
-    if total is None and iterable is not None and hasattr(iterable, "__len__"):
-        total = len(iterable)
-    return tqdm(iterable, desc=desc, total=total, disable=disable, file=sys.stdout, ncols=110,
-                mininterval=0.5)
 
 
 def counted(iterable: Iterable[Item], bar: tqdm) -> Iterator[Item]:

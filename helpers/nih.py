@@ -37,6 +37,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from helpers.progress import text_bar
 from helpers.safe_files import exclusive_temporary, remove_stale_temporaries, sync_folder
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
@@ -168,12 +169,10 @@ def stream_to_file(url: str, target: Path, deadline_s: float = DOWNLOAD_DEADLINE
     ``stall_min_bytes`` arrive in ``stall_timeout_s`` seconds, or it all takes
     longer than ``deadline_s``.
     """
-    from tqdm.auto import tqdm
-
     transfer = _Transfer(url, target.parent, deadline_s, stall_timeout_s, stall_min_bytes)
     digest, broken = hashlib.sha256(), ""
     descriptor = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(descriptor, "wb") as file, tqdm(unit="B", unit_scale=True, desc=ZIP_NAME) as bar:
+    with os.fdopen(descriptor, "wb") as file, text_bar(unit="B", unit_scale=True, desc=ZIP_NAME) as bar:
         for attempt in range(attempts):
             if attempt:
                 left = max(0.0, deadline_s - (time.monotonic() - transfer.started))

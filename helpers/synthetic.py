@@ -32,7 +32,6 @@ import math
 import os
 import shutil
 import struct
-import sys
 import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
@@ -44,6 +43,7 @@ import numpy as np
 from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
+from helpers.progress import text_bar
 from helpers.safe_files import remove_stale_temporaries
 from helpers.synthetic_folder import (MANIFEST_NAME, NotACourseFolderError,  # noqa: F401 (raised here)
                                       check_replaceable, is_course_manifest,
@@ -339,8 +339,8 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
         for folder in CLASSES:
             (partial / folder).mkdir()
         total = 2 * spec.per_class
-        with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
-                  disable=not progress, file=sys.stdout, ncols=110, mininterval=0.5) as bar:
+        with text_bar(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
+                      disable=not progress) as bar:
             flipped = _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
         record = {**asdict(spec), "label_noise": LABEL_NOISE, "flipped": sorted(flipped)}
         (partial / MANIFEST_NAME).write_text(json.dumps(record, indent=1))
