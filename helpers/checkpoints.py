@@ -43,8 +43,19 @@ BEST_FILE = "best.pt"
 TEMPORARY_FILE = re.compile(r"^\.(epoch_\d{4,}|best)\.pt\.(?P<pid>\d+)\.([a-z0-9_]+\.)?tmp$")
 """What :func:`save_atomically` writes before the rename: ``.epoch_0003.pt.4242.k3j9x_2a.tmp`` (4242: the writer)."""
 EARLIER_RUN_FOLDER = "earlier_run_{}"
-TORCH_WRITE_FAILURE = re.compile(r"inline_container|PytorchStreamWriter|unexpected pos")
-"""How ``torch.save`` words a write that failed underneath it (a full disk)."""
+TORCH_WORDING = {
+    "write failed": re.compile(r"inline_container|PytorchStreamWriter|unexpected pos"),
+    "disallowed global": re.compile(r"GLOBAL (\S+)"),
+    "unsupported opcode": re.compile(r"Unsupported operand (\d+)"),
+    "device": re.compile(r"map_location|device", re.IGNORECASE),
+}
+"""Every PyTorch message text this module reads, in one table (each pinned by a test in tests/test_checkpoints.py).
+
+``write failed``: ``torch.save`` could not write underneath it (a full disk). ``disallowed global``: a
+``weights_only`` load met a Python class (group 1 names it). ``unsupported opcode``: it met a pickle
+instruction ``torch.save`` never writes. ``device``: ``map_location`` names a device this machine lacks.
+PyTorch gives these failures no exception types of their own, so its wording is all there is to tell them apart.
+"""
 
 
 class CheckpointError(Exception):
@@ -180,7 +191,7 @@ def save_atomically(obj: object, path: str | os.PathLike) -> Path:
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.replace(temporary, path)  # atomic: readers see the old file or the new one
     except (OSError, RuntimeError) as error:
-        if isinstance(error, RuntimeError) and not TORCH_WRITE_FAILURE.search(str(error)):
+        if isinstance(error, RuntimeError) and not TORCH_WORDING["write failed"].search(str(error)):
             raise
         raise CheckpointWriteError(_write_failure_message(path, error)) from None
     finally:
@@ -223,8 +234,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as error:
-        found = re.search(r"GLOBAL (\S+)", str(error))
-        unsupported = re.search(r"Unsupported operand (\d+)", str(error)) and _starts_like_a_pickle(path)
+        found = TORCH_WORDING["disallowed global"].search(str(error))
+        unsupported = TORCH_WORDING["unsupported opcode"].search(str(error)) and _starts_like_a_pickle(path)
         if (found is None and not unsupported) or not _looks_like_a_checkpoint(path):
             raise CorruptCheckpointError(_corrupt_message(path, error)) from None
         held = f"Python objects ({found.group(1)})" if found else "pickle instructions torch.save never writes"
@@ -236,7 +247,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
             "torch.serialization.add_safe_globals([...])."
         ) from None
     except Exception as error:  # torch.load reports damaged files with many exception types
-        if isinstance(error, RuntimeError) and ("map_location" in str(error) or "device" in str(error).lower()):
+        if isinstance(error, RuntimeError) and TORCH_WORDING["device"].search(str(error)):
             raise CheckpointDeviceError(
                 f"{path.name} is fine, but its tensors cannot go to map_location={map_location!r} on this machine "
                 f"(PyTorch says: {str(error).splitlines()[0]}). Load with map_location='cpu' (the default), then "

@@ -19,6 +19,7 @@ from helpers.checkpoints import (
     ArchitectureMismatchError,
     CheckpointManager,
     CorruptCheckpointError,
+    TORCH_WORDING,
     UnsafeCheckpointError,
     check_architecture,
     configuration_id,
@@ -211,3 +212,52 @@ def test_configuration_id_changes_with_any_setting_and_not_with_key_order():
                [("preset", "full"), ("learning_rate", 0.001), ("image_size", 224), ("use_real_data", True),
                 ("model", "transfer")]]
     assert len(set(changed) | {same}) == 6
+
+
+class NotAWeight:
+    """A Python object in a checkpoint: ``weights_only`` loading refuses it."""
+
+
+def pytorch_error(action) -> str:
+    """Return the text of the error PyTorch raises for ``action``."""
+    try:
+        action()
+    except Exception as error:  # whatever type this PyTorch version uses
+        return str(error)
+    raise AssertionError("PyTorch raised nothing")
+
+
+def test_the_wording_of_a_failed_write_is_what_pytorch_says(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full, a device that is always full (Linux)")
+    text = pytorch_error(lambda: torch.save({"w": torch.zeros(100_000)}, "/dev/full"))
+    assert TORCH_WORDING["write failed"].search(text), text
+
+
+def test_the_wording_of_a_disallowed_global_is_what_pytorch_says(tmp_path):
+    torch.save({"extra": NotAWeight()}, tmp_path / "object.pt")
+    text = pytorch_error(lambda: torch.load(tmp_path / "object.pt", weights_only=True))
+    found = TORCH_WORDING["disallowed global"].search(text)
+    assert found and found.group(1).endswith("NotAWeight"), text
+
+
+def test_the_wording_of_an_unsupported_pickle_instruction_is_what_pytorch_says(tmp_path):
+    (tmp_path / "text_int.pt").write_bytes(b"\x80\x02I42\n.")  # protocol 2, then protocol 0's text INT
+    text = pytorch_error(lambda: torch.load(tmp_path / "text_int.pt", weights_only=True))
+    found = TORCH_WORDING["unsupported opcode"].search(text)
+    assert found and found.group(1) == str(ord("I")), text
+    with pytest.raises(UnsafeCheckpointError, match="pickle instructions torch.save never writes"):
+        load_checkpoint(tmp_path / "text_int.pt")
+
+
+def test_the_wording_of_a_missing_device_is_what_pytorch_says(tmp_path):
+    if torch.cuda.device_count() > 63:
+        pytest.skip("this machine has a cuda:63")
+    save_atomically({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    text = pytorch_error(lambda: torch.load(tmp_path / "w.pt", map_location="cuda:63"))
+    assert TORCH_WORDING["device"].search(text), text
+
+
+def test_every_pytorch_wording_is_pinned_by_a_test():
+    pinned = {"write failed", "disallowed global", "unsupported opcode", "device"}
+    assert set(TORCH_WORDING) == pinned
