@@ -3,7 +3,7 @@
 * :func:`backend_for` picks the communication backend: ``nccl`` on CUDA GPUs, ``gloo`` on CPUs.
 * :func:`effective_batch_size` is what one optimizer step sees: per-process batch x processes.
 * :func:`train_epochs` is the training loop every process runs, with a :class:`DistributedSampler`
-  and ``set_epoch``; :func:`train_single_process` runs it in one process, for comparison.
+  and ``set_epoch`` around the engine's :func:`~helpers.engine.train_one_epoch`; :func:`train_single_process` runs it in one process, for comparison.
 * :func:`main` is the program ``torchrun`` starts once per process:
   ``init_process_group``, wrap the model in ``DistributedDataParallel``, train, log and save on
   rank 0 only (with :func:`helpers.checkpoints.save_atomically`), ``destroy_process_group``. :func:`launch_torchrun` starts it from Python.
@@ -37,6 +37,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 
 from helpers.checkpoints import save_atomically
+from helpers.engine import train_one_epoch
 
 LOOPBACK_ADDRESS = "127.0.0.1"
 """The only address the course's runs use: this machine talking to itself."""
@@ -122,26 +123,21 @@ def train_epochs(model: nn.Module, loader: DataLoader, sampler: DistributedSampl
                  optimizer: torch.optim.Optimizer, epochs: int, device: torch.device) -> list[float]:
     """Train for ``epochs`` and return each epoch's mean loss over all processes.
 
-    In a DDP run every process calls this with its own shard of the data;
-    ``backward()`` averages the gradients across processes, so every copy of
-    the model takes the same step.
+    Each epoch is the engine's :func:`helpers.engine.train_one_epoch` with the
+    mean squared error (the accuracy it also returns means nothing for
+    regression). In a DDP run every process calls this with its own shard of
+    the data; ``backward()`` averages the gradients across processes, so every
+    copy of the model takes the same step.
     """
     epoch_losses = []
     for epoch in range(epochs):
         sampler.set_epoch(epoch)  # a new shuffle each epoch, the same one in every process
-        loss_sum, sample_count = torch.zeros((), device=device), torch.zeros((), device=device)
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device), targets.to(device)
-            optimizer.zero_grad()
-            loss = F.mse_loss(model(inputs), targets)  # mean over this process's batch
-            loss.backward()  # under DDP: also all-reduces (averages) the gradients
-            optimizer.step()
-            loss_sum += loss.detach() * len(inputs)
-            sample_count += len(inputs)
-        if dist.is_initialized():  # each process saw only its shard: add up everyone's figures
-            dist.all_reduce(loss_sum)
-            dist.all_reduce(sample_count)
-        epoch_losses.append((loss_sum / sample_count).item())
+        loss, _ = train_one_epoch(model, loader, nn.MSELoss(), optimizer, device)
+        if dist.is_initialized():  # each process saw only its shard, all shards equally long: average them
+            mean = torch.tensor(loss, device=device, dtype=torch.float64)
+            dist.all_reduce(mean)
+            loss = mean.item() / dist.get_world_size()
+        epoch_losses.append(loss)
     return epoch_losses
 
 
