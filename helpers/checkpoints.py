@@ -26,8 +26,9 @@ import random
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,7 +105,7 @@ def _rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"name": numpy_name, "keys": torch.from_numpy(numpy_keys.astype(np.int64)),
+        "numpy": {"name": numpy_name, "keys": torch.from_numpy(np.asarray(numpy_keys, dtype=np.int64)),
                   "pos": int(numpy_pos), "has_gauss": int(numpy_has_gauss), "gauss": float(numpy_gauss)},
         "python": {"version": python_version, "internal": list(python_internal), "gauss": python_gauss},
     }
@@ -266,7 +267,7 @@ def check_map_location(map_location: object) -> None:
     if map_location is None or callable(map_location) or isinstance(map_location, (torch.device, dict)):
         return
     try:
-        torch.device(map_location)
+        torch.device(map_location)  # type: ignore[call-overload]  # any object: the error is the check
     except (RuntimeError, TypeError):
         raise ValueError(f"map_location={map_location!r} is not a device: use \"cpu\", \"cuda\", \"cuda:0\" or "
                          "\"mps\", a torch.device, or None.") from None
@@ -354,8 +355,8 @@ def check_optimizer(optimizer: torch.optim.Optimizer, checkpoint: dict[str, Any]
     hyperparameter (Adam's ``betas`` in an SGD state) gives it away.
 
     Example:
-        >>> check_optimizer(torch.optim.Adam(nn.Linear(1, 1).parameters()),
-        ...                 {"optimizer_class": "SGD", "optimizer": {"param_groups": [], "state": {}}})  # doctest: +ELLIPSIS
+        >>> sgd_checkpoint = {"optimizer_class": "SGD", "optimizer": {"param_groups": [], "state": {}}}
+        >>> check_optimizer(torch.optim.Adam(nn.Linear(1, 1).parameters()), sgd_checkpoint)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         helpers.checkpoints.CheckpointError: The checkpoint was trained with SGD, but this run's optimizer is Adam: ...
     """
@@ -440,7 +441,7 @@ class CheckpointManager:
         """Return the epoch checkpoints in the folder, oldest first: exactly the names it writes, no links."""
         files = [p for p in self.folder.iterdir() if epoch_number(p.name) is not None and p.is_file()
                  and not p.is_symlink()]
-        return sorted(files, key=lambda p: epoch_number(p.name))
+        return sorted(files, key=lambda p: epoch_number(p.name) or 0)  # every name here has a number
 
     def linked_epoch_files(self) -> list[Path]:
         """Return epoch-named links in the folder: the manager never writes one, so it never resumes from one."""
@@ -475,7 +476,7 @@ class CheckpointManager:
         epoch being written is overwritten as usual when it is the one a run resumed
         past (a damaged newest file).
         """
-        later = [p for p in self.epoch_files() if epoch_number(p.name) > epoch]
+        later = [p for p in self.epoch_files() if (epoch_number(p.name) or 0) > epoch]
         if not later:
             return
         best_epoch = self._epoch_of(self.best_path)

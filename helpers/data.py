@@ -29,8 +29,15 @@ from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from helpers.folders import (UnreadableImagesError, VisibleImageFolder, check_images, find_class_root, holds_images,
-                             visible_folders, visible_image_under)
+from helpers.folders import (
+    UnreadableImagesError,
+    VisibleImageFolder,
+    check_images,
+    find_class_root,
+    holds_images,
+    visible_folders,
+    visible_image_under,
+)
 from helpers.image_files import load_image
 from helpers.transforms import eval_transforms, train_transforms
 

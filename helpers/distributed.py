@@ -3,10 +3,12 @@
 * :func:`backend_for` picks the communication backend: ``nccl`` on CUDA GPUs, ``gloo`` on CPUs.
 * :func:`effective_batch_size` is what one optimizer step sees: per-process batch x processes.
 * :func:`train_epochs` is the training loop every process runs, with a :class:`DistributedSampler`
-  and ``set_epoch`` around the engine's :func:`~helpers.engine.train_one_epoch`; :func:`train_single_process` runs it in one process, for comparison.
+  and ``set_epoch`` around the engine's :func:`~helpers.engine.train_one_epoch`;
+  :func:`train_single_process` runs it in one process, for comparison.
 * :func:`main` is the program ``torchrun`` starts once per process:
   ``init_process_group``, wrap the model in ``DistributedDataParallel``, train, log and save on
-  rank 0 only (with :func:`helpers.checkpoints.save_atomically`), ``destroy_process_group``. :func:`launch_torchrun` starts it from Python.
+  rank 0 only (with :func:`helpers.checkpoints.save_atomically`), ``destroy_process_group``.
+  :func:`launch_torchrun` starts it from Python.
 * :func:`train_hogwild` is the other way the cheat sheet mentions: ``torch.multiprocessing``
   processes updating one model in shared memory, without locks.
 
@@ -154,7 +156,7 @@ def train_single_process(config: RunConfig, world_size: int = 2) -> tuple[nn.Mod
     """
     dataset = make_regression_data(config.samples, config.features, config.seed)
     model = make_tiny_model(config.features, config.seed)
-    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
     global_batch_size = effective_batch_size(config.batch_size, world_size)
     loader = DataLoader(dataset, batch_size=global_batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
@@ -184,7 +186,8 @@ def train_ddp(config: RunConfig, device: torch.device, checkpoint: Path | None) 
     model = make_tiny_model(config.features, config.seed).to(device)
     # DDP also copies rank 0's weights to every process here, so all start identical.
     ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                                     seed=config.seed)
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(ddp_model.parameters(), lr=config.learning_rate)
     say(f"rank {rank} of {world_size}: {len(sampler)} samples, {len(loader)} batches of "
@@ -339,7 +342,7 @@ def train_hogwild(model: nn.Module, dataset: TensorDataset, processes: int = 2, 
     # On Linux "fork" starts each worker as a copy of this process, torch already imported, in
     # milliseconds; elsewhere fork is unsafe or missing and "spawn" starts fresh interpreters.
     context = mp.get_context("fork" if sys.platform == "linux" else "spawn")
-    workers = [context.Process(target=hogwild_worker,
+    workers = [context.Process(target=hogwild_worker,  # type: ignore[attr-defined]  # every context has Process
                                args=(model, dataset, steps, batch_size, learning_rate, seed + rank))
                for rank in range(processes)]
     for worker in workers:

@@ -12,8 +12,9 @@
 On a CUDA GPU ``fit`` trains with **mixed precision** by default
 (``precision="auto"``, see :func:`training_precision`): matrix products and
 convolutions run in bfloat16 where the GPU supports it natively, else in
-float16 with a ``GradScaler`` that keeps small gradients from rounding to zero. BatchNorm layers whose parameters are all frozen stay in
-``eval`` mode while the rest trains, so a frozen backbone keeps its statistics.
+float16 with a ``GradScaler`` that keeps small gradients from rounding to zero.
+BatchNorm layers whose parameters are all frozen stay in ``eval`` mode while
+the rest trains, so a frozen backbone keeps its statistics.
 
 Metrics are weighted by batch size (the sum of ``loss * batch_size`` over the
 samples), so a small last batch counts for what it is. They are summed on the
@@ -26,19 +27,19 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
-from helpers.progress import progress_bar
-
 from helpers.checkpoints import CheckpointError, CheckpointManager
 from helpers.devices import autocast_dtype, choose_device
+from helpers.progress import progress_bar
 
 Item = TypeVar("Item")
 __all__ = ["History", "Precision", "evaluate", "fit", "keep_frozen_batchnorm_in_eval", "progress_bar",
@@ -87,7 +88,7 @@ def keep_frozen_batchnorm_in_eval(model: nn.Module) -> list[nn.Module]:
         >>> [layer.training for layer in keep_frozen_batchnorm_in_eval(model)]
         [False]
     """
-    frozen = []
+    frozen: list[nn.Module] = []
     for module in model.modules():
         parameters = list(module.parameters(recurse=False))
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and parameters and not any(
@@ -278,7 +279,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, object]) -> "History":
+    def from_checkpoint(cls, checkpoint: dict[str, object]) -> History:
         """Rebuild the history a checkpoint stored; a history of another shape gets a clear error.
 
         Example:

@@ -23,7 +23,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 import numpy as np
 import torch
@@ -293,6 +293,6 @@ def compile_or_fall_back(model: nn.Module, example: torch.Tensor,
             continue
         seconds = time.perf_counter() - started
         skipped = f" ({'; '.join(reasons)})" if reasons else ""
-        return Compiled(candidate, backend, seconds, f"compiled with backend {backend!r}{skipped}")
+        return Compiled(cast(nn.Module, candidate), backend, seconds, f"compiled with backend {backend!r}{skipped}")
     return Compiled(model, None, 0.0, "torch.compile is unavailable here, so the model runs uncompiled: "
                     + "; ".join(reasons))

@@ -56,7 +56,8 @@ def walk_class_folder(class_dir: str, data_root: str, is_hidden: Callable[[str],
     another class folder is skipped and listed in ``skipped_links``.
 
     Example:
-        >>> walk = walk_class_folder("data/cells/Parasitized", "data/cells", lambda name: name.startswith("."))  # doctest: +SKIP
+        >>> walk = walk_class_folder("data/cells/Parasitized", "data/cells",
+        ...                          lambda name: name.startswith("."))  # doctest: +SKIP
         >>> walk.folders[0]  # doctest: +SKIP
         ('data/cells/Parasitized', ['C1P0_cell_1.png', 'C1P0_cell_2.png'])
     """

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS
+MAX_PIXELS: int = Image.MAX_IMAGE_PIXELS or 89_478_485
 """Images with more pixels are refused (PIL's own decompression-bomb limit, about 89 million)."""
 MAX_SIDE = 2048
 """Larger images are shrunk to this longer side before the transform: same prediction, far less work."""

@@ -331,7 +331,7 @@ def safe_extract(archive: Path, target: Path, max_bytes: int = MAX_EXTRACTED_BYT
         expanded = sum(member.file_size for member in members)
         free = shutil.disk_usage(target.parent if not target.exists() else target).free
         if expanded > max_bytes or expanded > free:
-            limit = "the cap of {:,} bytes".format(max_bytes) if expanded > max_bytes else f"the {free:,} bytes free"
+            limit = f"the cap of {max_bytes:,} bytes" if expanded > max_bytes else f"the {free:,} bytes free"
             raise DataDownloadError(f"Refusing to extract {archive.name}: it would expand to {expanded:,} bytes, more "
                                     f"than {limit}. The NIH zip expands to about 0.7 GB; a larger one is another "
                                     "file or a zip bomb. Free some disk space, or check the archive.")
@@ -390,11 +390,12 @@ def download_nih(out_dir: str | Path, url: str = NIH_URL, sha256: str = NIH_SHA2
     partial = Path(tempfile.mkdtemp(prefix=f"cell_images.partial-{os.getpid()}-", dir=out_dir))
     try:
         safe_extract(archive, partial)
-        if image_folder_root(partial) is None:
+        classes_root = image_folder_root(partial)
+        if classes_root is None:
             raise DataDownloadError(f"{archive.name} does not hold Parasitized/ and Uninfected/ folders.")
         check_no_half_copy(out_dir)
         partial.rename(out_dir / "cell_images")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return image_folder_root(out_dir / "cell_images")
+    return out_dir / "cell_images" / classes_root.relative_to(partial)

@@ -20,8 +20,8 @@ from __future__ import annotations
 import math
 import os
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ __all__ = ["ImageSource", "ImageTooLargeError", "Prediction", "PredictionInputEr
            "confusion_matrix", "load_image", "precision_recall", "predict", "predict_batch", "to_model_batch",
            "to_rgb", "top_predictions"]
 
-ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
+ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
 PredictionInputError = ImageInputError
 """An input :func:`predict` cannot use; the message says what was expected and what to do.
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sized
 from typing import Any, TypeVar
 
 from tqdm.std import tqdm
@@ -39,6 +39,6 @@ def progress_bar(iterable: Iterable[Item] | None = None, desc: str = "", total: 
         ...     pass
         train: 100%|██████████| 3/3 [00:00<00:00, ...]
     """
-    if total is None and iterable is not None and hasattr(iterable, "__len__"):
+    if total is None and isinstance(iterable, Sized):
         total = len(iterable)
     return text_bar(iterable, desc=desc, total=total, disable=disable)

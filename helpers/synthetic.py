@@ -45,9 +45,14 @@ from tqdm.std import tqdm
 from helpers.nih import CLASSES
 from helpers.progress import text_bar
 from helpers.safe_files import remove_stale_temporaries
-from helpers.synthetic_folder import (MANIFEST_NAME, NotACourseFolderError,  # noqa: F401 (raised here)
-                                      check_replaceable, is_course_manifest,
-                                      leftover_pattern, move_into_place)
+from helpers.synthetic_folder import (  # noqa: F401 (raised here)
+    MANIFEST_NAME,
+    NotACourseFolderError,
+    check_replaceable,
+    is_course_manifest,
+    leftover_pattern,
+    move_into_place,
+)
 
 GENERATOR_VERSION = 4
 CELLS_PER_SLIDE = 8
@@ -151,7 +156,7 @@ def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bo
     elif rng.uniform() < DEBRIS_SHARE:  # debris, platelets, stain precipitate: dark specks, some on the cell's rim
         count, strength, scale, ring_share, reach = rng.integers(1, 3), rng.uniform(0.25, 0.65), (0.03, 0.07), 0.1, 0.95
     else:
-        count, strength, scale, ring_share, reach = 0, 0.0, (0.0, 0.0), 0.0, 0.0
+        count, strength, scale, ring_share, reach = np.int64(0), 0.0, (0.0, 0.0), 0.0, 0.0
     blur = rng.uniform(1.6, 2.4) if defocus else 1.0  # out of focus: marks spread out and fade
     for _ in range(count):
         r, t = rng.uniform(0, reach), rng.uniform(0, 2 * math.pi)

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import types
 
 import numpy as np
 import pytest
@@ -14,12 +13,11 @@ import torch
 from torch import nn
 
 from helpers import checkpoints
-from helpers.course import facts
 from helpers.checkpoints import (
+    TORCH_WORDING,
     ArchitectureMismatchError,
     CheckpointManager,
     CorruptCheckpointError,
-    TORCH_WORDING,
     UnsafeCheckpointError,
     check_architecture,
     configuration_id,
@@ -28,6 +26,7 @@ from helpers.checkpoints import (
     restore,
     save_atomically,
 )
+from helpers.course import facts
 from helpers.engine import fit
 
 WRITER = textwrap.dedent("""
@@ -119,7 +118,7 @@ def test_a_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path, fmt)
         torch.save(evil, path)
     else:
         path.write_bytes(pickle.dumps({"epoch": 1, "extra": Payload(marker)}, protocol=2))  # torch.save's older format
-    with pytest.raises(UnsafeCheckpointError, match="posix.system|os.system|nt.system") as error:
+    with pytest.raises(UnsafeCheckpointError, match=r"posix\.system|os\.system|nt\.system") as error:
         load_checkpoint(path)
     assert "weights_only=False" in str(error.value) and "trust" in str(error.value)
     assert not marker.exists()
@@ -154,7 +153,7 @@ def test_a_checkpoint_of_another_architecture_says_what_differs():
         check_architecture(small, wide.state_dict())
     message = str(error.value)
     assert "0.weight: model (8, 4), checkpoint (16, 4)" in message and "Build the model" in message
-    with pytest.raises(ArchitectureMismatchError, match="missing from the checkpoint: 1.weight, 1.bias"):
+    with pytest.raises(ArchitectureMismatchError, match=r"missing from the checkpoint: 1\.weight, 1\.bias"):
         restore({"model": nn.Sequential(nn.Linear(4, 8)).state_dict()}, small)
     check_architecture(small, small.state_dict())
 
@@ -246,7 +245,7 @@ def test_the_wording_of_an_unsupported_pickle_instruction_is_what_pytorch_says(t
     text = pytorch_error(lambda: torch.load(tmp_path / "text_int.pt", weights_only=True))
     found = TORCH_WORDING["unsupported opcode"].search(text)
     assert found and found.group(1) == str(ord("I")), text
-    with pytest.raises(UnsafeCheckpointError, match="pickle instructions torch.save never writes"):
+    with pytest.raises(UnsafeCheckpointError, match=r"pickle instructions torch\.save never writes"):
         load_checkpoint(tmp_path / "text_int.pt")
 
 

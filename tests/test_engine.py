@@ -1,12 +1,22 @@
 """The training loop: weighted metrics, no per-batch syncs, best model, schedulers, early stopping."""
 
 import warnings
+from typing import ClassVar
 
 import pytest
 import torch
 from torch import nn
 
-from helpers.engine import History, Precision, evaluate, fit, progress_bar, train_one_epoch, train_step, training_precision
+from helpers.engine import (
+    History,
+    Precision,
+    evaluate,
+    fit,
+    progress_bar,
+    train_one_epoch,
+    train_step,
+    training_precision,
+)
 from helpers.plots import learning_rates, plot_confusion_matrix, plot_history, plot_learning_rates
 
 CPU = torch.device("cpu")
@@ -105,7 +115,7 @@ def test_fit_steps_one_cycle_every_batch_and_plateau_with_the_validation_loss():
     assert one_cycle.last_epoch == 3 * len(train)
 
     class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
-        seen = []
+        seen: ClassVar[list[float]] = []
 
         def step(self, metrics):
             self.seen.append(metrics)

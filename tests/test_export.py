@@ -6,8 +6,16 @@ import torch
 from torch import nn
 
 from helpers.devices import seconds_per_call
-from helpers.export import (artefact_size_bytes, compile_or_fall_back, export_onnx, export_program, load_program,
-                            max_abs_difference, onnx_session, run_onnx)
+from helpers.export import (
+    artefact_size_bytes,
+    compile_or_fall_back,
+    export_onnx,
+    export_program,
+    load_program,
+    max_abs_difference,
+    onnx_session,
+    run_onnx,
+)
 
 ONNX_TOLERANCE = 1e-4
 

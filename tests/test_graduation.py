@@ -29,13 +29,12 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from durable_writes import record_syncs_and_renames
 from PIL import Image
 from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, DistributedSampler, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
-
-from durable_writes import record_syncs_and_renames
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 MARK = "graduates_to"

@@ -119,7 +119,7 @@ def test_member_escaping_the_folder_is_refused(server, tmp_path):
 
 
 def test_offline_says_how_to_get_the_data_by_hand(tmp_path):
-    with pytest.raises(DataDownloadError, match="download cell_images.zip .* in a browser"):
+    with pytest.raises(DataDownloadError, match=r"download cell_images\.zip .* in a browser"):
         download_nih(tmp_path / "data", url="http://127.0.0.1:9/cell_images.zip", sha256="0" * 64,
                      kaggle_input=tmp_path / "no-kaggle")
 

@@ -9,8 +9,19 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, accuracy_interval, confusion_matrix,
-                             load_image, precision_recall, predict, predict_batch, to_model_batch, top_predictions)
+from helpers.predict import (
+    ImageTooLargeError,
+    Prediction,
+    PredictionInputError,
+    accuracy_interval,
+    confusion_matrix,
+    load_image,
+    precision_recall,
+    predict,
+    predict_batch,
+    to_model_batch,
+    top_predictions,
+)
 from helpers.transforms import eval_transforms
 
 CLASSES = ["Parasitized", "Uninfected"]
@@ -139,7 +150,7 @@ def test_our_own_pixel_limit(tmp_path):
 def test_a_file_that_is_not_an_image(model, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("these are my notes, not a picture")
-    with pytest.raises(PredictionInputError, match="notes.png is not an image PIL can read") as error:
+    with pytest.raises(PredictionInputError, match=r"notes\.png is not an image PIL can read") as error:
         predict(model, path, CLASSES, TRANSFORM)
     assert "Expected a PNG, JPEG" in str(error.value)
 
@@ -189,7 +200,7 @@ def test_tensors_single_batched_and_uint8(model):
     assert_is_a_prediction(predict(model, uint8_image, CLASSES, TRANSFORM))
     with pytest.raises(PredictionInputError, match="unsqueeze"):
         predict(model, torch.zeros(32, 32), CLASSES)
-    with pytest.raises(PredictionInputError, match="dtype torch.int64"):
+    with pytest.raises(PredictionInputError, match=r"dtype torch\.int64"):
         predict(model, torch.zeros(3, 32, 32, dtype=torch.long), CLASSES)
 
 

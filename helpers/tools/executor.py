@@ -226,9 +226,8 @@ def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", ti
     batch of notebooks executed in order lets 09 and 10 load what 08 trained, as
     they do for a learner, while no committed output resumes an earlier run.
     """
-    from nbclient import NotebookClient
-
     import torch
+    from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)

@@ -292,8 +292,8 @@ def finished_run(task: RunTask) -> NotebookRun | None:
     """
     import nbformat
 
-    from helpers.tools.executor import code_hash
     from helpers.course.records import read_records
+    from helpers.tools.executor import code_hash
 
     if not task.output.exists():
         return None
