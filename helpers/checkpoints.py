@@ -26,8 +26,9 @@ import random
 import re
 import shutil
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 
 from helpers import __version__
-from helpers.safe_files import remove_stale_temporaries
+from helpers.safe_files import remove_stale_temporaries, sync_folder
 
 EPOCH_FILE = re.compile(r"^epoch_(\d{4,})\.pt$")
 """The shape of an epoch file's name; :func:`epoch_number` also checks it is exactly the name the manager writes."""
@@ -43,8 +44,19 @@ BEST_FILE = "best.pt"
 TEMPORARY_FILE = re.compile(r"^\.(epoch_\d{4,}|best)\.pt\.(?P<pid>\d+)\.([a-z0-9_]+\.)?tmp$")
 """What :func:`save_atomically` writes before the rename: ``.epoch_0003.pt.4242.k3j9x_2a.tmp`` (4242: the writer)."""
 EARLIER_RUN_FOLDER = "earlier_run_{}"
-TORCH_WRITE_FAILURE = re.compile(r"inline_container|PytorchStreamWriter|unexpected pos")
-"""How ``torch.save`` words a write that failed underneath it (a full disk)."""
+TORCH_WORDING = {
+    "write failed": re.compile(r"inline_container|PytorchStreamWriter|unexpected pos"),
+    "disallowed global": re.compile(r"GLOBAL (\S+)"),
+    "unsupported opcode": re.compile(r"Unsupported operand (\d+)"),
+    "device": re.compile(r"map_location|device", re.IGNORECASE),
+}
+"""Every PyTorch message text this module reads, in one table (each pinned by a test in tests/test_checkpoints.py).
+
+``write failed``: ``torch.save`` could not write underneath it (a full disk). ``disallowed global``: a
+``weights_only`` load met a Python class (group 1 names it). ``unsupported opcode``: it met a pickle
+instruction ``torch.save`` never writes. ``device``: ``map_location`` names a device this machine lacks.
+PyTorch gives these failures no exception types of their own, so its wording is all there is to tell them apart.
+"""
 
 
 class CheckpointError(Exception):
@@ -93,7 +105,7 @@ def _rng_state() -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-        "numpy": {"name": numpy_name, "keys": torch.from_numpy(numpy_keys.astype(np.int64)),
+        "numpy": {"name": numpy_name, "keys": torch.from_numpy(np.asarray(numpy_keys, dtype=np.int64)),
                   "pos": int(numpy_pos), "has_gauss": int(numpy_has_gauss), "gauss": float(numpy_gauss)},
         "python": {"version": python_version, "internal": list(python_internal), "gauss": python_gauss},
     }
@@ -155,17 +167,6 @@ def full_checkpoint(model: nn.Module, optimizer: torch.optim.Optimizer | None = 
     }
 
 
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX; Windows cannot open a folder)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
-
-
 def save_atomically(obj: object, path: str | os.PathLike) -> Path:
     """``torch.save(obj, path)`` so that ``path`` holds either the old file or the new one, never half.
 
@@ -191,12 +192,12 @@ def save_atomically(obj: object, path: str | os.PathLike) -> Path:
             os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.replace(temporary, path)  # atomic: readers see the old file or the new one
     except (OSError, RuntimeError) as error:
-        if isinstance(error, RuntimeError) and not TORCH_WRITE_FAILURE.search(str(error)):
+        if isinstance(error, RuntimeError) and not TORCH_WORDING["write failed"].search(str(error)):
             raise
         raise CheckpointWriteError(_write_failure_message(path, error)) from None
     finally:
         temporary.unlink(missing_ok=True)
-    _fsync_folder(path.parent)
+    sync_folder(path.parent)
     return path
 
 
@@ -234,8 +235,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
     try:
         return torch.load(path, map_location=map_location, weights_only=weights_only)
     except pickle.UnpicklingError as error:
-        found = re.search(r"GLOBAL (\S+)", str(error))
-        unsupported = re.search(r"Unsupported operand (\d+)", str(error)) and _starts_like_a_pickle(path)
+        found = TORCH_WORDING["disallowed global"].search(str(error))
+        unsupported = TORCH_WORDING["unsupported opcode"].search(str(error)) and _starts_like_a_pickle(path)
         if (found is None and not unsupported) or not _looks_like_a_checkpoint(path):
             raise CorruptCheckpointError(_corrupt_message(path, error)) from None
         held = f"Python objects ({found.group(1)})" if found else "pickle instructions torch.save never writes"
@@ -247,7 +248,7 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device | 
             "torch.serialization.add_safe_globals([...])."
         ) from None
     except Exception as error:  # torch.load reports damaged files with many exception types
-        if isinstance(error, RuntimeError) and ("map_location" in str(error) or "device" in str(error).lower()):
+        if isinstance(error, RuntimeError) and TORCH_WORDING["device"].search(str(error)):
             raise CheckpointDeviceError(
                 f"{path.name} is fine, but its tensors cannot go to map_location={map_location!r} on this machine "
                 f"(PyTorch says: {str(error).splitlines()[0]}). Load with map_location='cpu' (the default), then "
@@ -266,7 +267,7 @@ def check_map_location(map_location: object) -> None:
     if map_location is None or callable(map_location) or isinstance(map_location, (torch.device, dict)):
         return
     try:
-        torch.device(map_location)
+        torch.device(map_location)  # type: ignore[call-overload]  # any object: the error is the check
     except (RuntimeError, TypeError):
         raise ValueError(f"map_location={map_location!r} is not a device: use \"cpu\", \"cuda\", \"cuda:0\" or "
                          "\"mps\", a torch.device, or None.") from None
@@ -354,8 +355,8 @@ def check_optimizer(optimizer: torch.optim.Optimizer, checkpoint: dict[str, Any]
     hyperparameter (Adam's ``betas`` in an SGD state) gives it away.
 
     Example:
-        >>> check_optimizer(torch.optim.Adam(nn.Linear(1, 1).parameters()),
-        ...                 {"optimizer_class": "SGD", "optimizer": {"param_groups": [], "state": {}}})  # doctest: +ELLIPSIS
+        >>> sgd_checkpoint = {"optimizer_class": "SGD", "optimizer": {"param_groups": [], "state": {}}}
+        >>> check_optimizer(torch.optim.Adam(nn.Linear(1, 1).parameters()), sgd_checkpoint)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         helpers.checkpoints.CheckpointError: The checkpoint was trained with SGD, but this run's optimizer is Adam: ...
     """
@@ -440,7 +441,7 @@ class CheckpointManager:
         """Return the epoch checkpoints in the folder, oldest first: exactly the names it writes, no links."""
         files = [p for p in self.folder.iterdir() if epoch_number(p.name) is not None and p.is_file()
                  and not p.is_symlink()]
-        return sorted(files, key=lambda p: epoch_number(p.name))
+        return sorted(files, key=lambda p: epoch_number(p.name) or 0)  # every name here has a number
 
     def linked_epoch_files(self) -> list[Path]:
         """Return epoch-named links in the folder: the manager never writes one, so it never resumes from one."""
@@ -475,7 +476,7 @@ class CheckpointManager:
         epoch being written is overwritten as usual when it is the one a run resumed
         past (a damaged newest file).
         """
-        later = [p for p in self.epoch_files() if epoch_number(p.name) > epoch]
+        later = [p for p in self.epoch_files() if (epoch_number(p.name) or 0) > epoch]
         if not later:
             return
         best_epoch = self._epoch_of(self.best_path)
@@ -542,6 +543,28 @@ class CheckpointManager:
             self._say(f"the weights of the best epoch ({expected}) are no longer in {self.folder.name}/: "
                       "the best weights will be those of the best epoch from now on")
         return None
+
+    def save_epoch(self, model: nn.Module, optimizer: torch.optim.Optimizer | None,
+                   scheduler: LRScheduler | None, epoch: int, history: dict[str, object],
+                   loaders: Iterable[object] = (), is_best: bool = False) -> Path:
+        """Save everything a run needs to go on after ``epoch`` (see :func:`full_checkpoint`); return the file.
+
+        Example:
+            >>> manager.save_epoch(model, optimizer, None, 3, history.as_dict(), is_best=True)  # doctest: +SKIP
+            PosixPath('checkpoints/epoch_0003.pt')
+        """
+        state = full_checkpoint(model, optimizer, scheduler, epoch=epoch, history=history, loaders=loaders)
+        return self.save(state, epoch=epoch, is_best=is_best)
+
+    def resume_training(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
+                        scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()
+                        ) -> tuple[dict[str, Any] | None, dict[str, torch.Tensor] | None]:
+        """Restore the newest checkpoint (see :meth:`resume`); return it and the best epoch's weights.
+
+        Both are ``None`` when the folder holds no checkpoint: the run starts fresh.
+        """
+        checkpoint = self.resume(model, optimizer, scheduler, loaders)
+        return (checkpoint, self.best_model_state()) if checkpoint is not None else (None, None)
 
     def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                scheduler: LRScheduler | None = None, loaders: Iterable[object] = ()) -> dict[str, Any] | None:

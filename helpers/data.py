@@ -9,43 +9,50 @@
 * :func:`class_balance` and :func:`majority_baseline` say what share of a split
   each class has, and so the accuracy of always answering the most common class:
   the figure every accuracy is compared with.
+* :func:`image_folder` is ``ImageFolder`` over a folder of class folders; the
+  machinery that makes it safe on any folder (hidden files, links, damaged
+  images) lives in :mod:`helpers.folders`, and its decoder in :mod:`helpers.image_files`.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
-from PIL import Image
 from torch.utils.data import DataLoader, SubsetRandomSampler
 from torchvision.datasets import ImageFolder
 from torchvision.datasets.folder import IMG_EXTENSIONS
 
-from helpers.folders import walk_class_folder
+from helpers.folders import (
+    UnreadableImagesError,
+    VisibleImageFolder,
+    check_images,
+    find_class_root,
+    holds_images,
+    visible_folders,
+    visible_image_under,
+)
+from helpers.image_files import load_image
 from helpers.transforms import eval_transforms, train_transforms
+
+__all__ = ["Loaders", "Split", "UnreadableImagesError", "available_workers", "check_fractions", "class_balance",
+           "image_folder", "label_counts", "majority_baseline", "make_loaders", "patient_of", "patient_split",
+           "random_split"]
 
 SLIDE_ID = re.compile(r"^C(\d+)(P\d+)?(?!\d)", re.IGNORECASE)
 """The slide at the start of every NIH file name: ``C<n>`` and, for infected patients, ``P<m>``."""
 VALID_FRACTION = 0.2
 TEST_FRACTION = 0.1
-MAX_SEARCH_DEPTH = 3
-"""How deep below the given folder :func:`find_class_root` looks for the class folders."""
 MIN_RANDOM_SPLIT_IMAGES = 10
 """The fewest images :func:`random_split` cuts into three non-empty parts (10% test)."""
 MIN_PATIENT_SPLIT_PER_CLASS = 24
 """The fewest synthetic images per class whose patient split leaves every part non-empty (seeds 0 to 49 tried)."""
-
-
-class UnreadableImagesError(ValueError):
-    """Image files that cannot be decoded (truncated, empty, or not images): found before training."""
 
 
 @dataclass(frozen=True)
@@ -71,119 +78,12 @@ class Loaders:
     split: Split
 
 
-def is_hidden(name: str) -> bool:
-    """Whether a file or folder name is hidden or system clutter, never a class or a sample.
-
-    Example:
-        >>> [is_hidden(n) for n in (".ipynb_checkpoints", "._cell.png", "__MACOSX", "Parasitized")]
-        [True, True, True, False]
-    """
-    return name.startswith((".", "__"))
-
-
-def _is_image_name(name: str) -> bool:
-    return not is_hidden(name) and name.lower().endswith(IMG_EXTENSIONS)
-
-
-def _visible_folders(folder: Path) -> list[Path]:
-    return sorted(entry for entry in folder.iterdir() if entry.is_dir() and not is_hidden(entry.name))
-
-
-def _holds_images_directly(folder: Path) -> bool:
-    return any(entry.is_file() and _is_image_name(entry.name) for entry in folder.iterdir())
-
-
-def _holds_images(folder: Path) -> bool:
-    """Whether ``folder`` or a visible folder below it holds an image file (links walked as for the samples)."""
-    walk = walk_class_folder(str(folder), str(folder.parent), is_hidden)
-    return any(_is_image_name(name) for _, files in walk.folders for name in files)
-
-
-def find_class_root(root: str | Path) -> Path:
-    """Return the folder whose subfolders are the classes: ``root``, or the one folder below it that is.
-
-    A learner who points at ``data/`` instead of ``data/cell_images/`` gets the
-    folder below; hidden folders (``.ipynb_checkpoints``) are never classes.
-
-    Raises:
-        FileNotFoundError: no folder of class folders, or several, saying which.
-
-    Example:
-        >>> find_class_root("data").name  # doctest: +SKIP
-        'cell_images'
-    """
-    root = Path(root)
-    if any(_holds_images_directly(folder) for folder in _visible_folders(root)):
-        return root
-    candidates, frontier = [], [root]
-    for _ in range(MAX_SEARCH_DEPTH):
-        frontier = [sub for folder in frontier for sub in _visible_folders(folder)]
-        candidates = [folder for folder in frontier
-                      if any(_holds_images_directly(sub) for sub in _visible_folders(folder))]
-        if candidates:
-            break
-    if len(candidates) == 1:
-        return candidates[0]
-    if candidates:
-        raise FileNotFoundError(f"{root} holds several folders of class folders: "
-                                f"{', '.join(str(c) for c in candidates[:5])}. Pass the one you mean.")
-    if _holds_images_directly(root):
-        raise FileNotFoundError(f"{root} holds images but no class folders: ImageFolder takes the label of an "
-                                f"image from its folder's name. Pass the folder above ({root.parent}) if "
-                                f"{root.name} is one class, or sort the images into one folder per class.")
-    raise FileNotFoundError(
-        f"No image classes found in {root}: expected one folder per class, such as "
-        f"{root}/Parasitized/ and {root}/Uninfected/. Make synthetic data with "
-        f"`python -m helpers data synthetic --out {root}` or download the real data with "
-        "`python -m helpers data nih --out data`.")
-
-
-class VisibleImageFolder(ImageFolder):
-    """``ImageFolder`` that skips hidden files and folders (``.ipynb_checkpoints/``, ``._cell.png``).
-
-    It walks each class folder with :func:`helpers.folders.walk_class_folder`: a
-    link never repeats images or loops, and a link into another class folder is
-    skipped with a warning instead of lending that class's images this label.
-    """
-
-    def find_classes(self, directory: str | Path) -> tuple[list[str], dict[str, int]]:
-        classes = [folder.name for folder in _visible_folders(Path(directory))]
-        return classes, {name: index for index, name in enumerate(classes)}
-
-    @staticmethod
-    def make_dataset(directory: str | Path, class_to_idx: dict[str, int], extensions: tuple[str, ...] | None = None,
-                     is_valid_file: Callable[[str], bool] | None = None,
-                     allow_empty: bool = False) -> list[tuple[str, int]]:
-        is_valid = is_valid_file or (lambda path: path.lower().endswith(extensions or IMG_EXTENSIONS))
-        samples, skipped = [], []
-        for name in sorted(class_to_idx):
-            walk = walk_class_folder(os.path.join(directory, name), str(directory), is_hidden)
-            skipped += walk.skipped_links
-            found = [(path, class_to_idx[name]) for folder, files in walk.folders for file_name in files
-                     if is_valid(path := os.path.join(folder, file_name))]
-            if not found and not allow_empty:
-                raise FileNotFoundError(f"The class folder {os.path.join(directory, name)} holds no images: put "
-                                        "its images there, or remove the folder if it is not a class.")
-            samples += found
-        if skipped:
-            warnings.warn(f"{len(skipped)} link(s) in the class folders point into another class folder and were "
-                          f"skipped, so no image gets another class's label: {'; '.join(skipped[:3])}"
-                          f"{' ...' if len(skipped) > 3 else ''}. Copy the images you mean into their class folder.",
-                          stacklevel=2)
-        return samples
-
-
-def _visible_image_under(root: Path) -> Callable[[str], bool]:
-    """Return a test for ``is_valid_file``: an image file with no hidden folder between it and ``root``."""
-    def is_valid(path: str) -> bool:
-        return _is_image_name(Path(path).name) and not any(
-            is_hidden(part) for part in Path(path).relative_to(root).parts)
-
-    return is_valid
-
-
 def image_folder(root: str | Path, transform=None) -> ImageFolder:
     """Return an ``ImageFolder`` over the class folders in (or just below) ``root``, hidden files left out.
+
+    Each file is decoded by :func:`helpers.image_files.load_image`, the decoder
+    prediction uses too, so a file gives the same pixels in training and in
+    prediction (EXIF rotation applied, transparency on black, 16-bit scaled).
 
     Raises ``FileNotFoundError`` with what to do when there are no class folders
     or a class folder holds no images.
@@ -200,42 +100,12 @@ def image_folder(root: str | Path, transform=None) -> ImageFolder:
             f"data with `python -m helpers data synthetic --out {root}` or download the real data with "
             "`python -m helpers data nih --out data`.")
     class_root = find_class_root(root)
-    empty = [folder for folder in _visible_folders(class_root) if not _holds_images(folder)]
+    empty = [folder for folder in visible_folders(class_root) if not holds_images(folder)]
     if empty:
         raise FileNotFoundError(f"The class folder {empty[0]} holds no images ({IMG_EXTENSIONS[:4]} ... files): "
                                 "put its images there, or remove the folder if it is not a class.")
-    return VisibleImageFolder(class_root, transform=transform, is_valid_file=_visible_image_under(class_root))
-
-
-def unreadable_images(paths: list[str]) -> list[str]:
-    """Return the paths among ``paths`` that do not decode as images (truncated, empty, not an image).
-
-    PNG files are checked chunk by chunk (fast, no decoding); other formats are decoded.
-
-    Example:
-        >>> unreadable_images(["cell.png"])  # doctest: +SKIP
-        []
-    """
-    bad = []
-    for path in paths:
-        try:
-            with Image.open(path) as image:
-                if image.format == "PNG":
-                    image.verify()
-                else:
-                    image.load()
-        except Exception:  # PIL reports damage with many exception types
-            bad.append(path)
-    return bad
-
-
-def check_images(paths: list[str]) -> None:
-    """Raise :class:`UnreadableImagesError` naming the files that cannot be read, before any training."""
-    bad = unreadable_images(paths)
-    if bad:
-        shown = "\n  ".join(bad[:5]) + (f"\n  ... and {len(bad) - 5} more" if len(bad) > 5 else "")
-        raise UnreadableImagesError(f"{len(bad)} of {len(paths)} image files cannot be read (truncated, empty "
-                                    f"or not images):\n  {shown}\nDelete or replace them, then run this again.")
+    return VisibleImageFolder(class_root, transform=transform, loader=load_image,
+                              is_valid_file=visible_image_under(class_root))
 
 
 def patient_of(path: str | Path) -> str:

@@ -3,10 +3,12 @@
 * :func:`backend_for` picks the communication backend: ``nccl`` on CUDA GPUs, ``gloo`` on CPUs.
 * :func:`effective_batch_size` is what one optimizer step sees: per-process batch x processes.
 * :func:`train_epochs` is the training loop every process runs, with a :class:`DistributedSampler`
-  and ``set_epoch``; :func:`train_single_process` runs it in one process, for comparison.
+  and ``set_epoch`` around the engine's :func:`~helpers.engine.train_one_epoch`;
+  :func:`train_single_process` runs it in one process, for comparison.
 * :func:`main` is the program ``torchrun`` starts once per process:
   ``init_process_group``, wrap the model in ``DistributedDataParallel``, train, log and save on
-  rank 0 only, ``destroy_process_group``. :func:`launch_torchrun` starts it from Python.
+  rank 0 only (with :func:`helpers.checkpoints.save_atomically`), ``destroy_process_group``.
+  :func:`launch_torchrun` starts it from Python.
 * :func:`train_hogwild` is the other way the cheat sheet mentions: ``torch.multiprocessing``
   processes updating one model in shared memory, without locks.
 
@@ -35,6 +37,9 @@ from torch.distributed.elastic.multiprocessing.errors import record
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from helpers.checkpoints import save_atomically
+from helpers.engine import train_one_epoch
 
 LOOPBACK_ADDRESS = "127.0.0.1"
 """The only address the course's runs use: this machine talking to itself."""
@@ -120,26 +125,21 @@ def train_epochs(model: nn.Module, loader: DataLoader, sampler: DistributedSampl
                  optimizer: torch.optim.Optimizer, epochs: int, device: torch.device) -> list[float]:
     """Train for ``epochs`` and return each epoch's mean loss over all processes.
 
-    In a DDP run every process calls this with its own shard of the data;
-    ``backward()`` averages the gradients across processes, so every copy of
-    the model takes the same step.
+    Each epoch is the engine's :func:`helpers.engine.train_one_epoch` with the
+    mean squared error (the accuracy it also returns means nothing for
+    regression). In a DDP run every process calls this with its own shard of
+    the data; ``backward()`` averages the gradients across processes, so every
+    copy of the model takes the same step.
     """
     epoch_losses = []
     for epoch in range(epochs):
         sampler.set_epoch(epoch)  # a new shuffle each epoch, the same one in every process
-        loss_sum, sample_count = torch.zeros((), device=device), torch.zeros((), device=device)
-        for inputs, targets in loader:
-            inputs, targets = inputs.to(device), targets.to(device)
-            optimizer.zero_grad()
-            loss = F.mse_loss(model(inputs), targets)  # mean over this process's batch
-            loss.backward()  # under DDP: also all-reduces (averages) the gradients
-            optimizer.step()
-            loss_sum += loss.detach() * len(inputs)
-            sample_count += len(inputs)
-        if dist.is_initialized():  # each process saw only its shard: add up everyone's figures
-            dist.all_reduce(loss_sum)
-            dist.all_reduce(sample_count)
-        epoch_losses.append((loss_sum / sample_count).item())
+        loss, _ = train_one_epoch(model, loader, nn.MSELoss(), optimizer, device)
+        if dist.is_initialized():  # each process saw only its shard, all shards equally long: average them
+            mean = torch.tensor(loss, device=device, dtype=torch.float64)
+            dist.all_reduce(mean)
+            loss = mean.item() / dist.get_world_size()
+        epoch_losses.append(loss)
     return epoch_losses
 
 
@@ -156,7 +156,7 @@ def train_single_process(config: RunConfig, world_size: int = 2) -> tuple[nn.Mod
     """
     dataset = make_regression_data(config.samples, config.features, config.seed)
     model = make_tiny_model(config.features, config.seed)
-    sampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=1, rank=0, shuffle=True, seed=config.seed)
     global_batch_size = effective_batch_size(config.batch_size, world_size)
     loader = DataLoader(dataset, batch_size=global_batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.learning_rate)
@@ -186,7 +186,8 @@ def train_ddp(config: RunConfig, device: torch.device, checkpoint: Path | None) 
     model = make_tiny_model(config.features, config.seed).to(device)
     # DDP also copies rank 0's weights to every process here, so all start identical.
     ddp_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    sampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True, seed=config.seed)
+    sampler: DistributedSampler = DistributedSampler(dataset, num_replicas=world_size, rank=rank, shuffle=True,
+                                                     seed=config.seed)
     loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler)
     optimizer = torch.optim.SGD(ddp_model.parameters(), lr=config.learning_rate)
     say(f"rank {rank} of {world_size}: {len(sampler)} samples, {len(loader)} batches of "
@@ -197,8 +198,9 @@ def train_ddp(config: RunConfig, device: torch.device, checkpoint: Path | None) 
         for epoch, loss in enumerate(losses, start=1):
             say(f"epoch {epoch}/{config.epochs}: loss {loss:.4f} (global batch {global_batch})")
         if checkpoint is not None:
-            # ddp_model.module is the plain model: its state_dict loads without DDP.
-            torch.save({name: t.cpu() for name, t in ddp_model.module.state_dict().items()}, checkpoint)
+            # ddp_model.module is the plain model: its state_dict loads without DDP. Written atomically, so a
+            # reader never sees half a file.
+            save_atomically({name: t.cpu() for name, t in ddp_model.module.state_dict().items()}, checkpoint)
             say(f"rank 0 saved the final weights to {checkpoint.name}")
     return losses
 
@@ -340,7 +342,7 @@ def train_hogwild(model: nn.Module, dataset: TensorDataset, processes: int = 2, 
     # On Linux "fork" starts each worker as a copy of this process, torch already imported, in
     # milliseconds; elsewhere fork is unsafe or missing and "spawn" starts fresh interpreters.
     context = mp.get_context("fork" if sys.platform == "linux" else "spawn")
-    workers = [context.Process(target=hogwild_worker,
+    workers = [context.Process(target=hogwild_worker,  # type: ignore[attr-defined]  # every context has Process
                                args=(model, dataset, steps, batch_size, learning_rate, seed + rank))
                for rank in range(processes)]
     for worker in workers:

@@ -1,18 +1,20 @@
-"""The training loop, as notebook 06 built it: a train step, an evaluation step and ``fit``.
+"""The training loop, as notebook 06 built it: one epoch of training, one of evaluation, and ``fit``.
 
-* :func:`train_step` runs one epoch of the five steps (zero_grad, forward, loss,
-  backward, step) and returns the epoch's loss and accuracy.
+* :func:`train_one_epoch` runs the five steps (zero_grad, forward, loss,
+  backward, optimizer step) on every batch of one epoch and returns the
+  epoch's loss and accuracy. A "step" is one optimizer step, one batch.
 * :func:`evaluate` runs the model in ``eval`` mode under ``torch.no_grad()``.
 * :func:`fit` repeats both for some epochs: it keeps a :class:`History`, shows
   progress bars, moves model and data to the device, keeps the best model by
   validation loss, steps an optional learning-rate scheduler, stops early when
   asked, and saves and resumes checkpoints through :mod:`helpers.checkpoints`.
 
-On a CUDA GPU ``fit`` trains with **mixed precision** (``torch.autocast``):
-matrix products and convolutions run in bfloat16 where the GPU supports it
-natively, else in float16 with a ``GradScaler`` that keeps small gradients from
-rounding to zero. BatchNorm layers whose parameters are all frozen stay in
-``eval`` mode while the rest trains, so a frozen backbone keeps its statistics.
+On a CUDA GPU ``fit`` trains with **mixed precision** by default
+(``precision="auto"``, see :func:`training_precision`): matrix products and
+convolutions run in bfloat16 where the GPU supports it natively, else in
+float16 with a ``GradScaler`` that keeps small gradients from rounding to zero.
+BatchNorm layers whose parameters are all frozen stay in ``eval`` mode while
+the rest trains, so a frozen backbone keeps its statistics.
 
 Metrics are weighted by batch size (the sum of ``loss * batch_size`` over the
 samples), so a small last batch counts for what it is. They are summed on the
@@ -23,46 +25,46 @@ CPU wait for the GPU at every step.
 from __future__ import annotations
 
 import math
-import sys
 import time
+import warnings
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, fields
-from typing import Iterable, Iterator, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler
 from tqdm.std import tqdm
 
-from helpers.checkpoints import CheckpointError, CheckpointManager, full_checkpoint
+from helpers.checkpoints import CheckpointError, CheckpointManager
 from helpers.devices import autocast_dtype, choose_device
+from helpers.progress import progress_bar
 
 Item = TypeVar("Item")
+__all__ = ["History", "Precision", "evaluate", "fit", "keep_frozen_batchnorm_in_eval", "progress_bar",
+           "train_one_epoch", "train_step", "training_precision"]
 LONG_RUN_SECONDS = 60.0
 """``fit`` says how long the remaining epochs will take when that is at least this long."""
 PER_BATCH_SCHEDULERS = (torch.optim.lr_scheduler.OneCycleLR, torch.optim.lr_scheduler.CyclicLR)
 """Schedulers whose schedule is counted in batches: they step after every optimizer step."""
+PRECISIONS = ("auto", "mixed", "float32", "bfloat16", "float16")
+"""What ``fit(precision=...)`` takes: see :func:`training_precision`."""
 
 
-def progress_bar(iterable: Iterable[Item] | None = None, desc: str = "", total: int | None = None,
-                 disable: bool = False) -> tqdm:
-    """Return a text progress bar that reads well live and once a notebook is saved.
+@dataclass(frozen=True)
+class Precision:
+    """How the forward passes run: in float32 (``dtype=None``) or under ``torch.autocast`` to ``dtype``.
 
-    Text bars (``tqdm.std``, what ``from tqdm import tqdm`` gives) rather than
-    ``tqdm.auto``: they update in place in JupyterLab, Colab, Kaggle and a
-    terminal, need no ipywidgets (without it ``tqdm.auto`` prints a warning into
-    the notebook), and a saved notebook keeps their last state as one line of
-    plain text. They write to stdout, so notebooks do not colour them as errors.
+    A float16 run needs a ``GradScaler`` (``scaler``) so that small gradients do not round to zero.
 
     Example:
-        >>> for batch in progress_bar(range(3), desc="train"):  # doctest: +SKIP
-        ...     pass
-        train: 100%|██████████| 3/3 [00:00<00:00, ...]
+        >>> Precision().dtype is None
+        True
     """
-    if total is None and iterable is not None and hasattr(iterable, "__len__"):
-        total = len(iterable)
-    return tqdm(iterable, desc=desc, total=total, disable=disable, file=sys.stdout, ncols=110,
-                mininterval=0.5)
+
+    dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
 
 
 def counted(iterable: Iterable[Item], bar: tqdm) -> Iterator[Item]:
@@ -86,7 +88,7 @@ def keep_frozen_batchnorm_in_eval(model: nn.Module) -> list[nn.Module]:
         >>> [layer.training for layer in keep_frozen_batchnorm_in_eval(model)]
         [False]
     """
-    frozen = []
+    frozen: list[nn.Module] = []
     for module in model.modules():
         parameters = list(module.parameters(recurse=False))
         if isinstance(module, nn.modules.batchnorm._BatchNorm) and parameters and not any(
@@ -96,9 +98,9 @@ def keep_frozen_batchnorm_in_eval(model: nn.Module) -> list[nn.Module]:
     return frozen
 
 
-def precision_context(device: torch.device, low_precision: torch.dtype | None):
-    """Return ``torch.autocast`` for ``low_precision`` on ``device``, or a context that changes nothing."""
-    return torch.autocast(device.type, dtype=low_precision) if low_precision is not None else nullcontext()
+def precision_context(device: torch.device, precision: Precision):
+    """Return ``torch.autocast`` to ``precision.dtype`` on ``device``, or a context that changes nothing."""
+    return torch.autocast(device.type, dtype=precision.dtype) if precision.dtype is not None else nullcontext()
 
 
 def check_some_samples(samples: int, what: str) -> None:
@@ -113,17 +115,18 @@ def check_some_samples(samples: int, what: str) -> None:
                          "batch. Check len(loader.dataset) and the split sizes.")
 
 
-def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
-               device: torch.device, scheduler: LRScheduler | None = None, low_precision: torch.dtype | None = None,
-               scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
-    """Train ``model`` for one epoch over ``loader``; return the epoch's (loss, accuracy).
+def train_one_epoch(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+                    device: torch.device, *, scheduler: LRScheduler | None = None,
+                    precision: Precision = Precision()) -> tuple[float, float]:
+    """Train ``model`` for one epoch over ``loader`` (one optimizer step per batch); return its (loss, accuracy).
 
-    ``scheduler``, when given, steps after every batch (OneCycleLR does).
-    ``low_precision`` (``torch.float16`` or ``torch.bfloat16``) runs the forward
-    pass under ``torch.autocast``; with float16, pass a ``GradScaler`` too.
+    ``scheduler``, when given, steps after every optimizer step (OneCycleLR does).
+    ``precision`` runs the forward passes under ``torch.autocast``
+    (see :func:`training_precision`); the default is plain float32.
 
     Example:
-        >>> train_loss, train_accuracy = train_step(model, loaders.train, loss_fn, optimizer, device)  # doctest: +SKIP
+        >>> train_loss, train_accuracy = train_one_epoch(model, loaders.train, loss_fn, optimizer,
+        ...                                              device)  # doctest: +SKIP
     """
     model.train()  # Dropout drops, BatchNorm uses and updates batch statistics
     keep_frozen_batchnorm_in_eval(model)  # ... except in frozen layers
@@ -133,16 +136,16 @@ def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer
     for images, labels in loader:
         images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         optimizer.zero_grad()  # 1. forget the previous batch's gradients
-        with precision_context(device, low_precision):
+        with precision_context(device, precision):
             logits = model(images)  # 2. forward pass
             loss = loss_fn(logits, labels)  # 3. the loss: the mean over this batch
-        if scaler is None:
+        if precision.scaler is None:
             loss.backward()  # 4. backward pass: gradients for every parameter
-            optimizer.step()  # 5. update the parameters
+            optimizer.step()  # 5. update the parameters: one step
         else:  # float16: scale the loss up so small gradients survive, and unscale before the step
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
+            precision.scaler.scale(loss).backward()
+            precision.scaler.step(optimizer)
+            precision.scaler.update()
         if scheduler is not None:
             scheduler.step()
         loss_sum += loss.detach().float() * labels.size(0)
@@ -152,8 +155,22 @@ def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer
     return loss_sum.item() / samples, correct.item() / samples
 
 
+def train_step(model: nn.Module, loader: Iterable, loss_fn: nn.Module, optimizer: torch.optim.Optimizer,
+               device: torch.device, scheduler: LRScheduler | None = None, low_precision: torch.dtype | None = None,
+               scaler: torch.amp.GradScaler | None = None) -> tuple[float, float]:
+    """Deprecated: the old name of :func:`train_one_epoch`, which it calls; it goes in the next release.
+
+    It ran a whole epoch, while "step" means one optimizer step.
+    """
+    warnings.warn("helpers.engine.train_step is now train_one_epoch (it trains a whole epoch; a step is one "
+                  "optimizer step). Use train_one_epoch(model, loader, loss_fn, optimizer, device); the old name "
+                  "goes in the next release.", DeprecationWarning, stacklevel=2)
+    return train_one_epoch(model, loader, loss_fn, optimizer, device, scheduler=scheduler,
+                           precision=Precision(low_precision, scaler))
+
+
 def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
-             device: torch.device, low_precision: torch.dtype | None = None) -> tuple[float, float]:
+             device: torch.device, *, precision: Precision = Precision()) -> tuple[float, float]:
     """Return ``model``'s (loss, accuracy) over ``loader``, without training it.
 
     Example:
@@ -163,7 +180,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
     loss_sum = torch.zeros((), device=device)
     correct = torch.zeros((), device=device, dtype=torch.long)
     samples = 0
-    with torch.no_grad(), precision_context(device, low_precision):  # no tape: less memory, faster
+    with torch.no_grad(), precision_context(device, precision):  # no tape: less memory, faster
         for images, labels in loader:
             images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
             logits = model(images)
@@ -175,7 +192,7 @@ def evaluate(model: nn.Module, loader: Iterable, loss_fn: nn.Module,
 
 
 def mixed_precision_dtype(device: torch.device, mixed_precision: bool | None) -> torch.dtype | None:
-    """Return the autocast dtype ``fit`` trains with on ``device``, or ``None`` for plain float32.
+    """Return the autocast dtype for mixed precision on ``device``, or ``None`` for plain float32.
 
     ``None`` means "on a CUDA GPU only": there tensor cores make it 2 to 3 times
     as fast; on most CPUs bfloat16 is no faster.
@@ -188,6 +205,29 @@ def mixed_precision_dtype(device: torch.device, mixed_precision: bool | None) ->
     """
     wanted = device.type == "cuda" if mixed_precision is None else mixed_precision
     return autocast_dtype(device) if wanted else None
+
+
+def training_precision(device: torch.device, precision: str = "auto") -> Precision:
+    """Return the :class:`Precision` ``fit`` trains with on ``device``.
+
+    ``"auto"``: mixed precision on a CUDA GPU, float32 elsewhere. ``"mixed"``: the
+    device's own low precision (bfloat16 where it is native, else float16).
+    ``"float32"``, ``"bfloat16"`` and ``"float16"`` name the dtype. float16 comes
+    with a ``GradScaler``.
+
+    Example:
+        >>> training_precision(torch.device("cpu")).dtype is None
+        True
+        >>> training_precision(torch.device("cpu"), "bfloat16").dtype
+        torch.bfloat16
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}: "
+                         "\"auto\" uses mixed precision on a CUDA GPU and float32 elsewhere.")
+    named = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+    dtype = (mixed_precision_dtype(device, None if precision == "auto" else True) if precision in ("auto", "mixed")
+             else named[precision])
+    return Precision(dtype, torch.amp.GradScaler(device.type) if dtype == torch.float16 else None)
 
 
 @dataclass
@@ -239,7 +279,7 @@ class History:
         return asdict(self)
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: dict[str, object]) -> "History":
+    def from_checkpoint(cls, checkpoint: dict[str, object]) -> History:
         """Rebuild the history a checkpoint stored; a history of another shape gets a clear error.
 
         Example:
@@ -288,23 +328,28 @@ def step_scheduler_after_epoch(scheduler: LRScheduler, valid_loss: float) -> Non
 
 
 def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_fn: nn.Module,
-        optimizer: torch.optim.Optimizer, epochs: int, device: str | torch.device | None = "auto",
+        optimizer: torch.optim.Optimizer, epochs: int, *, device: str | torch.device | None = "auto",
         scheduler: LRScheduler | None = None, patience: int | None = None,
-        checkpoints: CheckpointManager | None = None,
-        restore_best: bool = True, progress: bool = True, mixed_precision: bool | None = None) -> History:
+        checkpoints: CheckpointManager | None = None, precision: str = "auto",
+        restore_best: bool = True, progress: bool = True) -> History:
     """Train for ``epochs`` epochs, validating after each; return the :class:`History`.
 
+    Everything after ``epochs`` is passed by name.
+
     Args:
+        device: where to train (``"auto"``: see :func:`helpers.devices.choose_device`).
         scheduler: a learning-rate scheduler. OneCycleLR and CyclicLR step after every
             batch, ReduceLROnPlateau after every epoch with the validation loss, the
             others (StepLR, ...) after every epoch.
         patience: stop early after this many epochs without a lower validation loss.
         checkpoints: a :class:`helpers.checkpoints.CheckpointManager`. ``fit`` then
-            resumes from its latest checkpoint, if any, and saves one every epoch
-            (and ``best.pt`` whenever the validation loss improves).
+            resumes from its latest checkpoint, if any (:meth:`~CheckpointManager.resume_training`),
+            and saves one every epoch (:meth:`~CheckpointManager.save_epoch`; also ``best.pt``
+            whenever the validation loss improves).
+        precision: ``"auto"`` (mixed precision on a CUDA GPU, float32 elsewhere), ``"mixed"``,
+            ``"float32"``, ``"bfloat16"`` or ``"float16"``: see :func:`training_precision`.
         restore_best: load the weights of the best epoch into ``model`` at the end.
-        mixed_precision: train under ``torch.autocast`` (float16 with a ``GradScaler``, or
-            bfloat16 where the device supports it natively). ``None``: on for CUDA GPUs only.
+        progress: show a progress bar per epoch.
 
     Example:
         >>> history = fit(model, loaders.train, loaders.valid, nn.CrossEntropyLoss(),
@@ -314,24 +359,22 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
     """
     device = choose_device(device)
     model.to(device)
+    loaders = [train_loader, valid_loader]
     history, best_state = History(), None
     if checkpoints is not None:
-        resumed = checkpoints.resume(model, optimizer, scheduler, loaders=[train_loader, valid_loader])
-        if resumed is not None:
-            history = History.from_checkpoint(resumed)
-            best_state = checkpoints.best_model_state()
+        stored, best_state = checkpoints.resume_training(model, optimizer, scheduler, loaders)
+        history = History.from_checkpoint(stored) if stored is not None else history
     per_batch = isinstance(scheduler, PER_BATCH_SCHEDULERS)
-    low_precision = mixed_precision_dtype(device, mixed_precision)
-    scaler = torch.amp.GradScaler(device.type) if low_precision == torch.float16 else None
+    run_precision = training_precision(device, precision)
     first_epoch = len(history)
     for epoch in range(first_epoch, epochs):
         lr = optimizer.param_groups[0]["lr"]
         started = time.perf_counter()
         with progress_bar(train_loader, desc=f"epoch {epoch + 1}/{epochs}", disable=not progress) as bar:
-            train_loss, train_accuracy = train_step(model, counted(train_loader, bar), loss_fn, optimizer,
-                                                    device, scheduler if per_batch else None, low_precision,
-                                                    scaler)
-            valid_loss, valid_accuracy = evaluate(model, valid_loader, loss_fn, device, low_precision)
+            train_loss, train_accuracy = train_one_epoch(model, counted(train_loader, bar), loss_fn, optimizer,
+                                                         device, scheduler=scheduler if per_batch else None,
+                                                         precision=run_precision)
+            valid_loss, valid_accuracy = evaluate(model, valid_loader, loss_fn, device, precision=run_precision)
             bar.set_postfix_str(f"train loss {train_loss:.3f} acc {train_accuracy:.3f} | "
                                 f"valid loss {valid_loss:.3f} acc {valid_accuracy:.3f}")
         note = remaining_time_note(time.perf_counter() - started, epochs - epoch - 1)
@@ -343,10 +386,7 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
         if improved:
             best_state = copy_of_state(model)
         if checkpoints is not None:
-            state = full_checkpoint(model, optimizer, scheduler, epoch=epoch + 1,
-                                                  history=history.as_dict(),
-                                                  loaders=[train_loader, valid_loader])
-            checkpoints.save(state, epoch=epoch + 1, is_best=improved)
+            checkpoints.save_epoch(model, optimizer, scheduler, epoch + 1, history.as_dict(), loaders, improved)
         if patience is not None and history.epochs_since_best() >= patience:
             print(f"early stop after epoch {epoch + 1}: the validation loss has not improved "
                   f"for {patience} epochs (best: epoch {history.best_epoch})")

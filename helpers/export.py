@@ -14,20 +14,22 @@ Everything here works for any ``nn.Module`` that takes one image batch (N, C, H,
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import time
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import cast
 
 import numpy as np
 import torch
 from torch import nn
 
-from helpers.safe_files import exclusive_temporary
+from helpers.safe_files import exclusive_temporary, replace_synced, sync_folder
 
 MAX_BATCH = 4096
 """The largest batch the exported artefacts accept."""
@@ -51,12 +53,38 @@ def _dynamic_batch() -> tuple[dict[int, torch.export.Dim]]:
     return ({0: torch.export.Dim("batch", min=1, max=MAX_BATCH)},)
 
 
+@contextlib.contextmanager
+def evaluation_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in ``eval()`` mode for the ``with`` block, then back in the mode it was in.
+
+    An export records the model as it will be used (Dropout off, BatchNorm on
+    its running statistics), and the caller's training run goes on as before.
+
+    Example:
+        >>> layer = nn.Dropout().train()
+        >>> with evaluation_mode(layer):
+        ...     layer.training
+        False
+        >>> layer.training
+        True
+    """
+    modes = {module: module.training for module in model.modules()}
+    model.eval()
+    try:
+        yield model
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
 def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
                    dynamic_batch: bool = True) -> Path:
     """Export ``model`` with ``torch.export`` for inputs like ``example`` and save it to ``path`` (``.pt2``).
 
     The model is exported in ``eval()`` mode: Dropout off, BatchNorm on its
-    running statistics, as it will be used. The ``.pt2`` file keeps the example
+    running statistics, as it will be used; afterwards it is back in the mode
+    it was in (see :func:`evaluation_mode`). The file is written atomically and
+    synced to disk. The ``.pt2`` file keeps the example
     input, so we save a copy of just the example: a slice such as ``batch[:2]``
     shares the whole batch's memory, and the file would hold every image in it.
 
@@ -64,19 +92,22 @@ def export_program(model: nn.Module, example: torch.Tensor, path: str | Path,
         >>> export_program(model, torch.randn(2, 3, 64, 64), "artefacts/model.pt2")  # doctest: +SKIP
         PosixPath('artefacts/model.pt2')
     """
-    model.eval()
     example = example.detach().clone()
     example = _batch_of_at_least_two(example) if dynamic_batch else example
-    program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+    with evaluation_mode(model):
+        program = torch.export.export(model, (example,), dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = exclusive_temporary(path)
     try:
         with os.fdopen(descriptor, "wb") as file:
             torch.export.save(program, file)
+            file.flush()
+            os.fsync(file.fileno())  # the bytes are on disk before the name points at them
         os.replace(temporary, path)  # a reader (or a kill) sees the old file or the new one, never half
     finally:
         temporary.unlink(missing_ok=True)
+    sync_folder(path.parent)
     return path
 
 
@@ -148,23 +179,27 @@ def load_program(path: str | Path) -> nn.Module:
 def export_onnx(model: nn.Module, example: torch.Tensor, path: str | Path, dynamic_batch: bool = True) -> Path:
     """Export ``model`` to ONNX with the dynamo exporter; the input is named ``images``, the output ``logits``.
 
-    The weights are kept inside the one ``.onnx`` file (fine below 2 GB).
+    The weights are kept inside the one ``.onnx`` file (fine below 2 GB). As
+    with :func:`export_program`, the model is exported in ``eval()`` mode and
+    left in the mode it was in, the example is copied, and the file is written
+    atomically and synced to disk.
 
     Example:
         >>> export_onnx(model, torch.randn(2, 3, 64, 64), "artefacts/model.onnx")  # doctest: +SKIP
         PosixPath('artefacts/model.onnx')
     """
-    model.eval()
+    example = example.detach().clone()
     example = _batch_of_at_least_two(example) if dynamic_batch else example
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = exclusive_temporary(path, suffix=".onnx")
     os.close(descriptor)
     try:
-        torch.onnx.export(model, (example,), temporary, dynamo=True, external_data=False, verbose=False,
-                          input_names=["images"], output_names=["logits"],
-                          dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
-        os.replace(temporary, path)
+        with evaluation_mode(model):
+            torch.onnx.export(model, (example,), temporary, dynamo=True, external_data=False, verbose=False,
+                              input_names=["images"], output_names=["logits"],
+                              dynamic_shapes=_dynamic_batch() if dynamic_batch else None)
+        replace_synced(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
     return path
@@ -258,6 +293,6 @@ def compile_or_fall_back(model: nn.Module, example: torch.Tensor,
             continue
         seconds = time.perf_counter() - started
         skipped = f" ({'; '.join(reasons)})" if reasons else ""
-        return Compiled(candidate, backend, seconds, f"compiled with backend {backend!r}{skipped}")
+        return Compiled(cast(nn.Module, candidate), backend, seconds, f"compiled with backend {backend!r}{skipped}")
     return Compiled(model, None, 0.0, "torch.compile is unavailable here, so the model runs uncompiled: "
                     + "; ".join(reasons))

@@ -37,7 +37,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from helpers.safe_files import exclusive_temporary, remove_stale_temporaries
+from helpers.progress import text_bar
+from helpers.safe_files import exclusive_temporary, remove_stale_temporaries, sync_folder
 
 NIH_URL = "https://data.lhncbc.nlm.nih.gov/public/Malaria/cell_images.zip"
 NIH_SHA256 = "0a949556b2414159b5100192609805376654c4266d8d187be9b1922fad43c668"
@@ -168,12 +169,10 @@ def stream_to_file(url: str, target: Path, deadline_s: float = DOWNLOAD_DEADLINE
     ``stall_min_bytes`` arrive in ``stall_timeout_s`` seconds, or it all takes
     longer than ``deadline_s``.
     """
-    from tqdm.auto import tqdm
-
     transfer = _Transfer(url, target.parent, deadline_s, stall_timeout_s, stall_min_bytes)
     digest, broken = hashlib.sha256(), ""
     descriptor = os.open(target, os.O_WRONLY | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(descriptor, "wb") as file, tqdm(unit="B", unit_scale=True, desc=ZIP_NAME) as bar:
+    with os.fdopen(descriptor, "wb") as file, text_bar(unit="B", unit_scale=True, desc=ZIP_NAME) as bar:
         for attempt in range(attempts):
             if attempt:
                 left = max(0.0, deadline_s - (time.monotonic() - transfer.started))
@@ -302,6 +301,7 @@ def download_zip(downloads: Path, url: str = NIH_URL, sha256: str = NIH_SHA256,
         os.replace(partial, target)
     finally:  # also on Ctrl-C: no half file is left behind
         partial.unlink(missing_ok=True)
+    sync_folder(target.parent)
     return target
 
 
@@ -331,7 +331,7 @@ def safe_extract(archive: Path, target: Path, max_bytes: int = MAX_EXTRACTED_BYT
         expanded = sum(member.file_size for member in members)
         free = shutil.disk_usage(target.parent if not target.exists() else target).free
         if expanded > max_bytes or expanded > free:
-            limit = "the cap of {:,} bytes".format(max_bytes) if expanded > max_bytes else f"the {free:,} bytes free"
+            limit = f"the cap of {max_bytes:,} bytes" if expanded > max_bytes else f"the {free:,} bytes free"
             raise DataDownloadError(f"Refusing to extract {archive.name}: it would expand to {expanded:,} bytes, more "
                                     f"than {limit}. The NIH zip expands to about 0.7 GB; a larger one is another "
                                     "file or a zip bomb. Free some disk space, or check the archive.")
@@ -390,11 +390,12 @@ def download_nih(out_dir: str | Path, url: str = NIH_URL, sha256: str = NIH_SHA2
     partial = Path(tempfile.mkdtemp(prefix=f"cell_images.partial-{os.getpid()}-", dir=out_dir))
     try:
         safe_extract(archive, partial)
-        if image_folder_root(partial) is None:
+        classes_root = image_folder_root(partial)
+        if classes_root is None:
             raise DataDownloadError(f"{archive.name} does not hold Parasitized/ and Uninfected/ folders.")
         check_no_half_copy(out_dir)
         partial.rename(out_dir / "cell_images")
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return image_folder_root(out_dir / "cell_images")
+    return out_dir / "cell_images" / classes_root.relative_to(partial)

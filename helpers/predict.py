@@ -1,13 +1,13 @@
 """Prediction, as notebook 09 built it: any image in, class names and probabilities out.
 
-* :func:`load_image` opens a file (or takes a PIL image) and returns it as an
-  upright 8-bit RGB image, whatever its mode: grayscale, RGBA, palette, 16-bit,
-  EXIF-rotated. It refuses decompression bombs and files that are not images
-  with errors that say what was expected, what was found and what to do.
+* :func:`helpers.image_files.load_image` (imported here) opens a file and returns
+  it as an upright 8-bit RGB image, whatever its mode: the same decoder the
+  training data set uses, so a file gives the same pixels in both.
 * :func:`to_model_batch` turns a path, a PIL image, a NumPy array or a tensor,
   one or many, into the (N, C, H, W) batch a model takes.
 * :func:`predict` and :func:`predict_batch` run the model in ``eval()`` mode
-  under ``torch.no_grad()`` and return :class:`Prediction` objects.
+  under ``torch.no_grad()`` and return :class:`Prediction` objects;
+  :func:`top_predictions` ranks the ``k`` most likely classes, as ``torch.topk`` does.
 * :func:`confusion_matrix` and :func:`precision_recall` measure a classifier on a test set;
   :func:`accuracy_interval` says how uncertain an accuracy on few images is.
 
@@ -20,33 +20,27 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Sequence, Union
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from torch import nn
 
-ImageSource = Union[str, os.PathLike, Image.Image, np.ndarray, torch.Tensor]
-MAX_PIXELS = Image.MAX_IMAGE_PIXELS
-"""Images with more pixels are refused (PIL's own decompression-bomb limit, about 89 million)."""
-MAX_SIDE = 2048
-"""Larger images are shrunk to this longer side before the transform: same prediction, far less work."""
-BACKGROUND = (0, 0, 0)
-"""Transparent pixels become black, the background of the malaria cell images."""
-SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N")
-URL_SCHEMES = ("http://", "https://", "ftp://", "s3://", "gs://")
+from helpers.image_files import MAX_PIXELS, ImageInputError, ImageTooLargeError, load_image, to_rgb
 
+__all__ = ["ImageSource", "ImageTooLargeError", "Prediction", "PredictionInputError", "accuracy_interval",
+           "confusion_matrix", "load_image", "precision_recall", "predict", "predict_batch", "to_model_batch",
+           "to_rgb", "top_predictions"]
 
-class PredictionInputError(ValueError):
-    """An input :func:`predict` cannot use; the message says what was expected and what to do."""
+ImageSource = str | os.PathLike | Image.Image | np.ndarray | torch.Tensor
+PredictionInputError = ImageInputError
+"""An input :func:`predict` cannot use; the message says what was expected and what to do.
 
-
-class ImageTooLargeError(PredictionInputError):
-    """An image with more pixels than the limit: possibly a decompression bomb."""
+The same class as :class:`helpers.image_files.ImageInputError`: prediction and
+training decode files with one decoder, so they fail with one error.
+"""
 
 
 @dataclass(frozen=True)
@@ -64,132 +58,6 @@ class Prediction:
 
     def __str__(self) -> str:
         return f"{self.label} ({self.probability:.1%})"
-
-
-def _too_large_message(name: str, size: tuple[int, int], limit: int) -> str:
-    return (f"{name} is {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, more than the limit of {limit:,}. "
-            "A file this large may be a decompression bomb (a small file that expands to gigabytes of pixels). "
-            "If you trust it, pass a larger max_pixels (e.g. max_pixels=size[0] * size[1]), or shrink or crop "
-            "it first with an image tool.")
-
-
-def _open_image(path: Path, max_pixels: int) -> Image.Image:
-    """Open ``path`` with PIL, turning its errors into ones that say what to do."""
-    if not path.is_file():
-        raise FileNotFoundError(f"No file at {path}: check the path (relative paths start from the folder "
-                                "the notebook runs in).")
-    pil_limit = Image.MAX_IMAGE_PIXELS
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            # PIL's own limit gives way to a larger max_pixels, so that advice works past it
-            Image.MAX_IMAGE_PIXELS = max(max_pixels, pil_limit or 0) if pil_limit else None
-            image = Image.open(path)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
-        raise ImageTooLargeError(
-            f"{path.name} is too large to open safely. PIL says: {error} A decompression bomb is a small file "
-            "that expands to gigabytes of pixels. If you trust the file, pass a larger max_pixels, or shrink or "
-            "crop it first with an image tool.") from None
-    except UnidentifiedImageError:
-        start = path.read_bytes()[:8]
-        raise PredictionInputError(
-            f"{path.name} is not an image PIL can read (its first bytes are {start!r}). Expected a PNG, "
-            "JPEG, TIFF, BMP or another image file: check that the file is an image and was fully "
-            "downloaded.") from None
-    except ValueError as error:  # PNG text chunks that expand too far: a decompression bomb in the metadata
-        raise ImageTooLargeError(f"{path.name} holds metadata that expands too far to read safely ({error}): "
-                                 "it may be a decompression bomb. If you trust it, save the image again "
-                                 "without its metadata with an image tool.") from None
-    except (OSError, SyntaxError) as error:  # cut off within its header
-        raise PredictionInputError(f"{path.name} is truncated or damaged: PIL cannot read even its header "
-                                   f"({error}). Download or copy the file again.") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = pil_limit
-    _check_size(path.name, image.size, max_pixels)
-    return image
-
-
-def _check_size(name: str, size: tuple[int, int], max_pixels: int) -> None:
-    """Raise for an image without pixels (0 x N) or with more than ``max_pixels``."""
-    if min(size) <= 0:
-        raise PredictionInputError(f"{name} is {size[0]} x {size[1]} pixels: it has no pixels to classify. "
-                                   "Pass an image with at least one pixel in each direction.")
-    if size[0] * size[1] > max_pixels:
-        raise ImageTooLargeError(_too_large_message(name, size, max_pixels))
-
-
-def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
-    """Scale 16-bit (or 32-bit integer) grayscale to 0..255: PIL's convert('L') would clip it instead."""
-    values = np.asarray(image, dtype=np.float64)
-    full_scale = 65535.0 if image.mode in SIXTEEN_BIT_MODES or values.max() > 255 else 255.0
-    return Image.fromarray(np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """Return ``image`` as upright 8-bit RGB: EXIF rotation applied, transparency on black.
-
-    Example:
-        >>> to_rgb(Image.new("LA", (2, 2))).mode
-        'RGB'
-    """
-    image = ImageOps.exif_transpose(image)  # phones store a rotation flag instead of rotating the pixels
-    if image.mode in SIXTEEN_BIT_MODES or image.mode == "I":
-        image = _sixteen_bit_to_8(image)
-    elif image.mode == "F":
-        values = np.asarray(image, dtype=np.float64)
-        values = values * 255.0 if values.max() <= 1.0 else values
-        image = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), mode="L")
-    if image.mode == "P" or image.mode == "PA":
-        image = image.convert("RGBA")  # a palette image may hide transparency in its palette
-    if image.mode in ("RGBA", "LA", "RGBa", "La"):
-        background = Image.new("RGB", image.size, BACKGROUND)
-        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
-        return background
-    return image.convert("RGB")
-
-
-def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PIXELS,
-               max_side: int = MAX_SIDE) -> Image.Image:
-    """Return the image at ``source`` (a path or a PIL image) as upright 8-bit RGB.
-
-    Images longer than ``max_side`` are shrunk (keeping their aspect ratio);
-    images with more than ``max_pixels`` pixels are refused before they are decoded.
-
-    Raises:
-        FileNotFoundError: there is no such file.
-        PredictionInputError: the file is not an image.
-        ImageTooLargeError: the image has more than ``max_pixels`` pixels.
-
-    Example:
-        >>> load_image("cell.png").mode  # doctest: +SKIP
-        'RGB'
-    """
-    if isinstance(source, Image.Image):
-        image, name = source, "the image"
-        _check_size(name, image.size, max_pixels)
-    else:
-        _refuse_url(source)
-        image, name = _open_image(Path(source), max_pixels), Path(source).name
-    if max(image.size) > max_side:
-        image.draft("RGB", (max_side, max_side))  # JPEG decodes at a fraction of full size: fast and frugal
-    try:
-        image = to_rgb(image)  # decodes the pixels: a damaged file fails here, not at open
-    except (OSError, SyntaxError, ValueError) as error:
-        raise PredictionInputError(
-            f"{name} is truncated or damaged: PIL read its header but not its pixels ({error}). Download or "
-            "copy the file again; if it came from a phone or camera, export it again.") from None
-    if max(image.size) > max_side:
-        image.thumbnail((max_side, max_side))
-    return image
-
-
-def _refuse_url(source: str | os.PathLike) -> None:
-    """Raise :class:`PredictionInputError` for a web address: prediction reads local files only."""
-    text = str(source)
-    if text.lower().startswith(URL_SCHEMES):
-        raise PredictionInputError(
-            f"{text} is a web address, and prediction reads local files only: download it first, e.g. "
-            "urllib.request.urlretrieve(url, 'cell.png'), then pass 'cell.png'.")
 
 
 def _array_to_images(array: np.ndarray) -> list[Image.Image]:
@@ -343,6 +211,26 @@ def predict(model: nn.Module, source: ImageSource, classes: Sequence[str], trans
         raise PredictionInputError(f"got {len(predictions)} images; predict takes one. Use predict_batch "
                                    "for several.")
     return predictions[0]
+
+
+def top_predictions(probabilities: torch.Tensor, classes: Sequence[str], k: int = 1) -> list[list[tuple[str, float]]]:
+    """Return, for each row of ``probabilities`` (N, C), its ``k`` most likely classes, most likely first.
+
+    This is notebook 09's ``torch.topk(probabilities, k, dim=1)``, with the
+    indices turned into class names.
+
+    Example:
+        >>> top_predictions(torch.tensor([[0.2, 0.8], [0.9, 0.1]]), ["Parasitized", "Uninfected"], k=1)
+        [[('Uninfected', 0.800000011920929)], [('Parasitized', 0.8999999761581421)]]
+    """
+    if probabilities.ndim != 2 or probabilities.shape[1] != len(classes):
+        raise ValueError(f"probabilities has shape {tuple(probabilities.shape)}: expected (images, classes) with "
+                         f"{len(classes)} classes {list(classes)}, e.g. model(batch).softmax(dim=1).")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= len(classes):
+        raise ValueError(f"k must be a whole number from 1 to the number of classes ({len(classes)}), got {k!r}.")
+    values, indices = torch.topk(probabilities.detach().float().cpu(), k=k, dim=1)
+    return [[(classes[index], value) for value, index in zip(row_values, row_indices)]
+            for row_values, row_indices in zip(values.tolist(), indices.tolist())]
 
 
 def confusion_matrix(true_labels: torch.Tensor, predicted_labels: torch.Tensor, num_classes: int) -> torch.Tensor:

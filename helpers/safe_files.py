@@ -72,6 +72,39 @@ def exclusive_temporary(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     return descriptor, Path(name)
 
 
+def sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable: ``fsync`` the folder itself (POSIX; Windows cannot open a folder).
+
+    Example:
+        >>> sync_folder(Path(tempfile.gettempdir()))
+    """
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def replace_synced(temporary: Path, target: Path) -> None:
+    """Sync the finished file ``temporary`` to disk, rename it to ``target``, then sync the folder.
+
+    For a file another library wrote by name (``torch.onnx.export``): its bytes
+    reach the disk before the name points at them, and the name survives a crash.
+
+    Example:
+        >>> folder = Path(tempfile.mkdtemp()); (folder / ".new").write_text("x")
+        1
+        >>> replace_synced(folder / ".new", folder / "model.onnx"); (folder / "model.onnx").read_text()
+        'x'
+    """
+    with open(temporary, "r+b") as file:
+        os.fsync(file.fileno())
+    os.replace(temporary, target)
+    sync_folder(target.parent)
+
+
 def _mode_for(path: Path) -> int:
     """The permissions a plain ``open(path, "w")`` would give: the old file's, else 0o666 less the umask."""
     if path.is_file() and not path.is_symlink():
@@ -103,4 +136,5 @@ def write_atomically(path: str | os.PathLike, data: bytes | str) -> Path:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+    sync_folder(path.parent)
     return path

@@ -31,10 +31,7 @@ import json
 import math
 import os
 import shutil
-import struct
-import sys
 import tempfile
-import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -44,10 +41,19 @@ import numpy as np
 from tqdm.std import tqdm
 
 from helpers.nih import CLASSES
+from helpers.progress import text_bar
 from helpers.safe_files import remove_stale_temporaries
-from helpers.synthetic_folder import (MANIFEST_NAME, NotACourseFolderError,  # noqa: F401 (raised here)
-                                      check_replaceable, is_course_manifest,
-                                      leftover_pattern, move_into_place)
+from helpers.synthetic_folder import (  # noqa: F401 (raised here)
+    MANIFEST_NAME,
+    NotACourseFolderError,
+    check_replaceable,
+    is_course_manifest,
+    leftover_pattern,
+    move_into_place,
+    png_bytes,
+    remember_parent,
+    stop_if_orphaned,
+)
 
 GENERATOR_VERSION = 4
 CELLS_PER_SLIDE = 8
@@ -64,8 +70,6 @@ GRAIN = 8.0
 MAX_PER_CLASS = 50_000
 MIN_IMAGE_SIZE, MAX_IMAGE_SIZE = 16, 1024
 IMAGES_PER_TASK = 100
-_parent_pid: int | None = None
-"""In a worker process: the process that started it. A worker whose parent has died stops drawing."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bo
     elif rng.uniform() < DEBRIS_SHARE:  # debris, platelets, stain precipitate: dark specks, some on the cell's rim
         count, strength, scale, ring_share, reach = rng.integers(1, 3), rng.uniform(0.25, 0.65), (0.03, 0.07), 0.1, 0.95
     else:
-        count, strength, scale, ring_share, reach = 0, 0.0, (0.0, 0.0), 0.0, 0.0
+        count, strength, scale, ring_share, reach = np.int64(0), 0.0, (0.0, 0.0), 0.0, 0.0
     blur = rng.uniform(1.6, 2.4) if defocus else 1.0  # out of focus: marks spread out and fade
     for _ in range(count):
         r, t = rng.uniform(0, reach), rng.uniform(0, 2 * math.pi)
@@ -167,24 +171,6 @@ def draw_cell(rng: np.random.Generator, slide: Slide, size: int, parasitized: bo
     return np.clip(image, 0, 255, out=image).astype(np.uint8).transpose(1, 2, 0)
 
 
-def png_bytes(image: np.ndarray) -> bytes:
-    """Encode an RGB ``uint8`` array of shape (H, W, 3) as a PNG file's bytes.
-
-    A standard PNG (readable by PIL, browsers, ImageFolder): unfiltered rows
-    compressed with fast zlib. Pillow's encoder tries a filter for every row,
-    which makes it about five times slower for these small images.
-    """
-    height, width, _ = image.shape
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    rows = np.concatenate([np.zeros((height, 1), np.uint8), image.reshape(height, -1)], axis=1)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
-            + chunk(b"IDAT", zlib.compress(rows.tobytes(), 1)) + chunk(b"IEND", b""))
-
-
 def _image_size(rng: np.random.Generator, fixed: int | None) -> int:
     """Return a fixed size, or one drawn like the NIH crops (mostly 110-150 px, 40-200 in all)."""
     return fixed if fixed else int(np.clip(rng.normal(130, 25), 40, 200))
@@ -195,12 +181,6 @@ def _file_name(slide: Slide, seed: int, index: int) -> str:
     day = 20150600 + int(rng.integers(1, 29))
     hour, minute, second = rng.integers(8, 18), rng.integers(0, 60), rng.integers(0, 60)
     return f"{slide.slide_id}thinF_IMG_{day}_{hour:02d}{minute:02d}{second:02d}_cell_{index}.png"
-
-
-def _remember_parent() -> None:
-    """Worker initializer: note the parent, so that the worker stops if the parent is killed."""
-    global _parent_pid
-    _parent_pid = os.getppid()
 
 
 def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> list[str]:
@@ -214,10 +194,7 @@ def _write_images(root: Path, spec: SyntheticSpec, indices: range) -> list[str]:
     infected = [slide for slide in slides if slide.infected]
     healthy = [slide for slide in slides if not slide.infected]
     for index in indices:
-        if _parent_pid is not None and os.getppid() != _parent_pid:
-            # The command that started this worker is gone: nobody will use these images, and
-            # no new task will come, so the worker leaves rather than wait for one forever.
-            os._exit(0)
+        stop_if_orphaned()
         rng = np.random.default_rng([spec.seed, 1, index])
         parasitized = index < spec.per_class
         # parasites come from infected patients; healthy-looking cells mostly from healthy ones
@@ -295,7 +272,7 @@ def _draw_all(partial: Path, spec: SyntheticSpec, workers: int, bar: tqdm) -> li
             flipped += _write_images(partial, spec, task)
             bar.update(len(task))
         return flipped
-    pool = ProcessPoolExecutor(workers, initializer=_remember_parent)
+    pool = ProcessPoolExecutor(workers, initializer=remember_parent)
     try:
         for task, names in zip(tasks, pool.map(_write_images, [partial] * len(tasks), [spec] * len(tasks), tasks)):
             flipped += names
@@ -339,8 +316,8 @@ def make_synthetic_cells(root: str | Path, per_class: int = 600, seed: int = 0,
         for folder in CLASSES:
             (partial / folder).mkdir()
         total = 2 * spec.per_class
-        with tqdm(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
-                  disable=not progress, file=sys.stdout, ncols=110, mininterval=0.5) as bar:
+        with text_bar(total=total, desc=f"making {total:,} synthetic cell images (once)", unit="img",
+                      disable=not progress) as bar:
             flipped = _draw_all(partial, spec, workers or os.cpu_count() or 1, bar)
         record = {**asdict(spec), "label_noise": LABEL_NOISE, "flipped": sorted(flipped)}
         (partial / MANIFEST_NAME).write_text(json.dumps(record, indent=1))

@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import types
 
 import numpy as np
 import pytest
@@ -14,8 +13,8 @@ import torch
 from torch import nn
 
 from helpers import checkpoints
-from helpers.course import facts
 from helpers.checkpoints import (
+    TORCH_WORDING,
     ArchitectureMismatchError,
     CheckpointManager,
     CorruptCheckpointError,
@@ -27,6 +26,7 @@ from helpers.checkpoints import (
     restore,
     save_atomically,
 )
+from helpers.course import facts
 from helpers.engine import fit
 
 WRITER = textwrap.dedent("""
@@ -118,7 +118,7 @@ def test_a_malicious_pickle_is_refused_and_its_payload_never_runs(tmp_path, fmt)
         torch.save(evil, path)
     else:
         path.write_bytes(pickle.dumps({"epoch": 1, "extra": Payload(marker)}, protocol=2))  # torch.save's older format
-    with pytest.raises(UnsafeCheckpointError, match="posix.system|os.system|nt.system") as error:
+    with pytest.raises(UnsafeCheckpointError, match=r"posix\.system|os\.system|nt\.system") as error:
         load_checkpoint(path)
     assert "weights_only=False" in str(error.value) and "trust" in str(error.value)
     assert not marker.exists()
@@ -153,7 +153,7 @@ def test_a_checkpoint_of_another_architecture_says_what_differs():
         check_architecture(small, wide.state_dict())
     message = str(error.value)
     assert "0.weight: model (8, 4), checkpoint (16, 4)" in message and "Build the model" in message
-    with pytest.raises(ArchitectureMismatchError, match="missing from the checkpoint: 1.weight, 1.bias"):
+    with pytest.raises(ArchitectureMismatchError, match=r"missing from the checkpoint: 1\.weight, 1\.bias"):
         restore({"model": nn.Sequential(nn.Linear(4, 8)).state_dict()}, small)
     check_architecture(small, small.state_dict())
 
@@ -211,3 +211,52 @@ def test_configuration_id_changes_with_any_setting_and_not_with_key_order():
                [("preset", "full"), ("learning_rate", 0.001), ("image_size", 224), ("use_real_data", True),
                 ("model", "transfer")]]
     assert len(set(changed) | {same}) == 6
+
+
+class NotAWeight:
+    """A Python object in a checkpoint: ``weights_only`` loading refuses it."""
+
+
+def pytorch_error(action) -> str:
+    """Return the text of the error PyTorch raises for ``action``."""
+    try:
+        action()
+    except Exception as error:  # whatever type this PyTorch version uses
+        return str(error)
+    raise AssertionError("PyTorch raised nothing")
+
+
+def test_the_wording_of_a_failed_write_is_what_pytorch_says(tmp_path):
+    if not os.path.exists("/dev/full"):
+        pytest.skip("needs /dev/full, a device that is always full (Linux)")
+    text = pytorch_error(lambda: torch.save({"w": torch.zeros(100_000)}, "/dev/full"))
+    assert TORCH_WORDING["write failed"].search(text), text
+
+
+def test_the_wording_of_a_disallowed_global_is_what_pytorch_says(tmp_path):
+    torch.save({"extra": NotAWeight()}, tmp_path / "object.pt")
+    text = pytorch_error(lambda: torch.load(tmp_path / "object.pt", weights_only=True))
+    found = TORCH_WORDING["disallowed global"].search(text)
+    assert found and found.group(1).endswith("NotAWeight"), text
+
+
+def test_the_wording_of_an_unsupported_pickle_instruction_is_what_pytorch_says(tmp_path):
+    (tmp_path / "text_int.pt").write_bytes(b"\x80\x02I42\n.")  # protocol 2, then protocol 0's text INT
+    text = pytorch_error(lambda: torch.load(tmp_path / "text_int.pt", weights_only=True))
+    found = TORCH_WORDING["unsupported opcode"].search(text)
+    assert found and found.group(1) == str(ord("I")), text
+    with pytest.raises(UnsafeCheckpointError, match=r"pickle instructions torch\.save never writes"):
+        load_checkpoint(tmp_path / "text_int.pt")
+
+
+def test_the_wording_of_a_missing_device_is_what_pytorch_says(tmp_path):
+    if torch.cuda.device_count() > 63:
+        pytest.skip("this machine has a cuda:63")
+    save_atomically({"w": torch.zeros(2)}, tmp_path / "w.pt")
+    text = pytorch_error(lambda: torch.load(tmp_path / "w.pt", map_location="cuda:63"))
+    assert TORCH_WORDING["device"].search(text), text
+
+
+def test_every_pytorch_wording_is_pinned_by_a_test():
+    pinned = {"write failed", "disallowed global", "unsupported opcode", "device"}
+    assert set(TORCH_WORDING) == pinned

@@ -1,12 +1,22 @@
 """The training loop: weighted metrics, no per-batch syncs, best model, schedulers, early stopping."""
 
 import warnings
+from typing import ClassVar
 
 import pytest
 import torch
 from torch import nn
 
-from helpers.engine import History, evaluate, fit, progress_bar, train_step
+from helpers.engine import (
+    History,
+    Precision,
+    evaluate,
+    fit,
+    progress_bar,
+    train_one_epoch,
+    train_step,
+    training_precision,
+)
 from helpers.plots import learning_rates, plot_confusion_matrix, plot_history, plot_learning_rates
 
 CPU = torch.device("cpu")
@@ -34,7 +44,7 @@ def test_metrics_are_weighted_by_batch_size_not_a_mean_of_batch_means():
     assert accuracy == pytest.approx((logits.argmax(1) == labels).float().mean().item())
 
 
-def test_a_train_step_weights_each_batch_loss_by_its_size():
+def test_an_epoch_of_training_weights_each_batch_loss_by_its_size():
     dataset = data(count=9)
     model = nn.Linear(4, 2)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the model stays as it is: one loss to expect
@@ -43,12 +53,12 @@ def test_a_train_step_weights_each_batch_loss_by_its_size():
         logits = model(inputs)
     expected_loss = nn.functional.cross_entropy(logits, labels).item()
     expected_accuracy = (logits.argmax(1) == labels).float().mean().item()
-    loss, accuracy = train_step(model, loader(dataset, batch_size=4), nn.CrossEntropyLoss(), optimizer, CPU)  # 4 + 4 + 1
+    loss, accuracy = train_one_epoch(model, loader(dataset, batch_size=4), nn.CrossEntropyLoss(), optimizer, CPU)  # 4 + 4 + 1
     assert loss == pytest.approx(expected_loss, rel=1e-6)
     assert accuracy == pytest.approx(expected_accuracy)
 
 
-def test_a_train_step_reads_the_device_once_per_epoch_not_once_per_batch(monkeypatch):
+def test_an_epoch_of_training_reads_the_device_once_per_epoch_not_once_per_batch(monkeypatch):
     calls = []
     original = torch.Tensor.item
     monkeypatch.setattr(torch.Tensor, "item", lambda self: calls.append(1) or original(self))
@@ -57,19 +67,19 @@ def test_a_train_step_reads_the_device_once_per_epoch_not_once_per_batch(monkeyp
     counts = []
     for batch_size in (16, 4):  # 4 batches, then 16 batches
         calls.clear()
-        train_step(model, loader(data(count=64), batch_size=batch_size), nn.CrossEntropyLoss(), optimizer, CPU)
+        train_one_epoch(model, loader(data(count=64), batch_size=batch_size), nn.CrossEntropyLoss(), optimizer, CPU)
         counts.append(len(calls))
     assert counts[0] == counts[1] <= 3  # the loss, the accuracy, and the loader's shuffling seed
 
 
-def test_train_step_learns_and_sets_the_modes():
+def test_train_one_epoch_learns_and_sets_the_modes():
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.1), nn.Linear(16, 2))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     train, loss_fn = loader(data(), shuffle=True), nn.CrossEntropyLoss()
     first_loss, _ = evaluate(model, train, loss_fn, CPU)
     assert not model.training
     for _ in range(10):
-        train_step(model, train, loss_fn, optimizer, CPU)
+        train_one_epoch(model, train, loss_fn, optimizer, CPU)
     assert model.training
     last_loss, last_accuracy = evaluate(model, train, loss_fn, CPU)
     assert last_loss < first_loss / 2 and last_accuracy > 0.9
@@ -105,7 +115,7 @@ def test_fit_steps_one_cycle_every_batch_and_plateau_with_the_validation_loss():
     assert one_cycle.last_epoch == 3 * len(train)
 
     class RecordingPlateau(torch.optim.lr_scheduler.ReduceLROnPlateau):
-        seen = []
+        seen: ClassVar[list[float]] = []
 
         def step(self, metrics):
             self.seen.append(metrics)
@@ -178,7 +188,7 @@ def test_fit_on_a_cpu_trains_in_float32_unless_asked_for_bfloat16():
     mixed = DtypeProbe()
     history = fit(mixed, loader(dataset), loader(dataset), nn.CrossEntropyLoss(),
                   torch.optim.SGD(mixed.parameters(), lr=0.5), epochs=6, device="cpu", progress=False,
-                  mixed_precision=True)
+                  precision="bfloat16")
     assert mixed.seen == {torch.bfloat16}
     assert mixed.linear.weight.dtype == torch.float32  # the weights stay float32; only the compute is bf16
     assert history.valid_loss[-1] < history.valid_loss[0] and history.valid_accuracy[-1] > 0.8
@@ -190,8 +200,8 @@ def test_float16_training_goes_through_a_grad_scaler():
     model = DtypeProbe()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
-    losses = [train_step(model, loader(dataset), nn.CrossEntropyLoss(), optimizer, CPU,
-                         low_precision=torch.float16, scaler=scaler)[0] for _ in range(5)]
+    losses = [train_one_epoch(model, loader(dataset), nn.CrossEntropyLoss(), optimizer, CPU,
+                              precision=Precision(torch.float16, scaler))[0] for _ in range(5)]
     assert model.seen == {torch.float16} and losses[-1] < losses[0]
     assert scaler.get_scale() >= 2.0**10  # no overflow here, so no step was skipped
 
@@ -205,6 +215,33 @@ def test_mixed_precision_is_on_for_cuda_by_default_and_off_elsewhere(monkeypatch
     assert engine.mixed_precision_dtype(cuda, False) is None
     assert engine.mixed_precision_dtype(CPU, None) is None
     assert engine.mixed_precision_dtype(CPU, True) == torch.float16
+    assert engine.training_precision(cuda).dtype == torch.float16 and engine.training_precision(cuda).scaler
+    assert engine.training_precision(CPU) == Precision() and engine.training_precision(CPU, "mixed").dtype == torch.float16
+
+
+def test_precision_is_one_named_value():
+    assert training_precision(CPU, "float32") == Precision()
+    assert training_precision(CPU, "bfloat16") == Precision(torch.bfloat16)
+    float16 = training_precision(CPU, "float16")
+    assert float16.dtype == torch.float16 and isinstance(float16.scaler, torch.amp.GradScaler)
+    with pytest.raises(ValueError, match="precision must be one of 'auto', 'mixed'"):
+        training_precision(CPU, "half")
+    model = nn.Linear(4, 2)
+    with pytest.raises(TypeError):  # everything after epochs is passed by name
+        fit(model, loader(data()), loader(data()), nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+            1, "cpu")
+
+
+def test_the_old_name_train_step_warns_and_trains_one_epoch():
+    torch.manual_seed(0)
+    old, new = nn.Linear(4, 2), nn.Linear(4, 2)
+    new.load_state_dict(old.state_dict())
+    with pytest.warns(DeprecationWarning, match="train_step is now train_one_epoch"):
+        old_result = train_step(old, loader(data()), nn.CrossEntropyLoss(), torch.optim.SGD(old.parameters(), lr=0.1),
+                                CPU)
+    assert old_result == train_one_epoch(new, loader(data()), nn.CrossEntropyLoss(),
+                                         torch.optim.SGD(new.parameters(), lr=0.1), CPU)
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), new.state_dict().values()))
 
 
 def frozen_backbone_model():
@@ -228,10 +265,10 @@ def test_frozen_batchnorm_keeps_its_running_statistics_while_the_rest_trains():
     assert not torch.equal(trainable.running_mean, trainable_before)  # the trainable one does learn its statistics
 
 
-def test_train_step_leaves_frozen_batchnorm_in_eval_and_the_rest_in_train():
+def test_train_one_epoch_leaves_frozen_batchnorm_in_eval_and_the_rest_in_train():
     model = frozen_backbone_model()
-    train_step(model, loader(data()), nn.CrossEntropyLoss(),
-               torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1), CPU)
+    train_one_epoch(model, loader(data()), nn.CrossEntropyLoss(),
+                    torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1), CPU)
     assert not model[0][1].training and model[0].training and model[2].training and model.training
 
 

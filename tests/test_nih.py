@@ -7,7 +7,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from durable_writes import assert_each_rename_is_durable, record_syncs_and_renames
 
+from helpers import nih
 from helpers.nih import DataDownloadError, download_nih
 
 
@@ -98,7 +100,8 @@ def test_bad_checksum_keeps_nothing(server, tmp_path):
     assert leftovers(out) == []
 
 
-def test_truncated_transfer_keeps_nothing(server, tmp_path):
+def test_truncated_transfer_keeps_nothing(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(nih, "RETRY_PAUSE_S", 0.01)  # the real pauses (2, 4, 8 s) would make this test 14 s long
     sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
     server.truncate = True
     out = tmp_path / "data"
@@ -118,7 +121,7 @@ def test_member_escaping_the_folder_is_refused(server, tmp_path):
 
 
 def test_offline_says_how_to_get_the_data_by_hand(tmp_path):
-    with pytest.raises(DataDownloadError, match="download cell_images.zip .* in a browser"):
+    with pytest.raises(DataDownloadError, match=r"download cell_images\.zip .* in a browser"):
         download_nih(tmp_path / "data", url="http://127.0.0.1:9/cell_images.zip", sha256="0" * 64,
                      kaggle_input=tmp_path / "no-kaggle")
 
@@ -215,3 +218,10 @@ def test_kaggle_without_the_data_set_downloads_outside_working(server, runtimes)
     root = prepare_cell_images(real_data_settings(), url=server.url, sha256=sha)
     assert root.is_relative_to(runtimes["kaggle_temp"])
     assert list(runtimes["kaggle_working"].iterdir()) == []
+
+
+def test_the_downloaded_zip_is_synced_before_and_after_it_is_renamed(server, tmp_path, monkeypatch):
+    sha = build_zip(server.folder / "cell_images.zip", GOOD_MEMBERS)
+    events = record_syncs_and_renames(monkeypatch)
+    download_nih(tmp_path / "data", url=server.url, sha256=sha, kaggle_input=tmp_path / "no-kaggle")
+    assert_each_rename_is_durable(events, ["cell_images.zip"])

@@ -9,8 +9,19 @@ import torch
 from PIL import Image
 from torch import nn
 
-from helpers.predict import (ImageTooLargeError, Prediction, PredictionInputError, accuracy_interval, confusion_matrix,
-                             load_image, precision_recall, predict, predict_batch, to_model_batch)
+from helpers.predict import (
+    ImageTooLargeError,
+    Prediction,
+    PredictionInputError,
+    accuracy_interval,
+    confusion_matrix,
+    load_image,
+    precision_recall,
+    predict,
+    predict_batch,
+    to_model_batch,
+    top_predictions,
+)
 from helpers.transforms import eval_transforms
 
 CLASSES = ["Parasitized", "Uninfected"]
@@ -139,7 +150,7 @@ def test_our_own_pixel_limit(tmp_path):
 def test_a_file_that_is_not_an_image(model, tmp_path):
     path = tmp_path / "notes.png"
     path.write_text("these are my notes, not a picture")
-    with pytest.raises(PredictionInputError, match="notes.png is not an image PIL can read") as error:
+    with pytest.raises(PredictionInputError, match=r"notes\.png is not an image PIL can read") as error:
         predict(model, path, CLASSES, TRANSFORM)
     assert "Expected a PNG, JPEG" in str(error.value)
 
@@ -189,7 +200,7 @@ def test_tensors_single_batched_and_uint8(model):
     assert_is_a_prediction(predict(model, uint8_image, CLASSES, TRANSFORM))
     with pytest.raises(PredictionInputError, match="unsqueeze"):
         predict(model, torch.zeros(32, 32), CLASSES)
-    with pytest.raises(PredictionInputError, match="dtype torch.int64"):
+    with pytest.raises(PredictionInputError, match=r"dtype torch\.int64"):
         predict(model, torch.zeros(3, 32, 32, dtype=torch.long), CLASSES)
 
 
@@ -242,3 +253,16 @@ def test_accuracy_interval_is_wilsons_and_narrows_with_more_images():
         accuracy_interval(129, 128)
     with pytest.raises(ValueError, match="confidence"):
         accuracy_interval(1, 2, confidence=95)
+
+
+def test_top_predictions_ranks_the_k_most_likely_classes():
+    probabilities = torch.tensor([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3]])
+    names = ["a", "b", "c"]
+    ranked = top_predictions(probabilities, names, k=2)
+    assert [[name for name, _ in row] for row in ranked] == [["b", "c"], ["a", "c"]]
+    assert ranked[0][0][1] == pytest.approx(0.7) and ranked[1][1][1] == pytest.approx(0.3)
+    assert len(top_predictions(probabilities, names, k=3)[0]) == 3
+    with pytest.raises(ValueError, match="k must be"):
+        top_predictions(probabilities, names, k=4)
+    with pytest.raises(ValueError, match="expected \\(images, classes\\)"):
+        top_predictions(probabilities[0], names)

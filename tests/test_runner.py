@@ -1,5 +1,7 @@
 """The headless runner and its report, on tiny notebooks: one that passes and one that fails."""
 
+import os
+
 import nbformat
 import pytest
 
@@ -97,3 +99,32 @@ def test_parameters_split_into_fixed_values_and_grid_axes(tmp_path):
 
 def test_strip_ansi():
     assert strip_ansi("\x1b[31mRed\x1b[0m") == "Red"
+
+
+def test_a_grid_axis_a_notebook_does_not_declare_does_not_multiply_its_runs(tmp_path):
+    declares_rate = write_notebook(tmp_path / "with_rate.ipynb", "x = RATE")
+    without_rate = tmp_path / "without_rate.ipynb"
+    cell = nbformat.v4.new_code_cell("PRESET = None\nSTEPS = 1")
+    cell.metadata["tags"] = ["parameters"]
+    nbformat.write(nbformat.v4.new_notebook(cells=[cell]), without_rate)
+    tasks = plan_tasks([declares_rate, without_rate], tmp_path / "out", {"PRESET": "smoke"},
+                       {"STEPS": [1, 2], "RATE": [0.5, 1.0, 2.0]})
+    by_notebook = {name: [task for task in tasks if task.notebook.name == name]
+                   for name in ("with_rate.ipynb", "without_rate.ipynb")}
+    assert len(by_notebook["with_rate.ipynb"]) == 6
+    assert len(by_notebook["without_rate.ipynb"]) == 2
+    assert all("RATE" not in task.parameters for task in by_notebook["without_rate.ipynb"])
+    assert sorted(task.parameters["STEPS"] for task in by_notebook["without_rate.ipynb"]) == [1, 2]
+
+
+def test_environment_variables_are_set_for_the_block_and_put_back(monkeypatch):
+    from helpers.tools.executor import environment_variables
+
+    monkeypatch.setenv("COURSE_KEPT", "before")
+    monkeypatch.delenv("COURSE_NEW", raising=False)
+    with pytest.raises(RuntimeError), environment_variables({"COURSE_KEPT": "inside", "COURSE_NEW": "1"}):
+        assert os.environ["COURSE_KEPT"] == "inside" and os.environ["COURSE_NEW"] == "1"
+        os.environ["COURSE_OTHER"] = "set by the block"
+        raise RuntimeError("a failing run")
+    assert os.environ["COURSE_KEPT"] == "before" and "COURSE_NEW" not in os.environ
+    assert os.environ.pop("COURSE_OTHER") == "set by the block"  # only the named variables are put back

@@ -10,13 +10,13 @@ as JupyterLab 4 saves them, so opening and saving one in JupyterLab changes noth
 from __future__ import annotations
 
 import ast
+import contextlib
 import hashlib
 import os
 import tempfile
 import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Callable
-from unittest.mock import patch
 
 import nbformat
 
@@ -34,6 +34,32 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 The kernel listens on 127.0.0.1 only; its errors still show, and a cell's own warnings are outputs anyway.
 """
 LARGEST_PLAIN_JAVASCRIPT_NUMBER = 1e21  # from here on, JavaScript writes numbers as 1e+21
+
+
+@contextlib.contextmanager
+def environment_variables(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the ``with`` block, then put each back as it was (or remove it).
+
+    A kernel started inside the block inherits them. Only the variables named are
+    restored: a change the block makes to another one stays.
+
+    Example:
+        >>> with environment_variables({"COURSE_EXAMPLE": "1"}):
+        ...     os.environ["COURSE_EXAMPLE"]
+        '1'
+        >>> "COURSE_EXAMPLE" in os.environ
+        False
+    """
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def code_hash(notebook: nbformat.NotebookNode) -> str:
@@ -200,16 +226,15 @@ def execute_in_place(path: Path, checkpoint_dir: Path, preset: str = "class", ti
     batch of notebooks executed in order lets 09 and 10 load what 08 trained, as
     they do for a learner, while no committed output resumes an earlier run.
     """
-    from nbclient import NotebookClient
-
     import torch
+    from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
     refresh_generated_cells(notebook, path.name)
     started = time.perf_counter()
     from nbclient.exceptions import CellControlSignal, CellExecutionError, DeadKernelError
 
-    with patch.dict(os.environ, {PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: str(checkpoint_dir)}):
+    with environment_variables({PRESET_ENV_VAR: preset, CHECKPOINT_DIR_ENV_VAR: str(checkpoint_dir)}):
         try:
             NotebookClient(notebook, timeout=timeout_s, kernel_name="python3", coalesce_streams=True,
                            extra_arguments=KERNEL_ARGUMENTS,

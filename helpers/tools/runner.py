@@ -24,12 +24,11 @@ from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
 from tqdm.auto import tqdm
 
 from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
-from helpers.tools.executor import KERNEL_ARGUMENTS
+from helpers.tools.executor import KERNEL_ARGUMENTS, environment_variables
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 UNSAFE_FILE_CHARACTERS = re.compile(r"[^A-Za-z0-9._=,-]+")
@@ -293,8 +292,8 @@ def finished_run(task: RunTask) -> NotebookRun | None:
     """
     import nbformat
 
-    from helpers.tools.executor import code_hash
     from helpers.course.records import read_records
+    from helpers.tools.executor import code_hash
 
     if not task.output.exists():
         return None
@@ -333,7 +332,7 @@ def run_notebook(notebook: Path, output: Path, parameters: dict[str, Any],
     # Unless told otherwise, each run keeps its checkpoints beside its output, so a run
     # resumes its own training when repeated and never a learner's.
     folder = os.environ.get(CHECKPOINT_DIR_ENV_VAR) or str(checkpoints or f"{output.with_suffix('')}_checkpoints")
-    with patch.dict(os.environ, {CHECKPOINT_DIR_ENV_VAR: folder}):
+    with environment_variables({CHECKPOINT_DIR_ENV_VAR: folder}):
         try:
             papermill.execute_notebook(str(notebook), str(output), parameters=parameters,
                                        kernel_name="python3", cwd=str(notebook.parent),
@@ -382,7 +381,8 @@ def run_tasks(tasks: list[RunTask], jobs: int = 1, cluster: str | None = None) -
     if jobs == 1 and cluster is None:
         return [_run_task(task) for task in tqdm(tasks, desc="notebooks", unit="nb")]
     results: dict[str, NotebookRun] = {}
-    with patch.dict(os.environ, {**threads_per_job(jobs), **os.environ}), task_executor(jobs, cluster) as pool:
+    unset = {name: value for name, value in threads_per_job(jobs).items() if name not in os.environ}
+    with environment_variables(unset), task_executor(jobs, cluster) as pool:
         futures = [pool.submit(_run_task, task) for task in tasks]
         for future in tqdm(as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
             run = future.result()

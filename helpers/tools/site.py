@@ -72,6 +72,10 @@ def notebook_title(path: Path) -> str:
 def page_links(markdown: str) -> str:
     """Turn links to sibling notebooks into links to their pages.
 
+    mkdocs rewrites ``.md`` links in Markdown pages, but mkdocs-jupyter leaves a
+    notebook's ``(07_cuda_and_devices.ipynb)`` as it is, a link to a file the site
+    does not have (``tests/test_site_links.py`` pins this).
+
     Example:
         >>> page_links("see [notebook 06](06_the_training_loop.ipynb#curves)")
         'see [notebook 06](06_the_training_loop.html#curves)'
