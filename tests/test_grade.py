@@ -85,6 +85,66 @@ def test_edited_lesson_and_check_cells_are_ignored():
     assert sources.index("_course_grader.seal()") == sources.index("answer_product_shape = (16, 10)") - 1
 
 
+def exercise_places(notebook):
+    return [index for index, cell in enumerate(notebook.cells) if "exercise" in cell.metadata.get("tags", [])]
+
+
+def test_cells_a_student_added_run_before_the_answer_below_them_and_edited_course_cells_do_not():
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = six_numbers()", None, None])
+    first, second, third = exercise_places(submitted)
+    check_cell = submitted.cells[first + 1]
+    check_cell.source = "print('my own check')"  # an edited check cell keeps its id: the course's is run
+    renumbered = nbformat.v4.new_code_cell(submitted.cells[third - 1].source)  # a lesson cell, new id, same text
+    copied_check = nbformat.v4.new_code_cell("from helpers.course.checks import start as check\n"
+                                             "check.sum_shape(answer_shape)")
+    submitted.cells[third:third] = [nbformat.v4.new_code_cell("print(answer_shape)"), renumbered]
+    submitted.cells[second:second] = [copied_check]
+    submitted.cells[first:first] = [nbformat.v4.new_code_cell("import torch\n\ndef six_numbers():\n"
+                                                              "    return torch.arange(1, 7).reshape(2, 3)"),
+                                    nbformat.v4.new_markdown_cell("my notes")]
+    submitted.cells.append(nbformat.v4.new_code_cell("print('after the last answer')"))
+    del submitted.cells[2]  # a deleted lesson cell changes nothing either
+    added = grade.added_cells(submitted, course)
+    assert added == [["import torch\n\ndef six_numbers():\n    return torch.arange(1, 7).reshape(2, 3)"], [],
+                     ["print(answer_shape)"]]
+    graded = grade.graded_notebook(course, grade.answer_sources(submitted, course), "/keys", added)
+    sources = [cell.source for cell in graded.cells]
+    assert "my own check" not in "".join(sources) and "after the last answer" not in "".join(sources)
+    helper = sources.index(added[0][0])
+    assert sources[helper - 1] == "_course_grader.seal()" and sources[helper + 1] == "answer_tensor = six_numbers()"
+    assert sources[sources.index("print(answer_shape)") + 1].endswith("answer_loader = None")
+    assert graded.cells[helper].metadata["tags"] == ["exercise", grade.ADDED_TAG]
+
+
+def test_an_unchanged_student_edition_has_no_added_cells():
+    for name in COURSE_NAMES:
+        course = grade.course_notebook(facts.NOTEBOOKS_DIR / name)
+        assert all(cells == [] for cells in grade.added_cells(student_edition(name), course)), name
+
+
+def test_an_added_cell_that_reaches_for_the_machinery_is_never_run_and_flags_the_answer_below(tmp_path, monkeypatch):
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = torch.arange(1, 7).reshape(2, 3)"])
+    second = exercise_places(submitted)[1]
+    submitted.cells.insert(second, nbformat.v4.new_code_cell("import gc\nhelper = gc.get_objects()"))
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(submitted, path)
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    executed = []
+
+    def fake_execution(notebook, *args, **kwargs):
+        executed.append([cell.source for cell in notebook.cells])
+        return grade.Execution(notebook)
+
+    monkeypatch.setattr(grade, "execute_untrusted", fake_execution)
+    task = grade.GradeTask(grade.Submission("alice", course.name, path), course, grade.Limits(), {}, [],
+                           tmp_path / "executed.ipynb", False)
+    rows = {row["exercise"]: row for row in grade.grade_submission(task).rows}
+    assert not any("gc.get_objects" in source for source in executed[0])
+    assert "added above" in rows["00/sum_shape"]["flag"] and "gc" in rows["00/sum_shape"]["flag"]
+    assert rows["00/first_tensor"]["flag"] == "" and rows["00/batches_of_four"]["flag"] == ""
+
+
 @pytest.mark.parametrize("name", COURSE_NAMES)
 def test_no_reference_solution_looks_suspicious(name):
     for source in solutions(name):
