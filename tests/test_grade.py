@@ -237,6 +237,19 @@ def test_submissions_are_found_and_every_problem_gets_one_line(tmp_path):
     assert any("not UTF-8" in line for line in problems)
 
 
+@pytest.mark.parametrize("name", COURSE_NAMES)
+def test_the_student_edition_names_its_notebook_and_the_grader_recognises_it_by_that_alone(name):
+    from helpers.tools.student_edition import student_notebook
+
+    edition = student_notebook(nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4), name)
+    assert edition.metadata[grade.NOTEBOOK_KEY] == name
+    for cell in edition.cells:  # no badges to go by, and a file name that says nothing
+        cell.metadata.get("tags", []).clear()
+    assert grade.recognise_notebook(facts.CHECKOUT_ROOT / "homework (3).ipynb", edition, COURSE_NAMES) == name
+    edition.metadata[grade.NOTEBOOK_KEY] = "99_not_in_the_course.ipynb"
+    assert grade.recognise_notebook(facts.CHECKOUT_ROOT / "homework (3).ipynb", edition, COURSE_NAMES) is None
+
+
 def test_a_flat_folder_of_lms_downloads_takes_the_student_from_the_file_name(tmp_path):
     root = tmp_path / "downloads"
     write_notebook(root / "alice_01_tensors_and_autograd.ipynb", student_edition("01_tensors_and_autograd.ipynb"))

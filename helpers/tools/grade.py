@@ -40,13 +40,11 @@ from helpers.course import facts
 from helpers.tools.gradebook import NotebookGrade, write_atomically
 from helpers.tools.grading_kernel import GRADE_MIME_TYPE, IGNORED_BUILTINS, KEY_FILE_NAME, signature
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
-from helpers.tools.student_edition import STUB_HEADER, answer_names, is_stub, student_notebook
+from helpers.tools.student_edition import NOTEBOOK_KEY, STUB_HEADER, answer_names, is_stub, student_notebook
 
 CHECKS_PACKAGE = "helpers.course.checks"
 POINTS_KEY = "pytorch_course_points"
 """Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
-NOTEBOOK_KEY = "pytorch_course_notebook"
-"""Notebook metadata naming the course notebook a file is (the student edition may carry it)."""
 GRADES_MARKER = ".course-grades"
 """The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
 GRADER_VERSION = "2"
