@@ -14,9 +14,9 @@ from helpers.tools.sandbox import Limits
 
 def test_without_dask_the_cluster_option_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(backend.BackendError, match=r'pip install "\.\[cluster\]"'):
-        with backend.task_executor(cluster="tcp://127.0.0.1:1"):
-            pass
+    with (pytest.raises(backend.BackendError, match=r'pip install "\.\[cluster\]"'),
+          backend.task_executor(cluster="tcp://127.0.0.1:1")):
+        pass
 
 
 def test_a_cluster_that_does_not_answer_is_one_clear_error(monkeypatch, capsys, tmp_path):

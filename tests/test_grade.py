@@ -174,8 +174,9 @@ def test_a_broken_answer_cell_is_not_flagged_it_just_fails():
 
 
 def test_the_fingerprint_sees_a_patched_library_function_or_check(monkeypatch):
-    from helpers.course.checks import start
     import torch
+
+    from helpers.course.checks import start
 
     before = grading_kernel.fingerprint()
     monkeypatch.setattr(torch, "equal", lambda *args: True)

@@ -202,7 +202,7 @@ def test_an_added_cell_that_tampers_scores_zero_with_a_flag_and_the_other_answer
 
 
 def test_a_hang_is_stopped_and_the_other_answers_keep_their_points(graded):
-    _, rows, _, _, limits = graded
+    _, rows, _, _, _ = graded
     assert points(rows, "hangs") == [1, 0, 1]
     assert points(rows, "hangs_for_good")[0] == 1  # killed after the notebook's time: what finished counts
 
