@@ -19,6 +19,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Any
 
 from helpers import __version__
 from helpers.course.facts import MINIMUM_TORCH, PINNED_REF, REPOSITORY_URL
@@ -97,7 +98,7 @@ def environment_report() -> EnvironmentReport:
     )
 
 
-COURSE_FIGURE_STYLE = {
+COURSE_FIGURE_STYLE: dict[str, Any] = {
     "figure.figsize": (5.0, 3.2), "figure.dpi": 110, "savefig.dpi": 110,
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "xtick.labelsize": 10,
     "ytick.labelsize": 10, "legend.fontsize": 10, "axes.grid": True, "grid.alpha": 0.3,
@@ -112,10 +113,9 @@ def use_course_figure_style() -> None:
         >>> use_course_figure_style(); import matplotlib; matplotlib.rcParams["figure.dpi"]
         110.0
     """
-    import matplotlib
-    import matplotlib.pyplot  # noqa: F401  # the inline backend applies its rc settings on import
+    import matplotlib.pyplot as plt  # the inline backend applies its rc settings on import
 
-    matplotlib.rcParams.update(COURSE_FIGURE_STYLE)
+    plt.style.use(COURSE_FIGURE_STYLE)
 
 
 class SetupError(RuntimeError):
@@ -140,7 +140,7 @@ def requirement_name(requirement: str) -> str:
         >>> requirement_name("torch>=2.7"), requirement_name("scikit-learn >= 1.3 ; python_version > '3'")
         ('torch', 'scikit-learn')
     """
-    return re.match(r"[A-Za-z0-9._-]*", requirement.strip()).group().lower()
+    return re.split(r"[^A-Za-z0-9._-]", requirement.strip(), maxsplit=1)[0].lower()
 
 
 def missing_requirements(distribution: str = DISTRIBUTION) -> list[str]:

@@ -45,6 +45,8 @@ from helpers.tools.student_edition import NOTEBOOK_KEY, STUB_HEADER, answer_name
 CHECKS_PACKAGE = "helpers.course.checks"
 POINTS_KEY = "pytorch_course_points"
 """Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
+DEFAULT_LIMITS = Limits()
+"""What a graded notebook may use unless the instructor says otherwise (``--timeout``, ``--memory``)."""
 GRADES_MARKER = ".course-grades"
 """The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
 GRADER_VERSION = "2"
@@ -64,8 +66,9 @@ SUSPICIOUS_NAMES = frozenset({
     "subprocess", "os.system", "socket", "_exit", "kill", "_course_grader", "_state", "seal", "start_guard",
 })
 """What an answer cell never needs: the checks and grader, introspection, comparisons that lie, processes."""
-SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
-                   "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules", "get_ipython")
+SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb",
+                   "notebooks", "solution", "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules",
+                   "get_ipython")
 """Text no answer holds: the names above written as strings, and the way to the course's solutions."""
 
 
@@ -169,7 +172,7 @@ def judged_source(source: str, aliases: dict[str, str]) -> tuple[str, list[str]]
     for statement in tree.body:
         call = statement.value if isinstance(statement, ast.Expr) else None
         target = call.func if isinstance(call, ast.Call) else None
-        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+        if (isinstance(call, ast.Call) and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                 and target.value.id in aliases):
             name = f"{aliases[target.value.id]}.{target.attr}"
             checks.append(name)
@@ -335,7 +338,7 @@ def suspicious_parts(source: str) -> list[str]:
         tree = ast.parse(source)
     except SyntaxError:
         return []  # it cannot run, so it cannot tamper: the check says it is wrong
-    found = set()
+    found: set[str] = set()
     for node in ast.walk(tree):
         names: list[str] = []
         if isinstance(node, ast.Name):
@@ -420,7 +423,8 @@ def signed_verdicts(executed: nbformat.NotebookNode, key: bytes) -> tuple[dict[s
             item = output.get("data", {}).get(GRADE_MIME_TYPE)
             if item is None:
                 continue
-            payload_text, given = (item.get("payload"), item.get("signature")) if isinstance(item, dict) else (None, None)
+            payload_text, given = ((item.get("payload"), item.get("signature")) if isinstance(item, dict)
+                                   else (None, None))
             if not (grader_cell and isinstance(payload_text, str) and isinstance(given, str)
                     and secrets.compare_digest(signature(key, payload_text), given)):
                 flags.append(f"a forged verdict was displayed (cell {index}): graded 0 where it claims a pass.")
@@ -707,7 +711,7 @@ def submission_key(submission: Submission, course: CourseNotebook, preset: str, 
 
 
 def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | None = None, preset: str = "smoke",
-                limits: Limits = Limits(), jobs: int = 1, cluster: str | None = None,
+                limits: Limits = DEFAULT_LIMITS, jobs: int = 1, cluster: str | None = None,
                 notebooks_dir: Path = facts.NOTEBOOKS_DIR, progress: Any = print) -> ClassGrades:
     """Grade every submission in ``submissions_dir`` into ``out_dir``; reuse grades whose submission is unchanged.
 

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -153,7 +154,7 @@ def _grading_client_class() -> type:
     class GradingClient(NotebookClient):
         deadline = 0.0
         output_budget = 0
-        dropped_output_cells: set[int] = set()
+        dropped_output_cells: frozenset[int] = frozenset()
         keep_mime_types: tuple[str, ...] = ()
 
         async def async_execute_cell(self, cell: Any, cell_index: int, execution_count: int | None = None,
@@ -295,10 +296,8 @@ def main(argv: list[str] | None = None) -> None:
         resource = None  # type: ignore[assignment]
     if resource is not None:
         for limit, option in ((resource.RLIMIT_AS, "--memory"), (resource.RLIMIT_FSIZE, "--file-size")):
-            try:
+            with contextlib.suppress(ValueError, OSError):  # macOS refuses RLIMIT_AS; the time limit still holds
                 resource.setrlimit(limit, (int(options[option]), int(options[option])))
-            except (ValueError, OSError):  # macOS refuses RLIMIT_AS; the time limit still holds
-                pass
     os.execv(sys.executable, [sys.executable, *argv[split + 1:]])
 
 
