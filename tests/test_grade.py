@@ -164,6 +164,11 @@ def test_no_reference_solution_looks_suspicious(name):
     ("from IPython.display import display\ndisplay({}, raw=True)", "IPython"),
     ("getattr(__builtins__, 'ex' + 'ec')('1')", "__builtins__"),
     ("import ctypes", "ctypes"),
+    ("!cat /etc/passwd\nanswer_shape = (3,)", "a shell command (!)"),
+    ("%%writefile patch.py\nimport torch", "the magic %writefile"),
+    ("%run patch.py", "the magic %run"),
+    ("%time import gc", "gc"),
+    ("%%capture\nprint = len", "redefines print"),
 ])
 def test_answer_cells_that_reach_for_the_machinery_are_flagged(attack, found):
     assert found in grade.suspicious_parts(attack)
@@ -171,6 +176,11 @@ def test_answer_cells_that_reach_for_the_machinery_are_flagged(attack, found):
 
 def test_a_broken_answer_cell_is_not_flagged_it_just_fails():
     assert grade.suspicious_parts("answer = (") == []
+
+
+def test_harmless_ipython_in_an_answer_cell_is_not_flagged():
+    assert grade.suspicious_parts("%matplotlib inline\nanswer_shape = (3,)") == []
+    assert grade.suspicious_parts("%time answer_shape = (3,)") == []
 
 
 def test_the_fingerprint_sees_a_patched_library_function_or_check(monkeypatch):

@@ -120,6 +120,10 @@ def attacks(outside):
             """, "answer_shape = (2,)"), RIGHT[2]],
         "added_hangs": [RIGHT[0], Added("import time\nwhile True:\n    time.sleep(1)", RIGHT[1]), RIGHT[2]],
         "added_floods": [RIGHT[0], Added("for _ in range(3000):\n    print('x' * 2000)", RIGHT[1]), RIGHT[2]],
+        "added_hangs_for_good": [RIGHT[0], RIGHT[1], Added("import time\nwhile True:\n    try:\n"
+                                                           "        time.sleep(1)\n    except BaseException:\n"
+                                                           "        pass", RIGHT[2])],
+        "added_shell": [RIGHT[0], Added(f"!cp /dev/null {facts.CHECKOUT_ROOT / 'pwned.txt'}", RIGHT[1]), RIGHT[2]],
         "fills_disk": [RIGHT[0] + "\nwith open('big', 'wb') as file:\n    try:\n        for _ in range(2000):\n"
                        "            file.write(b'0' * 2**20)\n    except OSError as error:\n        print(error)",
                        RIGHT[1], None],
@@ -194,7 +198,8 @@ def test_an_answer_may_use_helpers_from_cells_the_student_added(graded):
 @pytest.mark.parametrize("student, hit, flag", [
     ("added_patches_torch", [1, 1, 0], "torch.equal"), ("added_replaces_check", [1, 0, 1], "importlib"),
     ("added_forges_records", [1, 0, 1], "IPython"), ("added_hangs", [1, 0, 1], "time an answer cell may take"),
-    ("added_floods", [1, 0, 1], "output limit")])
+    ("added_floods", [1, 0, 1], "output limit"), ("added_hangs_for_good", [1, 1, 0], "added above"),
+    ("added_shell", [1, 0, 1], "a shell command")])
 def test_an_added_cell_that_tampers_scores_zero_with_a_flag_and_the_other_answers_keep_their_points(
         graded, student, hit, flag):
     _, rows, _, _, _ = graded

@@ -70,6 +70,10 @@ SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks
                    "notebooks", "solution", "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules",
                    "get_ipython")
 """Text no answer holds: the names above written as strings, and the way to the course's solutions."""
+HARMLESS_MAGICS = frozenset({"matplotlib"})
+"""IPython magics an answer may use that run no code of the student's (``%matplotlib inline``)."""
+PYTHON_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
+"""Magics whose text is Python (``%time answer = f()``), scanned like the rest of the cell."""
 
 
 @dataclass(frozen=True)
@@ -334,12 +338,21 @@ def suspicious_parts(source: str) -> list[str]:
         >>> suspicious_parts("answer_shape = (3,)")
         []
     """
+    found: set[str] = set()
+    skipped: set[int] = set()
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return []  # it cannot run, so it cannot tamper: the check says it is wrong
-    found: set[str] = set()
+    except SyntaxError:  # IPython syntax (magics, `!` shell lines) runs too: scan what the kernel would run
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError:
+            return []  # it cannot run, so it cannot tamper: the check says it is wrong
+        found.update(magic_parts(tree, skipped))
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Name):
             names = [node.id]
@@ -359,6 +372,39 @@ def suspicious_parts(source: str) -> list[str]:
     found.update(f"redefines {name}" for name in top_level_names(tree)
                  if hasattr(builtins, name) and name not in IGNORED_BUILTINS)
     return sorted(found)
+
+
+def magic_parts(tree: ast.Module, skipped: set[int]) -> list[str]:
+    """Return what the IPython magics and shell lines of a transformed cell do that no answer needs.
+
+    The nodes of each magic's call go into ``skipped``, so that its
+    ``get_ipython()`` is not reported again; the Python text of ``%time`` and
+    its kin is scanned as a cell of its own.
+
+    Example:
+        >>> from IPython.core.inputtransformer2 import TransformerManager
+        >>> tree = ast.parse(TransformerManager().transform_cell("%matplotlib inline\\n!ls\\n%time import gc"))
+        >>> magic_parts(tree, set())
+        ['a shell command (!)', 'gc']
+    """
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "get_ipython"):
+            continue
+        texts = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        if node.func.attr in ("system", "getoutput"):
+            found.append("a shell command (!)")
+        elif node.func.attr in ("run_line_magic", "run_cell_magic") and texts:
+            if texts[0] in PYTHON_MAGICS:
+                found += [part for text in texts[1:] for part in suspicious_parts(text)]
+            elif texts[0] not in HARMLESS_MAGICS:
+                found.append(f"the magic %{texts[0]}")
+        else:
+            continue  # any other use of the shell is reported by name
+        skipped.update(id(inner) for inner in ast.walk(node))
+    return found
 
 
 def top_level_names(tree: ast.Module) -> list[str]:
@@ -476,7 +522,7 @@ def exercises_of_answers(course: CourseNotebook) -> list[list[str]]:
 
 
 def added_cell_stops(course: CourseNotebook, execution: Execution) -> dict[str, str]:
-    """Return, per check, why a cell the student added above its answer was stopped (past its time or output)."""
+    """Return, per check, why a cell the student added above its answer was stopped (time, kernel or output)."""
     judged = exercises_of_answers(course)
     status = {run.index: run.status for run in execution.cells}
     stops: dict[str, str] = {}
@@ -488,6 +534,7 @@ def added_cell_stops(course: CourseNotebook, execution: Execution) -> dict[str, 
             continue
         reason = ("a cell added above the answer was stopped: it ran past the time an answer cell may take"
                   if status.get(index) == "timed out" else
+                  "a cell added above the answer stopped the kernel" if status.get(index) == "kernel died" else
                   "a cell added above the answer printed past the output limit"
                   if index in execution.dropped_output_cells else "")
         if reason and place < len(judged):
