@@ -6,8 +6,8 @@ its protected cells and keeps the rest. They run inside the instructor's own
 copy of the student edition, made afresh from the course's notebooks, so an
 edited or deleted lesson or check cell changes nothing; each added cell runs
 just before the answer cell that follows it, under an answer cell's time
-limit and the same tamper checks. Each check cell is replaced by a call that judges the answer
-with the check captured before any student code ran
+limit and the same tamper checks. Each check cell is replaced by a call that
+judges the answer with the check captured before any student code ran
 (:mod:`helpers.tools.grading_kernel`), and the grader believes only verdicts
 signed with a key the kernel was handed once: printed text, displayed records
 and outputs of the student's own cells count for nothing. Answer cells that
