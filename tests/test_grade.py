@@ -117,6 +117,17 @@ def test_cells_a_student_added_run_before_the_answer_below_them_and_edited_cours
     assert graded.cells[helper].metadata["tags"] == ["exercise", grade.ADDED_TAG]
 
 
+def test_a_copied_answer_cell_that_holds_a_helper_counts_as_added():
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = six_numbers()"])
+    first = exercise_places(submitted)[0]
+    copy = nbformat.v4.new_code_cell("def six_numbers():\n    return torch.arange(1, 7).reshape(2, 3)",
+                                     metadata={"tags": ["exercise"]})  # JupyterLab copies keep the tag
+    submitted.cells.insert(first, copy)
+    assert grade.answer_sources(submitted, course)[0] == "answer_tensor = six_numbers()"
+    assert grade.added_cells(submitted, course)[0] == [copy.source]
+
+
 def test_an_unchanged_student_edition_has_no_added_cells():
     for name in COURSE_NAMES:
         course = grade.course_notebook(facts.NOTEBOOKS_DIR / name)

@@ -297,9 +297,11 @@ def without_check_calls(source: str, aliases: dict[str, str]) -> str:
 def added_cells(submitted: nbformat.NotebookNode, course: CourseNotebook) -> list[list[str]]:
     """Return, for each answer cell of ``course``, the code cells the student added above it, in order.
 
-    A cell is the student's own when it is a code cell, not an answer cell,
-    and neither its id nor its text is one of the student edition's: an edited
-    lesson or check cell keeps its id and is left out, as is a deleted one.
+    A cell is the student's own when it is a code cell that answers no
+    exercise and neither its id nor its text is one of the student edition's:
+    an edited lesson or check cell keeps its id and is left out, as is a
+    deleted one, while a copy of an answer cell (which keeps the tag, as
+    JupyterLab copies it) holding a helper counts as added.
     Copies of check calls are dropped from it (the grader's own checks run),
     and so are cells below the last answer, which no answer can depend on.
 
@@ -320,7 +322,7 @@ def added_cells(submitted: nbformat.NotebookNode, course: CourseNotebook) -> lis
             added[place_of[index]] += pending
             pending = []
             continue
-        if (cell.cell_type != "code" or is_answer_cell(cell) or str(cell.get("id")) in course.course_cell_ids
+        if (cell.cell_type != "code" or str(cell.get("id")) in course.course_cell_ids
                 or cell.source.strip() in course.course_cell_sources):
             continue
         source = without_check_calls(cell.source, course.check_aliases).strip()
