@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "which shares this checkout")
     execute.set_defaults(handler=command_execute)
 
-    release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")
+    release = commands.add_parser("release", help="cut a release: version, badges and links (notebooks, README, "
+                                                  "docs), setup cells, outputs, student edition, tag")
     release.add_argument("version", help="the new version, e.g. 0.2.0 (tagged v0.2.0)")
     release.set_defaults(handler=command_release)
 
