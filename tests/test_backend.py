@@ -14,9 +14,9 @@ from helpers.tools.sandbox import Limits
 
 def test_without_dask_the_cluster_option_says_how_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
-    with pytest.raises(backend.BackendError, match=r'pip install "\.\[cluster\]"'):
-        with backend.task_executor(cluster="tcp://127.0.0.1:1"):
-            pass
+    with (pytest.raises(backend.BackendError, match=r'pip install "\.\[cluster\]"'),
+          backend.task_executor(cluster="tcp://127.0.0.1:1")):
+        pass
 
 
 def test_a_cluster_that_does_not_answer_is_one_clear_error(monkeypatch, capsys, tmp_path):
@@ -84,3 +84,36 @@ def test_execute_on_a_cluster_that_does_not_answer_changes_no_notebook(monkeypat
     assert cli.main(["execute", "00", "--cluster", "tcp://127.0.0.1:9"]) == 2
     assert "no Dask scheduler answered" in capsys.readouterr().err
     assert (facts.NOTEBOOKS_DIR / "00_start_here.ipynb").read_bytes() == before
+
+
+@pytest.mark.slow
+def test_execute_on_a_cluster_runs_the_batch_in_place_sharing_one_checkpoint_folder(cluster, tmp_path, monkeypatch,
+                                                                                     capsys):
+    from helpers.course.paths import CHECKPOINT_DIR_ENV_VAR
+    from helpers.tools.executor import STAMP_KEY
+
+    address, client = cluster
+    monkeypatch.setattr(facts, "NOTEBOOKS_DIR", tmp_path)  # execute takes only the course's own notebooks
+    monkeypatch.delenv(CHECKPOINT_DIR_ENV_VAR, raising=False)
+    folder = f"os.environ[{CHECKPOINT_DIR_ENV_VAR!r}]"
+    first = tmp_path / "08_trains.ipynb"
+    second = tmp_path / "09_loads.ipynb"
+    for path, source in [(first, f"import os\nfrom pathlib import Path\nPath({folder}, 'model.txt').write_text("
+                                 "'trained by 08')\nprint(os.getppid())"),
+                         (second, f"import os\nfrom pathlib import Path\nprint(Path({folder}, 'model.txt')"
+                                  ".read_text(), os.getppid())")]:
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)], metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}}), path)
+    assert cli.main(["execute", str(first), str(second), "--preset", "smoke", "--cluster", address]) == 0
+    printed = capsys.readouterr().out
+    assert "executed 08_trains.ipynb" in printed and "on the cluster" in printed
+    executed = [nbformat.read(path, as_version=4) for path in (first, second)]
+    assert all(notebook.metadata[STAMP_KEY]["preset"] == "smoke" for notebook in executed)
+    first_parent = executed[0].cells[0].outputs[0]["text"].strip()
+    loaded = executed[1].cells[0].outputs[0]["text"].strip()
+    assert loaded.startswith("trained by 08 ")  # 09 read what 08 wrote into the batch's checkpoint folder
+    parent = loaded.split()[-1]
+    import os
+
+    workers = {str(pid) for pid in client.run(os.getpid).values()}
+    assert parent == first_parent and parent in workers  # one worker ran the whole batch, in order

@@ -51,7 +51,7 @@ def test_a_parameter_without_a_value_is_refused(planned, capsys):
 def test_outside_a_checkout_run_finds_notebooks_where_the_learner_is(monkeypatch, tmp_path):
     monkeypatch.setattr(facts, "NOTEBOOKS_DIR", tmp_path / "site-packages" / "notebooks")
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(cli.CommandError, match="no course notebooks here.*git clone"):
+    with pytest.raises(cli.CommandError, match=r"no course notebooks here.*git clone"):
         cli.resolve_notebooks([])
     (tmp_path / "notebooks").mkdir()
     shutil.copy(facts.CHECKOUT_ROOT / "notebooks" / "01_tensors_and_autograd.ipynb", tmp_path / "notebooks")

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from helpers import devices
-from helpers.devices import (autocast_dtype, choose_device, memory_readout, seconds_per_call, tensor_megabytes,
-                             to_device)
+from helpers.devices import autocast_dtype, choose_device, memory_readout, seconds_per_call, tensor_megabytes, to_device
 
 
 def test_choose_device():

@@ -1,5 +1,6 @@
 """helpers.distributed: DDP with 2 processes on CPU matches one process with the same global batch."""
 
+import itertools
 import socket
 import subprocess
 import sys
@@ -47,7 +48,7 @@ def test_the_ranks_together_see_each_global_batch_of_the_single_process_run():
     global_batch = per_process * world_size
     for step in range(samples // global_batch):
         local_batches = [shard[step * per_process:(step + 1) * per_process] for shard in shards]
-        assert sorted(sum(local_batches, [])) == sorted(single[step * global_batch:(step + 1) * global_batch])
+        assert sorted(itertools.chain.from_iterable(local_batches)) == sorted(single[step * global_batch:(step + 1) * global_batch])
 
 
 def test_single_process_training_lowers_the_loss():
@@ -110,13 +111,13 @@ def test_hogwild_workers_train_the_shared_model():
 
 
 def test_a_run_past_its_timeout_is_stopped_with_a_clear_error():
-    with pytest.raises(TimeoutError, match="more than 0.5 s"):
+    with pytest.raises(TimeoutError, match=r"more than 0\.5 s"):
         distributed.launch_torchrun(2, RunConfig(epochs=1), timeout=0.5)
 
 
 @pytest.mark.slow
 def test_a_failing_run_says_what_torchrun_wrote():
-    with pytest.raises(RuntimeError, match="(?s)torchrun exited with code 1.*batch_size"):
+    with pytest.raises(RuntimeError, match=r"(?s)torchrun exited with code 1.*batch_size"):
         distributed.launch_torchrun(2, RunConfig(batch_size=0, epochs=1), timeout=180)
 
 

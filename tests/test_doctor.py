@@ -2,7 +2,6 @@ import pytest
 
 from helpers.tools import doctor
 
-
 CHECK_FUNCTIONS = ["check_python", "check_torch", "check_torchvision", "check_course_package", "check_kernel",
                    "check_device", "check_disk", "check_data_folder"]
 

@@ -85,6 +85,77 @@ def test_edited_lesson_and_check_cells_are_ignored():
     assert sources.index("_course_grader.seal()") == sources.index("answer_product_shape = (16, 10)") - 1
 
 
+def exercise_places(notebook):
+    return [index for index, cell in enumerate(notebook.cells) if "exercise" in cell.metadata.get("tags", [])]
+
+
+def test_cells_a_student_added_run_before_the_answer_below_them_and_edited_course_cells_do_not():
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = six_numbers()", None, None])
+    first, second, third = exercise_places(submitted)
+    check_cell = submitted.cells[first + 1]
+    check_cell.source = "print('my own check')"  # an edited check cell keeps its id: the course's is run
+    renumbered = nbformat.v4.new_code_cell(submitted.cells[third - 1].source)  # a lesson cell, new id, same text
+    copied_check = nbformat.v4.new_code_cell("from helpers.course.checks import start as check\n"
+                                             "check.sum_shape(answer_shape)")
+    submitted.cells[third:third] = [nbformat.v4.new_code_cell("print(answer_shape)"), renumbered]
+    submitted.cells[second:second] = [copied_check]
+    submitted.cells[first:first] = [nbformat.v4.new_code_cell("import torch\n\ndef six_numbers():\n"
+                                                              "    return torch.arange(1, 7).reshape(2, 3)"),
+                                    nbformat.v4.new_markdown_cell("my notes")]
+    submitted.cells.append(nbformat.v4.new_code_cell("print('after the last answer')"))
+    del submitted.cells[2]  # a deleted lesson cell changes nothing either
+    added = grade.added_cells(submitted, course)
+    assert added == [["import torch\n\ndef six_numbers():\n    return torch.arange(1, 7).reshape(2, 3)"], [],
+                     ["print(answer_shape)"]]
+    graded = grade.graded_notebook(course, grade.answer_sources(submitted, course), "/keys", added)
+    sources = [cell.source for cell in graded.cells]
+    assert "my own check" not in "".join(sources) and "after the last answer" not in "".join(sources)
+    helper = sources.index(added[0][0])
+    assert sources[helper - 1] == "_course_grader.seal()" and sources[helper + 1] == "answer_tensor = six_numbers()"
+    assert sources[sources.index("print(answer_shape)") + 1].endswith("answer_loader = None")
+    assert graded.cells[helper].metadata["tags"] == ["exercise", grade.ADDED_TAG]
+
+
+def test_a_copied_answer_cell_that_holds_a_helper_counts_as_added():
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = six_numbers()"])
+    first = exercise_places(submitted)[0]
+    copy = nbformat.v4.new_code_cell("def six_numbers():\n    return torch.arange(1, 7).reshape(2, 3)",
+                                     metadata={"tags": ["exercise"]})  # JupyterLab copies keep the tag
+    submitted.cells.insert(first, copy)
+    assert grade.answer_sources(submitted, course)[0] == "answer_tensor = six_numbers()"
+    assert grade.added_cells(submitted, course)[0] == [copy.source]
+
+
+def test_an_unchanged_student_edition_has_no_added_cells():
+    for name in COURSE_NAMES:
+        course = grade.course_notebook(facts.NOTEBOOKS_DIR / name)
+        assert all(cells == [] for cells in grade.added_cells(student_edition(name), course)), name
+
+
+def test_an_added_cell_that_reaches_for_the_machinery_is_never_run_and_flags_the_answer_below(tmp_path, monkeypatch):
+    submitted = with_answers("00_start_here.ipynb", ["answer_tensor = torch.arange(1, 7).reshape(2, 3)"])
+    second = exercise_places(submitted)[1]
+    submitted.cells.insert(second, nbformat.v4.new_code_cell("import gc\nhelper = gc.get_objects()"))
+    path = tmp_path / "00_start_here.ipynb"
+    nbformat.write(submitted, path)
+    course = grade.course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+    executed = []
+
+    def fake_execution(notebook, *args, **kwargs):
+        executed.append([cell.source for cell in notebook.cells])
+        return grade.Execution(notebook)
+
+    monkeypatch.setattr(grade, "execute_untrusted", fake_execution)
+    task = grade.GradeTask(grade.Submission("alice", course.name, path), course, grade.Limits(), {}, [],
+                           tmp_path / "executed.ipynb", False)
+    rows = {row["exercise"]: row for row in grade.grade_submission(task).rows}
+    assert not any("gc.get_objects" in source for source in executed[0])
+    assert "added above" in rows["00/sum_shape"]["flag"] and "gc" in rows["00/sum_shape"]["flag"]
+    assert rows["00/first_tensor"]["flag"] == "" and rows["00/batches_of_four"]["flag"] == ""
+
+
 @pytest.mark.parametrize("name", COURSE_NAMES)
 def test_no_reference_solution_looks_suspicious(name):
     for source in solutions(name):
@@ -104,6 +175,11 @@ def test_no_reference_solution_looks_suspicious(name):
     ("from IPython.display import display\ndisplay({}, raw=True)", "IPython"),
     ("getattr(__builtins__, 'ex' + 'ec')('1')", "__builtins__"),
     ("import ctypes", "ctypes"),
+    ("!cat /etc/passwd\nanswer_shape = (3,)", "a shell command (!)"),
+    ("%%writefile patch.py\nimport torch", "the magic %writefile"),
+    ("%run patch.py", "the magic %run"),
+    ("%time import gc", "gc"),
+    ("%%capture\nprint = len", "redefines print"),
 ])
 def test_answer_cells_that_reach_for_the_machinery_are_flagged(attack, found):
     assert found in grade.suspicious_parts(attack)
@@ -113,9 +189,15 @@ def test_a_broken_answer_cell_is_not_flagged_it_just_fails():
     assert grade.suspicious_parts("answer = (") == []
 
 
+def test_harmless_ipython_in_an_answer_cell_is_not_flagged():
+    assert grade.suspicious_parts("%matplotlib inline\nanswer_shape = (3,)") == []
+    assert grade.suspicious_parts("%time answer_shape = (3,)") == []
+
+
 def test_the_fingerprint_sees_a_patched_library_function_or_check(monkeypatch):
-    from helpers.course.checks import start
     import torch
+
+    from helpers.course.checks import start
 
     before = grading_kernel.fingerprint()
     monkeypatch.setattr(torch, "equal", lambda *args: True)
@@ -175,6 +257,19 @@ def test_submissions_are_found_and_every_problem_gets_one_line(tmp_path):
     assert any(line.startswith("bob/02_transforms.ipynb: not a readable notebook") for line in problems)
     assert any(line.startswith("bob/holiday.ipynb: not one of the course's notebooks") for line in problems)
     assert any("not UTF-8" in line for line in problems)
+
+
+@pytest.mark.parametrize("name", COURSE_NAMES)
+def test_the_student_edition_names_its_notebook_and_the_grader_recognises_it_by_that_alone(name):
+    from helpers.tools.student_edition import student_notebook
+
+    edition = student_notebook(nbformat.read(facts.NOTEBOOKS_DIR / name, as_version=4), name)
+    assert edition.metadata[grade.NOTEBOOK_KEY] == name
+    for cell in edition.cells:  # no badges to go by, and a file name that says nothing
+        cell.metadata.get("tags", []).clear()
+    assert grade.recognise_notebook(facts.CHECKOUT_ROOT / "homework (3).ipynb", edition, COURSE_NAMES) == name
+    edition.metadata[grade.NOTEBOOK_KEY] = "99_not_in_the_course.ipynb"
+    assert grade.recognise_notebook(facts.CHECKOUT_ROOT / "homework (3).ipynb", edition, COURSE_NAMES) is None
 
 
 def test_a_flat_folder_of_lms_downloads_takes_the_student_from_the_file_name(tmp_path):

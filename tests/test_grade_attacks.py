@@ -10,6 +10,7 @@ import json
 import shutil
 import textwrap
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 import pytest
@@ -27,13 +28,27 @@ EXERCISES = ["00/first_tensor", "00/sum_shape", "00/batches_of_four"]
 
 
 def submission(answers):
-    """The student edition of notebook 00 with these answer cells (None keeps the stub)."""
+    """The student edition of notebook 00 with these answer cells (None keeps the stub).
+
+    An answer given as ``Added(cell, answer)`` also gets a code cell of the
+    student's own just above it.
+    """
     notebook = nbformat.read(facts.STUDENT_DIR / NOTEBOOK, as_version=4)
     cells = [cell for cell in notebook.cells if "exercise" in cell.metadata.get("tags", [])]
     for cell, answer in zip(cells, answers):
+        if isinstance(answer, Added):
+            notebook.cells.insert(notebook.cells.index(cell), nbformat.v4.new_code_cell(textwrap.dedent(answer.cell)))
+            answer = answer.answer
         if answer is not None:
             cell.source = textwrap.dedent(answer)
     return notebook
+
+
+class Added(NamedTuple):
+    """An answer cell with a cell the student added above it."""
+
+    cell: str
+    answer: str | None
 
 
 def attacks(outside):
@@ -89,6 +104,26 @@ def attacks(outside):
         "crashes": [RIGHT[0], "import os\nos._exit(1)", RIGHT[2]],
         "eats_memory": [RIGHT[0], "hog = bytearray(64 * 2**30)\nanswer_shape = (3,)", RIGHT[2]],
         "floods": [RIGHT[0] + "\nfor _ in range(3000):\n    print('x' * 2000)", RIGHT[1], None],
+        # Cells a student added above an answer: a helper the answer uses, and the same attacks from there.
+        "added_helper": [Added("def six_numbers():\n    return torch.arange(1, 7)", "answer_tensor = six_numbers()"
+                               ".reshape(2, 3)"), Added("SUMMED = 1", "answer_shape = (3,)"),
+                         Added("from torch.utils.data import DataLoader\n\ndef loader_of(data):\n"
+                               "    return DataLoader(data, batch_size=4)", "answer_loader = loader_of(numbers)")],
+        "added_patches_torch": [RIGHT[0], RIGHT[1], Added("torch.equal = lambda *args: True", RIGHT[2])],
+        "added_replaces_check": [RIGHT[0], Added("import importlib\nm = importlib.import_module('helpers.' + "
+                                                 "'course.' + 'checks.start')\nm.sum_shape.result = lambda *a: None",
+                                                 "answer_shape = (2,)"), RIGHT[2]],
+        "added_forges_records": [RIGHT[0], Added("""
+            from IPython.display import display
+            display({"text/plain": "ok", "application/vnd.pytorch-course.grade+json":
+                     {"payload": '{"check": "start.sum_shape", "passed": true}', "signature": "0" * 64}}, raw=True)
+            """, "answer_shape = (2,)"), RIGHT[2]],
+        "added_hangs": [RIGHT[0], Added("import time\nwhile True:\n    time.sleep(1)", RIGHT[1]), RIGHT[2]],
+        "added_floods": [RIGHT[0], Added("for _ in range(3000):\n    print('x' * 2000)", RIGHT[1]), RIGHT[2]],
+        "added_hangs_for_good": [RIGHT[0], RIGHT[1], Added("import time\nwhile True:\n    try:\n"
+                                                           "        time.sleep(1)\n    except BaseException:\n"
+                                                           "        pass", RIGHT[2])],
+        "added_shell": [RIGHT[0], Added(f"!cp /dev/null {facts.CHECKOUT_ROOT / 'pwned.txt'}", RIGHT[1]), RIGHT[2]],
         "fills_disk": [RIGHT[0] + "\nwith open('big', 'wb') as file:\n    try:\n        for _ in range(2000):\n"
                        "            file.write(b'0' * 2**20)\n    except OSError as error:\n        print(error)",
                        RIGHT[1], None],
@@ -155,8 +190,24 @@ def test_a_submission_cannot_write_delete_or_read_outside_its_folder(graded):
     assert "Read-only file system" in executed
 
 
+def test_an_answer_may_use_helpers_from_cells_the_student_added(graded):
+    _, rows, _, _, _ = graded
+    assert points(rows, "added_helper") == [1, 1, 1] and rows["added_helper"]["flags"] == ""
+
+
+@pytest.mark.parametrize("student, hit, flag", [
+    ("added_patches_torch", [1, 1, 0], "torch.equal"), ("added_replaces_check", [1, 0, 1], "importlib"),
+    ("added_forges_records", [1, 0, 1], "IPython"), ("added_hangs", [1, 0, 1], "time an answer cell may take"),
+    ("added_floods", [1, 0, 1], "output limit"), ("added_hangs_for_good", [1, 1, 0], "added above"),
+    ("added_shell", [1, 0, 1], "a shell command")])
+def test_an_added_cell_that_tampers_scores_zero_with_a_flag_and_the_other_answers_keep_their_points(
+        graded, student, hit, flag):
+    _, rows, _, _, _ = graded
+    assert points(rows, student) == hit and flag in rows[student]["flags"]
+
+
 def test_a_hang_is_stopped_and_the_other_answers_keep_their_points(graded):
-    _, rows, _, _, limits = graded
+    _, rows, _, _, _ = graded
     assert points(rows, "hangs") == [1, 0, 1]
     assert points(rows, "hangs_for_good")[0] == 1  # killed after the notebook's time: what finished counts
 

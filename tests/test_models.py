@@ -10,11 +10,26 @@ import torch
 from torch import nn
 
 from helpers.course import facts, prepare
-from helpers.models import (conv_output_size, count_parameters, freeze, make_classifier, make_small_backbone,
-                            make_small_cnn, trainable_parameters)
-from helpers.pretrained import (BACKBONE_FILE, BACKBONE_SHA256, WeightsUnavailableError, build_transfer_model,
-                                imagenet_weights, load_imagenet_model, load_pretrained_backbone,
-                                published_metrics, weights_cache_path)
+from helpers.models import (
+    conv_output_size,
+    count_parameters,
+    freeze,
+    make_classifier,
+    make_small_backbone,
+    make_small_cnn,
+    trainable_parameters,
+)
+from helpers.pretrained import (
+    BACKBONE_FILE,
+    BACKBONE_SHA256,
+    WeightsUnavailableError,
+    build_transfer_model,
+    imagenet_weights,
+    load_imagenet_model,
+    load_pretrained_backbone,
+    published_metrics,
+    weights_cache_path,
+)
 from helpers.shapes import SHAPE_CLASSES, make_shapes
 
 SHIPPED = facts.CHECKOUT_ROOT / "data" / "pretrained"

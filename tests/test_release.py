@@ -24,6 +24,10 @@ def checkout(tmp_path):
     (tmp_path / "notebooks").mkdir()
     for name in NOTEBOOKS:
         shutil.copy(facts.NOTEBOOKS_DIR / name, tmp_path / "notebooks")
+    shutil.copy(facts.CHECKOUT_ROOT / "README.md", tmp_path)
+    (tmp_path / "docs").mkdir()
+    shutil.copy(facts.CHECKOUT_ROOT / "docs" / "instructors.md", tmp_path / "docs")
+    (tmp_path / "docs" / "notes.md").write_text("Nothing pinned here: v0.1.0 of something else.\n")
     git(tmp_path, "init", "--quiet")
     git(tmp_path, "config", "user.email", "maintainer@example.org")
     git(tmp_path, "config", "user.name", "Maintainer")
@@ -40,12 +44,22 @@ def refs_in(path):
 def test_a_release_sets_one_ref_everywhere_then_executes_commits_and_tags(checkout):
     executed = []
 
-    def execute(root):  # the real one re-executes every notebook: minutes, tested by `make notebooks`
+    def execute(root):  # the real one re-executes every notebook (minutes) and writes the student edition
         executed.append(('"0.2.0"' in (root / "helpers" / "__init__.py").read_text(),
                          [refs_in(path) for path in sorted((root / "notebooks").glob("*.ipynb"))]))
+        (root / "student").mkdir()
+        (root / "student" / NOTEBOOKS[0]).write_text("the new student edition")
 
+    readme_before = (checkout / "README.md").read_text()
     assert release("0.2.0", checkout, execute) == "v0.2.0"
     assert executed == [(True, [{"v0.2.0"}, {"v0.2.0"}])]
+    readme = (checkout / "README.md").read_text()
+    slug = facts.repository_slug()
+    assert f"{slug}/blob/v0.1.0/" in readme_before and f"{slug}/blob/v0.1.0/" not in readme
+    assert readme.count(f"{slug}/blob/v0.2.0/") == readme_before.count(f"{slug}/blob/v0.1.0/") >= 26  # 13 rows
+    assert readme.replace("v0.2.0", "v0.1.0") == readme_before  # nothing else in it changed
+    assert (checkout / "docs" / "notes.md").read_text() == "Nothing pinned here: v0.1.0 of something else.\n"
+    assert git(checkout, "show", f"v0.2.0:student/{NOTEBOOKS[0]}") == "the new student edition"
     assert git(checkout, "status", "--porcelain") == ""
     assert git(checkout, "tag", "--list") == "v0.2.0\n"
     assert git(checkout, "log", "-1", "--format=%s", "v0.2.0") == "Release v0.2.0\n"

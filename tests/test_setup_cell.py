@@ -1,7 +1,9 @@
 """Every notebook's setup cell, run as Colab, Kaggle and a local checkout would run it.
 
-The tests stand in for Colab (a fake ``google.colab`` module) and Kaggle (its
-environment variable), and record instead of running ``pip``.
+The cell's shell line runs in a real shell with a stand-in ``pip`` that records
+its arguments (Colab's ``/content`` is played by a temporary folder), and its
+last line, :func:`helpers.course.environment.setup`, runs with a fake
+``google.colab`` module or Kaggle's environment variable and a recording pip.
 """
 
 import importlib.metadata
@@ -9,6 +11,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -18,10 +21,11 @@ import zipfile
 
 import nbformat
 import pytest
+from IPython.core.inputtransformer2 import TransformerManager
 from packaging.utils import canonicalize_name
 
 import helpers
-from helpers.course import facts
+from helpers.course import environment, facts
 
 NOTEBOOKS = facts.notebook_paths()
 REAL_FIND_SPEC = importlib.util.find_spec
@@ -32,9 +36,71 @@ def setup_source(path):
     return next(cell.source for cell in notebook.cells if cell.cell_type == "code")
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
+def test_the_setup_cell_is_two_lines_under_a_comment(path):
+    source = setup_source(path)
+    assert source == facts.setup_cell_source()
+    comment, install, call = source.split("\n")
+    assert comment.startswith("# ") and install == "!" + facts.setup_install_command()
+    assert call == "from helpers.course.environment import setup; setup()"
+
+
+def run_setup_cell(path, shell_commands):
+    """Run a notebook's setup cell as IPython would: its ``!`` line is handed to ``shell_commands``."""
+    python = TransformerManager().transform_cell(setup_source(path))
+    shell = types.SimpleNamespace(system=shell_commands.append)
+    exec(python, {"get_ipython": lambda: shell})
+
+
+def stand_in_pip(tmp_path):
+    """A folder with a ``pip`` that records its arguments (one line of JSON) in ``pip-calls``; return both."""
+    (tmp_path / "bin").mkdir()
+    calls = tmp_path / "pip-calls"
+    script = tmp_path / "bin" / "pip"
+    script.write_text(f"#!{sys.executable}\nimport json, sys\n"
+                      f"open({str(calls)!r}, 'a').write(json.dumps(sys.argv[1:]) + '\\n')\n")
+    script.chmod(0o755)
+    return tmp_path / "bin", calls
+
+
+def run_in_shell(command, bin_folder):
+    return subprocess.run(["sh", "-c", command], env={**os.environ, "PATH": f"{bin_folder}:{os.environ['PATH']}"},
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_the_install_line_does_nothing_outside_colab_and_kaggle(tmp_path):
+    assert not os.path.exists("/content") and not os.path.exists("/kaggle")  # as on a laptop or in CI
+    bin_folder, calls = stand_in_pip(tmp_path)
+    result = run_in_shell(facts.setup_install_command(), bin_folder)
+    assert result.stdout == result.stderr == "" and not calls.exists()
+
+
+@pytest.mark.parametrize("runtime_folder", ["/content", "/kaggle"])
+def test_in_colab_and_kaggle_the_install_line_installs_the_course_alone_at_the_pinned_ref(runtime_folder, tmp_path):
+    command = facts.setup_install_command()
+    assert command.count(runtime_folder) == 1
+    bin_folder, calls = stand_in_pip(tmp_path)
+    (tmp_path / "runtime").mkdir()  # stands for Colab's /content or Kaggle's /kaggle
+    result = run_in_shell(command.replace(runtime_folder, str(tmp_path / "runtime")), bin_folder)
+    assert result.returncode == 0, result.stderr
+    [arguments] = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert arguments == ["install", "--quiet", "--no-deps",
+                         f"runnable-pytorch-cheatsheet @ git+{facts.REPOSITORY_URL}@{facts.PINNED_REF}"]
+    assert shlex.split(command.split("&& ")[1])[1:] == arguments  # what a shell gives pip, word for word
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
+def test_local_checkout_installs_nothing_and_prints_the_environment(path, pip_calls, capsys):
+    shell_commands = []
+    run_setup_cell(path, shell_commands)
+    assert shell_commands == [facts.setup_install_command()] and pip_calls == []
+    assert "runtime     local" in capsys.readouterr().out
+
+
 @pytest.fixture
 def pip_calls(monkeypatch):
     calls = []
+
     def recording_pip(command, **kwargs):
         calls.append((command, kwargs))
         return subprocess.CompletedProcess(command, 0, "", "")
@@ -43,54 +109,90 @@ def pip_calls(monkeypatch):
     return calls
 
 
-def pretend_not_installed(monkeypatch, tmp_path):
-    """Make ``helpers`` look missing, as in a fresh Colab or Kaggle runtime, until pip has 'installed' it."""
-    monkeypatch.chdir(tmp_path)  # no checkout next to the notebook
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "helpers" else REAL_FIND_SPEC(name, *a))
+def pretend_missing(monkeypatch, *names):
+    """Make the course's requirements on ``names`` look missing, as in a fresh runtime after the install line.
+
+    Return the set of names still missing: a stand-in pip takes out what it installs.
+    """
+    missing = set(names)
+    real_version = importlib.metadata.version
+
+    def version(name):
+        if canonicalize_name(name) in missing:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    return missing
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
-def test_local_checkout_installs_nothing(path, pip_calls, capsys):
-    exec(setup_source(path), {})
-    assert pip_calls == []
-    assert "runtime     local" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem[:2] for p in NOTEBOOKS])
-def test_colab_installs_the_package_at_the_pinned_ref(path, pip_calls, monkeypatch, tmp_path, capsys):
+def test_colab_gets_the_missing_requirements_with_torch_kept_as_it_is(pip_calls, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
-    pretend_not_installed(monkeypatch, tmp_path)
-    exec(setup_source(path), {})
+    still_missing = pretend_missing(monkeypatch, "torchinfo", "pooch")
+    installed = {name: importlib.metadata.version(name) for name in ("torch", "torchvision")}
+    missing = environment.missing_requirements()
+    assert [environment.requirement_name(text) for text in missing] == ["torchinfo", "pooch"]
+
+    def installing_pip(command, **kwargs):
+        pip_calls.append((command, kwargs))
+        still_missing.clear()
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", installing_pip)
+    environment.check_requirements()
     [(command, options)] = pip_calls
     assert command[:5] == [sys.executable, "-m", "pip", "install", "--quiet"]
-    assert command[5] == f"runnable-pytorch-cheatsheet @ git+{facts.REPOSITORY_URL}@{facts.PINNED_REF}"
-    assert command[6:] == [f"torch=={importlib.metadata.version('torch')}",
-                           f"torchvision=={importlib.metadata.version('torchvision')}"]
+    assert command[5:] == [*missing, f"torch=={installed['torch']}", f"torchvision=={installed['torchvision']}"]
     assert options == {"capture_output": True, "text": True}
     assert not any(arg.startswith(("--upgrade", "-U", "--force")) for arg in command)
-    assert "runtime     colab" in capsys.readouterr().out
+    assert "torch and torchvision stay as they are" in capsys.readouterr().out
 
 
-def test_kaggle_is_recognised(pip_calls, monkeypatch, tmp_path, capsys):
+def test_kaggle_is_recognised_and_a_failed_install_says_what_to_do(monkeypatch):
     monkeypatch.setenv("KAGGLE_KERNEL_RUN_TYPE", "Interactive")
-    pretend_not_installed(monkeypatch, tmp_path)
-    exec(setup_source(NOTEBOOKS[0]), {})
-    assert len(pip_calls) == 1 and "runtime     kaggle" in capsys.readouterr().out
-
-
-@pytest.mark.parametrize("pip_says", ["ERROR: Could not find a version that satisfies the requirement",
-                                      "ERROR: ResolutionImpossible"])
-def test_a_failed_install_says_what_to_do(pip_says, monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "", pip_says))
-    pretend_not_installed(monkeypatch, tmp_path)
-    with pytest.raises(RuntimeError) as failure:
-        exec(setup_source(NOTEBOOKS[0]), {})
+    pretend_missing(monkeypatch, "tqdm")
+    pip_says = "ERROR: Could not find a version that satisfies the requirement tqdm>=4.66"
+    monkeypatch.setattr(subprocess, "run", lambda command, **kwargs: subprocess.CompletedProcess(command, 1, "",
+                                                                                               pip_says))
+    with pytest.raises(environment.SetupError) as failure:
+        environment.setup()
     advice = str(failure.value)
+    assert environment.detect_runtime() == "kaggle" and pip_says in advice
+    assert "turn Internet on under Settings" in advice and advice.endswith(f"{facts.REPOSITORY_URL}#troubleshooting")
+
+
+def test_an_old_or_missing_torch_is_never_installed_and_the_advice_says_why(pip_calls, monkeypatch):
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    pretend_missing(monkeypatch, "torch")
+    with pytest.raises(environment.SetupError, match=f"needs torch {re.escape(facts.MINIMUM_TORCH)} or newer"):
+        environment.setup()
+    assert pip_calls == []
+
+
+def test_a_missing_requirement_on_a_laptop_says_how_to_get_the_course_environment(pip_calls, monkeypatch):
+    pretend_missing(monkeypatch, "torchinfo")
+    with pytest.raises(environment.SetupError, match="make venv") as failure:
+        environment.setup()
+    assert pip_calls == [] and "torchinfo" in str(failure.value)
+
+
+def test_a_broken_torch_is_one_message_and_jupyter_shows_no_traceback(monkeypatch, capsys):
+    def broken():
+        raise OSError("libcudart.so.13: cannot open shared object file")
+
+    monkeypatch.setattr(environment, "environment_report", broken)
+    with pytest.raises(environment.SetupError) as failure:
+        environment.setup()
     assert failure.value.__cause__ is None and failure.value.__suppress_context__
-    assert "turn Internet on under Settings" in advice and f"older than {facts.MINIMUM_TORCH}" in advice
-    assert facts.PINNED_REF in advice and advice.endswith(f"{facts.REPOSITORY_URL}#troubleshooting")
-    assert pip_says in capsys.readouterr().err
+    assert "libcudart" in str(failure.value) and "python -m helpers doctor" in str(failure.value)
+    from IPython.core.interactiveshell import InteractiveShell
+
+    capsys.readouterr()
+    result = InteractiveShell.instance().run_cell("from helpers.course.environment import setup\nsetup()")
+    shown = capsys.readouterr()
+    assert isinstance(result.error_in_exec, environment.SetupError)  # the cell fails, so Run all stops there
+    assert "Setup stopped: torch or torchvision does not import" in shown.out
+    assert "Traceback" not in shown.out + shown.err and "File " not in shown.out + shown.err
 
 
 def test_the_advice_names_pyprojects_torch_bound():
@@ -163,8 +265,10 @@ def runtime_like(folder, installed):
 def planned_installs(tmp_path, installed, dependencies):
     """Dry-run the setup cell's install in a runtime with ``installed``; return pip's plan {name: version}.
 
-    The course package is asked for as the setup cell asks for it, with the runtime's torch and
-    torchvision pinned; the index offers every package at the installed and at a newer version.
+    The course package is asked for with its requirements and the runtime's torch and torchvision
+    pinned, which is what the setup cell's two steps come to (the package alone with ``--no-deps``,
+    then :func:`helpers.course.environment.setup` installing what is missing with those pins); the
+    index offers every package at the installed and at a newer version.
     """
     (tmp_path / "index").mkdir()
     python = runtime_like(tmp_path, installed)

@@ -3,8 +3,14 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from helpers.transforms import (IMAGENET_MEAN, IMAGENET_STD, channel_stats, denormalize, eval_transforms,
-                                train_transforms)
+from helpers.transforms import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    channel_stats,
+    denormalize,
+    eval_transforms,
+    train_transforms,
+)
 
 
 def to_float_tensor():

@@ -128,9 +128,9 @@ def test_the_server_and_its_folder_are_gone_after_the_block():
 
 
 def test_a_server_that_cannot_import_its_modules_says_so():
-    with pytest.raises(RuntimeError, match="did not start"):
-        with WarmKernels(dict(os.environ), modules=("no_such_module_here",)):
-            pass
+    with pytest.raises(RuntimeError, match="did not start"), WarmKernels(dict(os.environ),
+                                                                          modules=("no_such_module_here",)):
+        pass
 
 
 def test_the_launcher_tells_when_the_server_is_gone(tmp_path):

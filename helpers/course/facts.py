@@ -115,37 +115,32 @@ MINIMUM_TORCH = "2.7"
 """pyproject.toml's lower bound for torch, named in the setup cell's advice (a test keeps them equal)."""
 
 
-def setup_cell_source(ref: str = PINNED_REF) -> str:
-    """Return the first code cell of every notebook.
+SETUP_CALL = "from helpers.course.environment import setup; setup()"
+"""The setup cell's last line: the rest of the setup lives in the package (:func:`helpers.course.environment.setup`)."""
 
-    It installs nothing in a local checkout (``helpers`` is importable there),
-    installs the course package at the release tag ``ref`` in Colab and Kaggle, and
-    never touches the runtime's torch: the package asks for lower bounds only, and
-    pip is told to keep the installed torch and torchvision, so a runtime older than
-    the course supports fails loudly instead of downloading a new torch. A failed
-    install ends with one paragraph: the likely causes and where to read more.
+
+def setup_install_command(ref: str = PINNED_REF) -> str:
+    """Return the setup cell's shell line: in Colab (``/content``) and Kaggle (``/kaggle``) install the course.
+
+    It installs the course package alone, at the release tag ``ref``, with
+    ``--no-deps``: pip touches nothing the runtime has, and :func:`setup` then
+    installs only what is missing, keeping the runtime's torch. Anywhere else
+    (a checkout, CI) neither folder exists and the line does nothing.
+
+    Example:
+        >>> print(setup_install_command("v1.0.0"))  # doctest: +NORMALIZE_WHITESPACE
+        [ -d /content ] || [ -d /kaggle ] && pip install --quiet --no-deps
+        "runnable-pytorch-cheatsheet @ git+https://github.com/runnable-pytorch-cheatsheet/course@v1.0.0"
     """
-    return f'''# Setup: runs unchanged in a local checkout, Google Colab and Kaggle.
-import importlib.util, subprocess, sys
-from pathlib import Path
+    return f'[ -d /content ] || [ -d /kaggle ] && pip install --quiet --no-deps "{install_spec(ref)}"'
 
-if importlib.util.find_spec("helpers") is None and Path("../helpers/__init__.py").exists():
-    sys.path.insert(0, str(Path("..").resolve()))  # a checkout opened with another kernel
-if importlib.util.find_spec("helpers") is None:  # Colab or Kaggle: install the course package
-    from importlib.metadata import version  # pip must keep the runtime's own torch and torchvision
-    print("Installing the course package {ref} from GitHub (torch and torchvision stay as they are) ...")
-    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet",
-                          "{install_spec(ref)}",
-                          f"torch=={{version('torch')}}", f"torchvision=={{version('torchvision')}}"],
-                         capture_output=True, text=True)
-    if pip.returncode != 0:
-        print(pip.stdout + pip.stderr, file=sys.stderr)
-        raise RuntimeError(
-            "The course package did not install (pip's messages are above). Likely causes: no internet "
-            "(in Kaggle, turn Internet on under Settings), a runtime torch older than {MINIMUM_TORCH} (start "
-            "a current runtime), or the course's release {ref} out of reach (try again later). Read "
-            "{REPOSITORY_URL}#troubleshooting") from None
-    importlib.invalidate_caches()
 
-import helpers.course.environment
-helpers.course.environment.setup_notebook()'''
+def setup_cell_source(ref: str = PINNED_REF) -> str:
+    """Return the first code cell of every notebook: one line installs the course in Colab and Kaggle, one sets up.
+
+    As fastbook's ``!pip install`` and ``fastbook.setup_book()``: the install
+    line (:func:`setup_install_command`) is exact and does nothing outside
+    Colab and Kaggle, and everything else is :data:`SETUP_CALL`, in the package.
+    """
+    return (f"# Colab and Kaggle: the next line installs the course package ({ref}); elsewhere it does nothing.\n"
+            f"!{setup_install_command(ref)}\n{SETUP_CALL}")

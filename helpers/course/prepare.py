@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from helpers.course import facts
 from helpers import nih
+from helpers.course import facts
 from helpers.course.paths import data_dir, nih_downloads_dir
 from helpers.course.presets import Settings
 from helpers.pretrained import BACKBONE_FILE, BACKBONE_SHA256

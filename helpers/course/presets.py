@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict, dataclass, replace
+from typing import Any
 
 PRESET_NAMES = ("smoke", "class", "full")
 DEFAULT_PRESET = "class"
@@ -95,5 +96,5 @@ def resolve_settings(preset: str | None = None, **overrides: object) -> Settings
     unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"Unknown setting(s) {sorted(unknown)}; known ones are {sorted(known)}.")
-    chosen = {name: value for name, value in overrides.items() if value is not None}
+    chosen: dict[str, Any] = {name: value for name, value in overrides.items() if value is not None}
     return replace(settings, **chosen)

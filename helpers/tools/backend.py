@@ -17,9 +17,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Iterator
 
 CLUSTER_CONNECT_SECONDS = 30
 

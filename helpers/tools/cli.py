@@ -23,8 +23,9 @@ import shutil
 import signal
 import sys
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, NoReturn
 
 import yaml
 
@@ -110,9 +111,8 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
         known = course_notebooks()
         matches = [p for p in known if name and p.name.startswith(name)]
         if len(matches) != 1:
-            names = ", ".join(p.name for p in known)
             raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
-                               f"a path to a .ipynb file, or one of: {names}")
+                               f"a path to a .ipynb file, or one of: {', '.join(p.name for p in known)}")
         chosen.append(matches[0])
     return list(dict.fromkeys(chosen))
 
@@ -164,7 +164,7 @@ def split_parameters(pairs: list[list[str]], grid_file: str | None) -> tuple[dic
     return fixed, grid
 
 
-def check_out_folder(out_dir: Path, protected: list[Path] = ()) -> None:
+def check_out_folder(out_dir: Path, protected: Sequence[Path] = ()) -> None:
     """Raise :class:`CommandError` if ``out_dir`` is a file or one of the ``protected`` folders."""
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--out {out_dir} is a file: give a folder (it is created if needed).")
@@ -366,7 +366,7 @@ def command_site(args: argparse.Namespace) -> int:
 class CourseArgumentParser(argparse.ArgumentParser):
     """argparse, with a usage error as two short lines instead of the whole usage block."""
 
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message}\nSee `{self.prog} --help` for the options.\n")
 
 
@@ -447,7 +447,8 @@ def build_parser() -> argparse.ArgumentParser:
                               "which shares this checkout")
     execute.set_defaults(handler=command_execute)
 
-    release = commands.add_parser("release", help="cut a release: version, badges, setup cells, outputs, tag")
+    release = commands.add_parser("release", help="cut a release: version, badges and links (notebooks, README, "
+                                                  "docs), setup cells, outputs, student edition, tag")
     release.add_argument("version", help="the new version, e.g. 0.2.0 (tagged v0.2.0)")
     release.set_defaults(handler=command_release)
 

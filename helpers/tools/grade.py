@@ -1,10 +1,13 @@
 """Grade a class's notebooks: ``python -m helpers grade SUBMISSIONS --out DIR``.
 
-Only a student's answer cells (tagged ``exercise``) are taken from a
-submission. They run inside the instructor's own copy of the student edition,
-made afresh from the course's notebooks, so an edited lesson or check cell
-changes nothing. Each check cell is replaced by a call that judges the answer
-with the check captured before any student code ran
+Only a student's answer cells (tagged ``exercise``) and the code cells the
+student added are taken from a submission, as nbgrader does when it restores
+its protected cells and keeps the rest. They run inside the instructor's own
+copy of the student edition, made afresh from the course's notebooks, so an
+edited or deleted lesson or check cell changes nothing; each added cell runs
+just before the answer cell that follows it, under an answer cell's time
+limit and the same tamper checks. Each check cell is replaced by a call that
+judges the answer with the check captured before any student code ran
 (:mod:`helpers.tools.grading_kernel`), and the grader believes only verdicts
 signed with a key the kernel was handed once: printed text, displayed records
 and outputs of the student's own cells count for nothing. Answer cells that
@@ -27,7 +30,7 @@ import re
 import secrets
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,16 +40,19 @@ from helpers.course import facts
 from helpers.tools.gradebook import NotebookGrade, write_atomically
 from helpers.tools.grading_kernel import GRADE_MIME_TYPE, IGNORED_BUILTINS, KEY_FILE_NAME, signature
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
-from helpers.tools.student_edition import STUB_HEADER, answer_names, student_notebook
+from helpers.tools.student_edition import NOTEBOOK_KEY, STUB_HEADER, answer_names, is_stub, student_notebook
 
 CHECKS_PACKAGE = "helpers.course.checks"
 POINTS_KEY = "pytorch_course_points"
 """Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
-NOTEBOOK_KEY = "pytorch_course_notebook"
-"""Notebook metadata naming the course notebook a file is (the student edition may carry it)."""
+DEFAULT_LIMITS = Limits()
+"""What a graded notebook may use unless the instructor says otherwise (``--timeout``, ``--memory``)."""
 GRADES_MARKER = ".course-grades"
 """The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
+"""Part of every kept grade's key: a new version regrades everything (2: added cells are carried)."""
+ADDED_TAG = "added"
+"""The tag a student's added cell carries in the graded notebook (beside ``exercise``, for its time limit)."""
 MAX_HINT_CHARACTERS = 400
 """A hint longer than this is cut: a check that quotes the answer must not carry a copied file into feedback."""
 SUSPICIOUS_NAMES = frozenset({
@@ -60,9 +66,14 @@ SUSPICIOUS_NAMES = frozenset({
     "subprocess", "os.system", "socket", "_exit", "kill", "_course_grader", "_state", "seal", "start_guard",
 })
 """What an answer cell never needs: the checks and grader, introspection, comparisons that lie, processes."""
-SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb", "notebooks", "solution",
-                   "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules", "get_ipython")
+SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks", "grading_kernel", ".ipynb",
+                   "notebooks", "solution", "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules",
+                   "get_ipython")
 """Text no answer holds: the names above written as strings, and the way to the course's solutions."""
+HARMLESS_MAGICS = frozenset({"matplotlib"})
+"""IPython magics an answer may use that run no code of the student's (``%matplotlib inline``)."""
+PYTHON_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
+"""Magics whose text is Python (``%time answer = f()``), scanned like the rest of the cell."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +95,11 @@ class CourseNotebook:
     template: nbformat.NotebookNode
     exercises: list[Exercise]
     version: str
+    course_cell_ids: frozenset[str] = frozenset()
+    """The ids of every cell of the student edition: a submitted cell with one of them is the course's."""
+    course_cell_sources: frozenset[str] = frozenset()
+    """The stripped source of every cell of the student edition, for editors that renumber cell ids."""
+    check_aliases: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -151,13 +167,16 @@ def judged_source(source: str, aliases: dict[str, str]) -> tuple[str, list[str]]
         >>> print(text.splitlines()[-1])
         _course_grader.judge('tensors.centred_columns', lambda: ((answer_centred, marks), {}))
     """
-    tree = ast.parse(source)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython, not Python (the setup cell's `!` line): no check is called there
+        return source, []
     checks = []
     body = []
     for statement in tree.body:
         call = statement.value if isinstance(statement, ast.Expr) else None
         target = call.func if isinstance(call, ast.Call) else None
-        if (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+        if (isinstance(call, ast.Call) and isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
                 and target.value.id in aliases):
             name = f"{aliases[target.value.id]}.{target.attr}"
             checks.append(name)
@@ -183,6 +202,8 @@ def course_notebook(path: Path) -> CourseNotebook:
     """Return the instructor's student edition of the course notebook at ``path``, with its exercises."""
     source = nbformat.read(path, as_version=4)
     template = student_notebook(source, path.name)
+    cell_ids = frozenset(str(cell.get("id")) for cell in template.cells if cell.get("id"))
+    cell_sources = frozenset(cell.source.strip() for cell in template.cells)
     template.cells = [cell for cell in template.cells if cell.cell_type == "code"]
     aliases = check_aliases(template)
     points = source.metadata.get(POINTS_KEY, {})
@@ -202,38 +223,112 @@ def course_notebook(path: Path) -> CourseNotebook:
             (facts.PACKAGE_ROOT / "tools").glob("grad*.py")) + [facts.PACKAGE_ROOT / "tools" / "sandbox.py"]:
         digest.update(module.read_bytes())
     digest.update(json.dumps([asdict(exercise) for exercise in exercises]).encode())
-    return CourseNotebook(path.name, template, exercises, digest.hexdigest())
+    return CourseNotebook(path.name, template, exercises, digest.hexdigest(), cell_ids, cell_sources, aliases)
+
+
+def answer_cells(submitted: nbformat.NotebookNode, course: CourseNotebook) -> list[int | None]:
+    """Return, for each answer cell of ``course``, the index of the student's cell that answers it (None: none does).
+
+    A student's answer cell is matched by the answer variables it sets, else by
+    its place among the answer cells when there are as many.
+    """
+    stubs = [cell.source for cell in course.template.cells if is_answer_cell(cell)]
+    given = [index for index, cell in enumerate(submitted.cells) if is_answer_cell(cell)]
+    if not given:  # tags lost (some editors drop them): cells that still start like the stub
+        given = [index for index, cell in enumerate(submitted.cells)
+                 if cell.cell_type == "code" and cell.source.lstrip().startswith(STUB_HEADER)]
+    chosen: list[int | None] = [None] * len(stubs)
+    unused = list(given)
+    for place, stub in enumerate(stubs):
+        wanted = set(answer_names(stub))
+        for index in unused:
+            try:
+                names = set(answer_names(submitted.cells[index].source))
+            except SyntaxError:
+                continue
+            if names & wanted:
+                chosen[place] = index
+                unused.remove(index)
+                break
+    if len(given) == len(stubs):
+        chosen = [index if index is not None else given[place] if given[place] in unused else None
+                  for place, index in enumerate(chosen)]
+    return chosen
 
 
 def answer_sources(submitted: nbformat.NotebookNode, course: CourseNotebook) -> list[str]:
     """Return the source for each answer cell of ``course``, taken from the student's notebook.
 
-    A student's answer cell is matched by the answer variables it sets, else by
-    its place among the answer cells when there are as many; an answer cell
-    that cannot be matched keeps the stub (``answer = None``), which scores 0.
+    An answer cell that cannot be matched (:func:`answer_cells`) keeps the
+    stub (``answer = None``), which scores 0.
     """
     stubs = [cell.source for cell in course.template.cells if is_answer_cell(cell)]
-    given = [cell.source for cell in submitted.cells if is_answer_cell(cell)]
-    if not given:  # tags lost (some editors drop them): cells that still start like the stub
-        given = [cell.source for cell in submitted.cells
-                 if cell.cell_type == "code" and cell.source.lstrip().startswith(STUB_HEADER)]
-    chosen: list[str | None] = [None] * len(stubs)
-    unused = list(range(len(given)))
-    for place, stub in enumerate(stubs):
-        wanted = set(answer_names(stub))
-        for index in unused:
-            try:
-                names = set(answer_names(given[index]))
-            except SyntaxError:
-                continue
-            if names & wanted:
-                chosen[place] = given[index]
-                unused.remove(index)
-                break
-    if len(given) == len(stubs):
-        chosen = [source if source is not None else given[place] if place in unused else None
-                  for place, source in enumerate(chosen)]
-    return [source if source is not None else stub for source, stub in zip(chosen, stubs)]
+    chosen = answer_cells(submitted, course)
+    return [submitted.cells[index].source if index is not None else stub for index, stub in zip(chosen, stubs)]
+
+
+def without_check_calls(source: str, aliases: dict[str, str]) -> str:
+    """Return a cell's source without its calls to the checks and its imports of them (the grader judges itself).
+
+    Example:
+        >>> without_check_calls("from helpers.course.checks import start as check\\n"
+        ...                     "print(answer_shape)\\ncheck.sum_shape(answer_shape)", {"check": "start"})
+        'print(answer_shape)'
+        >>> without_check_calls("check.sum_shape(answer_shape)", {"check": "start"})
+        ''
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source  # it fails as it would for the student, and touches nothing
+    dropped: set[int] = set()
+    for statement in tree.body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        target = call.func if isinstance(call, ast.Call) else None
+        calls_check = (isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+                       and target.value.id in aliases)
+        imports_checks = isinstance(statement, ast.ImportFrom) and statement.module == CHECKS_PACKAGE
+        if calls_check or imports_checks:
+            dropped.update(range(statement.lineno, (statement.end_lineno or statement.lineno) + 1))
+    lines = source.splitlines()
+    return "\n".join(line for number, line in enumerate(lines, start=1) if number not in dropped)
+
+
+def added_cells(submitted: nbformat.NotebookNode, course: CourseNotebook) -> list[list[str]]:
+    """Return, for each answer cell of ``course``, the code cells the student added above it, in order.
+
+    A cell is the student's own when it is a code cell that answers no
+    exercise and neither its id nor its text is one of the student edition's:
+    an edited lesson or check cell keeps its id and is left out, as is a
+    deleted one, while a copy of an answer cell (which keeps the tag, as
+    JupyterLab copies it) holding a helper counts as added.
+    Copies of check calls are dropped from it (the grader's own checks run),
+    and so are cells below the last answer, which no answer can depend on.
+
+    Example:
+        >>> course = course_notebook(facts.NOTEBOOKS_DIR / "00_start_here.ipynb")
+        >>> submitted = nbformat.read(facts.STUDENT_DIR / "00_start_here.ipynb", as_version=4)
+        >>> first = next(i for i, cell in enumerate(submitted.cells) if is_answer_cell(cell))
+        >>> submitted.cells.insert(first, nbformat.v4.new_code_cell("def six():\\n    return 6"))
+        >>> added_cells(submitted, course)
+        [['def six():\\n    return 6'], [], []]
+    """
+    chosen = answer_cells(submitted, course)
+    place_of = {index: place for place, index in enumerate(chosen) if index is not None}
+    added: list[list[str]] = [[] for _ in chosen]
+    pending: list[str] = []
+    for index, cell in enumerate(submitted.cells):
+        if index in place_of:
+            added[place_of[index]] += pending
+            pending = []
+            continue
+        if (cell.cell_type != "code" or str(cell.get("id")) in course.course_cell_ids
+                or cell.source.strip() in course.course_cell_sources):
+            continue
+        source = without_check_calls(cell.source, course.check_aliases).strip()
+        if source and not is_stub(source):
+            pending.append(source)
+    return added
 
 
 def suspicious_parts(source: str) -> list[str]:
@@ -245,12 +340,21 @@ def suspicious_parts(source: str) -> list[str]:
         >>> suspicious_parts("answer_shape = (3,)")
         []
     """
+    found: set[str] = set()
+    skipped: set[int] = set()
     try:
         tree = ast.parse(source)
-    except SyntaxError:
-        return []  # it cannot run, so it cannot tamper: the check says it is wrong
-    found = set()
+    except SyntaxError:  # IPython syntax (magics, `!` shell lines) runs too: scan what the kernel would run
+        from IPython.core.inputtransformer2 import TransformerManager
+
+        try:
+            tree = ast.parse(TransformerManager().transform_cell(source))
+        except SyntaxError:
+            return []  # it cannot run, so it cannot tamper: the check says it is wrong
+        found.update(magic_parts(tree, skipped))
     for node in ast.walk(tree):
+        if id(node) in skipped:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Name):
             names = [node.id]
@@ -270,6 +374,39 @@ def suspicious_parts(source: str) -> list[str]:
     found.update(f"redefines {name}" for name in top_level_names(tree)
                  if hasattr(builtins, name) and name not in IGNORED_BUILTINS)
     return sorted(found)
+
+
+def magic_parts(tree: ast.Module, skipped: set[int]) -> list[str]:
+    """Return what the IPython magics and shell lines of a transformed cell do that no answer needs.
+
+    The nodes of each magic's call go into ``skipped``, so that its
+    ``get_ipython()`` is not reported again; the Python text of ``%time`` and
+    its kin is scanned as a cell of its own.
+
+    Example:
+        >>> from IPython.core.inputtransformer2 import TransformerManager
+        >>> tree = ast.parse(TransformerManager().transform_cell("%matplotlib inline\\n!ls\\n%time import gc"))
+        >>> magic_parts(tree, set())
+        ['a shell command (!)', 'gc']
+    """
+    found = []
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Call) and isinstance(node.func.value.func, ast.Name)
+                and node.func.value.func.id == "get_ipython"):
+            continue
+        texts = [arg.value for arg in node.args if isinstance(arg, ast.Constant) and isinstance(arg.value, str)]
+        if node.func.attr in ("system", "getoutput"):
+            found.append("a shell command (!)")
+        elif node.func.attr in ("run_line_magic", "run_cell_magic") and texts:
+            if texts[0] in PYTHON_MAGICS:
+                found += [part for text in texts[1:] for part in suspicious_parts(text)]
+            elif texts[0] not in HARMLESS_MAGICS:
+                found.append(f"the magic %{texts[0]}")
+        else:
+            continue  # any other use of the shell is reported by name
+        skipped.update(id(inner) for inner in ast.walk(node))
+    return found
 
 
 def top_level_names(tree: ast.Module) -> list[str]:
@@ -294,19 +431,30 @@ def top_level_names(tree: ast.Module) -> list[str]:
     return names
 
 
-def graded_notebook(course: CourseNotebook, answers: list[str], key_folder: str) -> nbformat.NotebookNode:
-    """Return the notebook to execute: the grader's guard, then the course's cells with the student's answers."""
+def graded_notebook(course: CourseNotebook, answers: list[str], key_folder: str,
+                    added: list[list[str]] | None = None) -> nbformat.NotebookNode:
+    """Return the notebook to execute: the grader's guard, then the course's cells with the student's answers.
+
+    ``added`` holds, per answer cell, the student's own cells to run just
+    before it (see :func:`added_cells`). Each is tagged ``exercise`` (an answer
+    cell's time limit) and ``added``, and the seal comes before the first of
+    all the student's cells.
+    """
     notebook = nbformat.from_dict(json.loads(json.dumps(course.template)))
     guard = nbformat.v4.new_code_cell("import helpers.tools.grading_kernel as _course_grader\n"
                                       f"_course_grader.start_guard({key_folder!r})")
     cells = [guard]
-    answers_left = list(answers)
+    added = added or [[] for _ in answers]
+    place = 0
     for cell in notebook.cells:
         if is_answer_cell(cell):
-            if len(answers_left) == len(answers):
+            if place == 0:
                 cells.append(nbformat.v4.new_code_cell("_course_grader.seal()"))
-            cell.source = answers_left.pop(0)
+            cells += [nbformat.v4.new_code_cell(source, metadata={"tags": ["exercise", ADDED_TAG]})
+                      for source in added[place]]
+            cell.source = answers[place]
             cell.metadata["tags"] = ["exercise"]
+            place += 1
         cell.outputs, cell.execution_count = [], None
         cells.append(cell)
     notebook.cells = cells
@@ -323,7 +471,8 @@ def signed_verdicts(executed: nbformat.NotebookNode, key: bytes) -> tuple[dict[s
             item = output.get("data", {}).get(GRADE_MIME_TYPE)
             if item is None:
                 continue
-            payload_text, given = (item.get("payload"), item.get("signature")) if isinstance(item, dict) else (None, None)
+            payload_text, given = ((item.get("payload"), item.get("signature")) if isinstance(item, dict)
+                                   else (None, None))
             if not (grader_cell and isinstance(payload_text, str) and isinstance(given, str)
                     and secrets.compare_digest(signature(key, payload_text), given)):
                 flags.append(f"a forged verdict was displayed (cell {index}): graded 0 where it claims a pass.")
@@ -336,7 +485,7 @@ def signed_verdicts(executed: nbformat.NotebookNode, key: bytes) -> tuple[dict[s
     return verdicts, sorted(set(flags))
 
 
-def rows_for(task: GradeTask, verdicts: dict[str, dict[str, Any]], suspicious: dict[str, list[str]],
+def rows_for(task: GradeTask, verdicts: dict[str, dict[str, Any]], suspicious: dict[str, str],
              execution: Execution) -> list[dict[str, Any]]:
     """One gradebook row per exercise of the notebook: points, whether it passed, the hint and its flag."""
     rows = []
@@ -344,7 +493,7 @@ def rows_for(task: GradeTask, verdicts: dict[str, dict[str, Any]], suspicious: d
         verdict = verdicts.get(exercise.check)
         flag = ""
         if exercise.check in suspicious:
-            flag = f"answer cell uses {', '.join(suspicious[exercise.check])}: graded 0, review it by hand"
+            flag = f"{suspicious[exercise.check]}: graded 0, review it by hand"
             passed, hint = False, "your answer cell uses parts of Python no answer needs; see your instructor."
         elif verdict is None:
             passed = False
@@ -374,6 +523,27 @@ def exercises_of_answers(course: CourseNotebook) -> list[list[str]]:
     return groups
 
 
+def added_cell_stops(course: CourseNotebook, execution: Execution) -> dict[str, str]:
+    """Return, per check, why a cell the student added above its answer was stopped (time, kernel or output)."""
+    judged = exercises_of_answers(course)
+    status = {run.index: run.status for run in execution.cells}
+    stops: dict[str, str] = {}
+    place = 0
+    for index, cell in enumerate(execution.notebook.cells):
+        tags = cell.metadata.get("tags", [])
+        if ADDED_TAG not in tags:
+            place += is_answer_cell(cell)
+            continue
+        reason = ("a cell added above the answer was stopped: it ran past the time an answer cell may take"
+                  if status.get(index) == "timed out" else
+                  "a cell added above the answer stopped the kernel" if status.get(index) == "kernel died" else
+                  "a cell added above the answer printed past the output limit"
+                  if index in execution.dropped_output_cells else "")
+        if reason and place < len(judged):
+            stops.update({check: reason for check in judged[place]})
+    return stops
+
+
 def grade_submission(task: GradeTask) -> NotebookGrade:
     """Grade one submission in its own sandboxed kernel; never raises for what the submission does."""
     import time
@@ -381,16 +551,23 @@ def grade_submission(task: GradeTask) -> NotebookGrade:
     started = time.perf_counter()
     submitted = nbformat.read(task.submission.path, as_version=4)
     answers = answer_sources(submitted, task.course)
-    suspicious: dict[str, list[str]] = {}
-    for source, checks in zip(answers, exercises_of_answers(task.course)):
+    suspicious: dict[str, str] = {}
+    added: list[list[str]] = []
+    for source, extra, checks in zip(answers, added_cells(submitted, task.course),
+                                     exercises_of_answers(task.course)):
         parts = suspicious_parts(source)
-        suspicious.update({check: parts for check in checks if parts})
+        suspicious.update({check: f"answer cell uses {', '.join(parts)}" for check in checks if parts})
+        unsafe = sorted({part for cell in extra for part in suspicious_parts(cell)})
+        if unsafe:  # never run: the answer below it scores 0, and the instructor sees why
+            suspicious.update({check: f"a cell added above the answer uses {', '.join(unsafe)} (not run)"
+                               for check in checks})
+        added.append([cell for cell in extra if not suspicious_parts(cell)])
     scratch = Path(tempfile.mkdtemp(prefix="course-grade-"))
     try:
         key = secrets.token_bytes(32)
         (scratch / "sockets").mkdir()
         (scratch / "sockets" / KEY_FILE_NAME).write_bytes(key)
-        notebook = graded_notebook(task.course, answers, str(scratch / "sockets"))
+        notebook = graded_notebook(task.course, answers, str(scratch / "sockets"), added)
         execution = execute_untrusted(notebook, scratch, task.limits, task.environment, task.hidden,
                                       keep_mime_types=(GRADE_MIME_TYPE,), use_bubblewrap=task.use_bubblewrap)
     finally:
@@ -399,6 +576,7 @@ def grade_submission(task: GradeTask) -> NotebookGrade:
     if execution.output_dropped:
         flags.append(f"printed more than {task.limits.output_bytes // 2**20} MiB: the rest was dropped.")
     write_atomically(task.executed_path, nbformat.writes(execution.notebook))
+    suspicious = {**added_cell_stops(task.course, execution), **suspicious}
     rows = rows_for(task, verdicts, suspicious, execution)
     if flags and any("forged" in flag for flag in flags):
         for row in rows:
@@ -582,7 +760,7 @@ def submission_key(submission: Submission, course: CourseNotebook, preset: str, 
 
 
 def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | None = None, preset: str = "smoke",
-                limits: Limits = Limits(), jobs: int = 1, cluster: str | None = None,
+                limits: Limits = DEFAULT_LIMITS, jobs: int = 1, cluster: str | None = None,
                 notebooks_dir: Path = facts.NOTEBOOKS_DIR, progress: Any = print) -> ClassGrades:
     """Grade every submission in ``submissions_dir`` into ``out_dir``; reuse grades whose submission is unchanged.
 

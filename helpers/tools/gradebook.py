@@ -16,10 +16,10 @@ import json
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
-
+from typing import Any
 
 GRADES_FOLDER = ".grades"
 SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -104,7 +104,7 @@ def keep_grade(out_dir: Path, grade: NotebookGrade) -> None:
     write_atomically(kept_grade_path(out_dir, grade.student, grade.notebook), json.dumps(asdict(grade), indent=1))
 
 
-def _csv_text(header: list[str], rows: Iterable[list[object]]) -> str:
+def _csv_text(header: list[str], rows: Iterable[Sequence[object]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)

@@ -25,8 +25,9 @@ import json
 import sys
 import types
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 GRADE_MIME_TYPE = "application/vnd.pytorch-course.grade+json"
 KEY_FILE_NAME = ".grade-key"
@@ -187,14 +188,16 @@ def start_guard(folder: str = ".") -> None:
                              "error or was left out. Run it, fix what it reports, and submit again."})
             return
         tampered = tampering()
-        result = None if tampered else results[check_name](*args, **kwargs)
-        tampered = tampered or tampering()  # learner code the check called may have patched something too
-        if tampered:
-            publish({"check": check_name, "passed": False, "tampered": tampered[:10],
-                     "hint": "the course's checks or the libraries they use were changed by the submission's code "
-                             f"({', '.join(tampered[:3])}); graded 0."})
-            return
-        publish({"check": check_name, "passed": bool(result.passed), "hint": str(result.hint), "tampered": []})
+        if not tampered:
+            result = results[check_name](*args, **kwargs)
+            tampered = tampering()  # learner code the check called may have patched something too
+            if not tampered:
+                publish({"check": check_name, "passed": bool(result.passed), "hint": str(result.hint),
+                         "tampered": []})
+                return
+        publish({"check": check_name, "passed": False, "tampered": tampered[:10],
+                 "hint": "the course's checks or the libraries they use were changed by the submission's code "
+                         f"({', '.join(tampered[:3])}); graded 0."})
 
     _state.update(seal=seal_once, judge=judge_captured)
 

@@ -13,6 +13,7 @@ a staging folder) and moved into place with one rename each.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -78,10 +79,8 @@ class OutputFolder:
     def _relative(self, path: str | os.PathLike) -> str:
         """``path`` as a name inside the folder: given relative to it, or as a path below it."""
         path = Path(path)
-        try:
+        with contextlib.suppress(ValueError):  # not below the folder: a name relative to it already
             path = path.relative_to(self.folder)
-        except ValueError:
-            pass
         name = PurePosixPath(*path.parts).as_posix()
         if not self._is_inside(name):
             raise ValueError(f"{path} is not inside --out {self.folder}")

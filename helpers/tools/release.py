@@ -1,8 +1,10 @@
 """``python -m helpers release X.Y.Z`` (or ``make release VERSION=X.Y.Z``): cut a release of the course.
 
 A release sets the package version (the one place the ref lives), refreshes every
-notebook's badges and setup cell to the new tag ``vX.Y.Z``, re-executes the notebooks
-so their outputs show the released package, commits, and tags the commit. It refuses to
+notebook's badges and setup cell to the new tag ``vX.Y.Z``, and every link to the
+repository at a tag in the README and the docs (the lessons table's badges), re-executes
+the notebooks so their outputs show the released package, writes the student edition
+from them (its badges open the new tag), commits, and tags the commit. It refuses to
 start with uncommitted changes, so the tag holds exactly what was tested.
 
 All of it happens in a temporary git worktree of the current commit. Only a
@@ -18,16 +20,21 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import nbformat
 
+from helpers.course.facts import repository_slug
 from helpers.safe_files import write_atomically
 from helpers.tools.executor import refresh_generated_cells, write_as_jupyterlab_saves
 
 VERSION_PATTERN = re.compile(r"\d+\.\d+\.\d+")
 VERSION_LINE = re.compile(r'^__version__ = "[^"]*"$', re.MULTILINE)
+PINNED_LINK = re.compile(rf"({re.escape(repository_slug())}(?:/(?:blob|tree|raw)/|@))v\d+\.\d+\.\d+\b")
+"""A link to the repository at a release tag: ``course/blob/v0.1.0/...`` (badges) or ``course@v0.1.0`` (pip)."""
+PINNED_DOCUMENTS = ("README.md", "CONTRIBUTING.md", "docs/**/*.md")
+"""Where prose pins the release: the lessons table's badges, install lines, the guides."""
 
 
 class ReleaseError(Exception):
@@ -74,13 +81,45 @@ def refresh_notebooks(root: Path, ref: str) -> list[Path]:
     return paths
 
 
+def pin_links(text: str, ref: str) -> str:
+    """Return ``text`` with every link to the repository at a release tag pointing at ``ref`` instead.
+
+    Example:
+        >>> pin_links("(https://colab.research.google.com/github/runnable-pytorch-cheatsheet/course/blob/v0.1.0/"
+        ...           "student/00_start_here.ipynb) and pip install git+https://github.com/"
+        ...           "runnable-pytorch-cheatsheet/course@v0.1.0", "v0.2.0").count("v0.2.0")
+        2
+    """
+    return PINNED_LINK.sub(rf"\g<1>{ref}", text)
+
+
+def refresh_documents(root: Path, ref: str) -> list[Path]:
+    """Point the links at a release tag in the README and the docs at ``ref``; return the files that changed."""
+    changed = []
+    for pattern in PINNED_DOCUMENTS:
+        for path in sorted(root.glob(pattern)):
+            text = path.read_text(encoding="utf-8")
+            pinned = pin_links(text, ref)
+            if pinned != text:
+                write_atomically(path, pinned)
+                changed.append(path)
+    return changed
+
+
 def execute_notebooks(root: Path) -> None:
-    """Re-execute every notebook in a new Python, which imports the new version (the one in ``root``)."""
+    """Re-execute every notebook, then write the student edition, in a new Python that imports the new version.
+
+    Both run as ``python -m helpers`` in ``root``, so they use the package (and its ref) in ``root``.
+    """
     finished = subprocess.run([sys.executable, "-m", "helpers", "execute"], cwd=root)
     if finished.returncode != 0:
-        raise NotebooksFailedError(f"re-executing the notebooks failed (exit {finished.returncode}; the notebook and cell "
-                           "are named above). Nothing changed in your checkout: fix the notebook, commit, and "
-                           "run the release again.")
+        raise NotebooksFailedError(f"re-executing the notebooks failed (exit {finished.returncode}; the notebook "
+                                   "and cell are named above). Nothing changed in your checkout: fix the notebook, "
+                                   "commit, and run the release again.")
+    edition = subprocess.run([sys.executable, "-m", "helpers", "student-edition", "--out", "student"], cwd=root)
+    if edition.returncode != 0:
+        raise ReleaseError(f"writing the student edition failed (exit {edition.returncode}, reason above). Nothing "
+                           "changed in your checkout.")
 
 
 def release(version: str, root: Path, execute: Callable[[Path], None] = execute_notebooks) -> str:
@@ -101,7 +140,10 @@ def release(version: str, root: Path, execute: Callable[[Path], None] = execute_
     try:
         set_version(work, version)
         refresh_notebooks(work, tag)
+        refresh_documents(work, tag)
         execute(work)
+        if (work / "student").is_dir():
+            git(work, "add", "--", "student")  # a notebook new in this release has a new student notebook
         git(work, "commit", "--quiet", "--all", "--message", f"Release {tag}")
         commit = git(work, "rev-parse", "HEAD").strip()
     finally:

@@ -140,7 +140,8 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
 def report_html(runs: list[NotebookRun], title: str, out_dir: Path) -> str:
     """Return the report as one standalone HTML page (plots embedded)."""
     rows = "".join(
-        f"<tr><td><a href='{html.escape(str(Path(run.output).relative_to(out_dir)))}'>{html.escape(run.notebook)}</a></td>"
+        f"<tr><td><a href='{html.escape(str(Path(run.output).relative_to(out_dir)))}'>"
+        f"{html.escape(run.notebook)}</a></td>"
         f"<td>{html.escape(_short(run.parameters))}</td>"
         f"<td class='{'ok' if run.passed else 'fail'}'>{'passed' if run.passed else 'FAILED'}</td>"
         f"<td>{run.seconds:.1f}{' (reused)' if run.skipped else ''}</td><td>{exercises_text(run.records)}</td>"

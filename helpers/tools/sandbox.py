@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -71,8 +72,14 @@ class Execution:
     notebook: Any
     cells: list[CellRun] = field(default_factory=list)
     stopped: str = ""
-    output_dropped: bool = False
+    dropped_output_cells: list[int] = field(default_factory=list)
+    """The cells whose output went past the limit and was dropped (by index)."""
     sandbox: str = ""
+
+    @property
+    def output_dropped(self) -> bool:
+        """Whether any output was dropped for going past the limit."""
+        return bool(self.dropped_output_cells)
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,7 +154,7 @@ def _grading_client_class() -> type:
     class GradingClient(NotebookClient):
         deadline = 0.0
         output_budget = 0
-        output_dropped = False
+        dropped_output_cells: frozenset[int] = frozenset()
         keep_mime_types: tuple[str, ...] = ()
 
         async def async_execute_cell(self, cell: Any, cell_index: int, execution_count: int | None = None,
@@ -162,7 +169,7 @@ def _grading_client_class() -> type:
             size = len(json.dumps(content, default=str))
             if not kept:
                 if size > self.output_budget:
-                    self.output_dropped = True
+                    self.dropped_output_cells = self.dropped_output_cells | {cell_index}
                     return None
                 self.output_budget -= size
             return super().output(outs, msg, display_id, cell_index)
@@ -197,7 +204,9 @@ def _cell_runs(notebook: Any, reached: int, stop_status: str) -> list[CellRun]:
         elif index == reached and stop_status:
             status = stop_status
         else:
-            status = "error" if any(out.get("output_type") == "error" for out in cell.get("outputs", [])) else "ok"
+            errors = [out.get("ename") for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+            # an answer cell past its own limit is interrupted, and the notebook goes on
+            status = "timed out" if "KeyboardInterrupt" in errors else "error" if errors else "ok"
         runs.append(CellRun(index, round(seconds, 3), status))
     return runs
 
@@ -253,7 +262,7 @@ def execute_untrusted(notebook: Any, scratch: Path, limits: Limits, environment:
     reached = _last_cell_reached(notebook)
     if not stopped and time.monotonic() - started >= limits.seconds:
         stopped, stop_status = out_of_time, "timed out"
-    return Execution(notebook, _cell_runs(notebook, reached, stop_status), stopped, client.output_dropped,
+    return Execution(notebook, _cell_runs(notebook, reached, stop_status), stopped, sorted(client.dropped_output_cells),
                      sandbox_description(use_bubblewrap))
 
 
@@ -287,10 +296,8 @@ def main(argv: list[str] | None = None) -> None:
         resource = None  # type: ignore[assignment]
     if resource is not None:
         for limit, option in ((resource.RLIMIT_AS, "--memory"), (resource.RLIMIT_FSIZE, "--file-size")):
-            try:
+            with contextlib.suppress(ValueError, OSError):  # macOS refuses RLIMIT_AS; the time limit still holds
                 resource.setrlimit(limit, (int(options[option]), int(options[option])))
-            except (ValueError, OSError):  # macOS refuses RLIMIT_AS; the time limit still holds
-                pass
     os.execv(sys.executable, [sys.executable, *argv[split + 1:]])
 
 

@@ -24,6 +24,8 @@ from helpers.tools.executor import STAMP_KEY, cell_statements, cell_with_tag
 STUB_HEADER = "# Your answer here: replace None, then run the check below."
 STUDENT_EDITION_KEY = "pytorch_course_student_edition"
 """Notebook metadata marking a file this module wrote: only such files are ever overwritten."""
+NOTEBOOK_KEY = "pytorch_course_notebook"
+"""Notebook metadata naming the course notebook a file is, which the grader recognises a submission by."""
 
 
 class StudentEditionError(ValueError):
@@ -52,7 +54,11 @@ def stub_source(solution_source: str, where: str = "a solution cell") -> str:
 
 
 def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbformat.NotebookNode:
-    """Return a copy of ``notebook`` with solutions stubbed, give-away outputs removed and its own badges."""
+    """Return a copy of ``notebook`` with solutions stubbed, give-away outputs removed and its own badges.
+
+    The copy's metadata names the course notebook it is (:data:`NOTEBOOK_KEY`), so
+    that ``grade`` recognises a submission whatever its file name and badges.
+    """
     student = copy.deepcopy(notebook)
     student.metadata.pop(STAMP_KEY, None)
     badges = cell_with_tag(student, "badges")
@@ -61,6 +67,7 @@ def student_notebook(notebook: nbformat.NotebookNode, notebook_name: str) -> nbf
         lines[-1] = facts.student_badges_markdown(notebook_name)
         badges.source = "\n".join(lines)
     student.metadata[STUDENT_EDITION_KEY] = True
+    student.metadata[NOTEBOOK_KEY] = notebook_name
     clearing = False
     for number, cell in enumerate(student.cells, start=1):
         if cell.cell_type == "markdown":

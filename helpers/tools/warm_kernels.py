@@ -56,7 +56,8 @@ PRELOADED_MODULES = ("torch", "torchvision", "matplotlib.pyplot", "PIL.Image", "
 Not ipykernel: it reads its environment on import (JPY_PARENT_PID), and each kernel imports it in 0.1 s.
 """
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
-"""The backend ipykernel chooses before any cell runs (unless MPLBACKEND says otherwise); matplotlib reads it on import."""
+"""The backend ipykernel chooses before any cell runs (unless MPLBACKEND says otherwise); matplotlib reads it
+on import."""
 FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 SERVER_START_TIMEOUT_S = 180.0  # importing torch on a busy machine
 INTEGER_BYTES = 8  # a length or a process id, sent big-endian

@@ -5,8 +5,8 @@ mid-work) and asserts what must happen: a clear error, or the input handled.
 """
 
 import pytest
-
 from hostile import write_tiny_notebook
+
 from helpers.tools.cli import main
 
 

@@ -50,7 +50,7 @@ def within_seconds(seconds):
 def assert_clear_error(error, *expected_words, raw=(KeyError, TypeError, ZeroDivisionError, AttributeError,
                                                     IndexError, UnboundLocalError)):
     """A clear error: not one of Python's raw exception types, one paragraph naming the expected words."""
-    assert not type(error) in raw, f"raw {type(error).__name__}: {error}"
+    assert type(error) not in raw, f"raw {type(error).__name__}: {error}"
     text = str(error).lower()
     for word in expected_words:
         assert word.lower() in text, f"{word!r} not in {error!r}"

@@ -4,8 +4,8 @@ import ast
 from pathlib import Path
 
 import pytest
-
 from hostile import SENTINEL_NAME, assert_clear_refusal, write_tiny_notebook
+
 from helpers.course import facts
 
 

@@ -5,14 +5,14 @@ import io
 import numpy as np
 import pytest
 import torch
+from hostile import write_tiny_notebook
 from PIL import Image
 from torch import nn
 
-from hostile import write_tiny_notebook
 from helpers.data import UnreadableImagesError, image_folder, make_loaders, patient_split
 from helpers.predict import PredictionInputError, load_image, predict, to_model_batch
-from helpers.tools.runner import ParameterError, plan_tasks
 from helpers.synthetic import NotACourseFolderError, make_synthetic_cells, png_bytes
+from helpers.tools.runner import ParameterError, plan_tasks
 
 
 def cell_png(value=128, size=8):
@@ -160,7 +160,7 @@ def test_a_truncated_image_file_is_named(tmp_path, cut):
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
     path = tmp_path / "cut_short.png"
     path.write_bytes(buffer.getvalue()[:cut])
-    with pytest.raises(PredictionInputError, match="cut_short.png"):
+    with pytest.raises(PredictionInputError, match=r"cut_short\.png"):
         load_image(path)
 
 

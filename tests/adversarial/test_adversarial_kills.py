@@ -21,8 +21,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.course import facts
 from helpers.checkpoints import CheckpointManager, full_checkpoint, load_checkpoint
+from helpers.course import facts
 from helpers.nih import DataDownloadError, download_zip
 from helpers.synthetic import make_synthetic_cells
 

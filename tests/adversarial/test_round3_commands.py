@@ -6,8 +6,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-
 from hostile import assert_clear_refusal, write_tiny_notebook
+
 from helpers.course import facts
 from helpers.tools import cli as cli_module
 
@@ -163,7 +163,7 @@ def test_execute_names_the_failing_notebook_and_cell_and_exits_1(cli, tmp_path, 
     notebook = failing_notebook(tmp_path / "broken.ipynb")
     before = notebook.read_bytes()
     monkeypatch.setattr(facts, "NOTEBOOKS_DIR", tmp_path)
-    status, out, err = cli(["execute", notebook, "--preset", "smoke"])
+    status, _, err = cli(["execute", notebook, "--preset", "smoke"])
     assert status == 1 and "Traceback" not in err and "bug" not in err
     assert "broken.ipynb failed in cell 2 (`values = [1, 2]`): IndexError" in err
     assert notebook.read_bytes() == before

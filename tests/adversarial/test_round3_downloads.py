@@ -9,8 +9,8 @@ import threading
 import zipfile
 
 import pytest
-
 from hostile import assert_clear_error
+
 from helpers import nih
 from helpers.nih import download_nih, download_zip, safe_extract
 

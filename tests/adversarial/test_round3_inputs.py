@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hostile import Hung, assert_clear_error, within_seconds
 from PIL import Image, PngImagePlugin
 from torch import nn
 
-from hostile import Hung, assert_clear_error, within_seconds
 from helpers.data import image_folder, patient_split, random_split
 from helpers.predict import confusion_matrix, load_image, predict, to_model_batch
 from helpers.transforms import eval_transforms

@@ -10,8 +10,8 @@ import tempfile
 import time
 
 import pytest
-
 from hostile import assert_clear_error
+
 from helpers.course import facts, paths
 
 FOLDERS = {"COURSE_DATA_DIR": paths.data_dir, "COURSE_CHECKPOINT_DIR": paths.default_checkpoint_dir}
@@ -71,7 +71,8 @@ def test_a_live_server_or_a_file_at_the_path_is_left_alone(short_folder):
         file.write("mine")
     with pytest.raises(SystemExit, match="is not a socket"):
         listening_socket(path)
-    assert open(path).read() == "mine"
+    with open(path) as file:
+        assert file.read() == "mine"
 
 
 @pytest.mark.slow
