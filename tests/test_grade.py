@@ -54,21 +54,21 @@ def test_a_check_call_keeps_its_arguments_and_keywords():
 
 def test_points_come_from_the_course_notebook_metadata(tmp_path):
     source = nbformat.read(facts.NOTEBOOKS_DIR / "01_tensors_and_autograd.ipynb", as_version=4)
-    source.metadata[grade.POINTS_KEY] = {"product_shape": 2, "tensors.cubic_gradient": 0.5}
+    source.metadata[grade.POINTS_KEY] = {"product_shape": 2, "tensors.derivative": 0.5}
     nbformat.write(source, tmp_path / "01_tensors_and_autograd.ipynb")
     course = grade.course_notebook(tmp_path / "01_tensors_and_autograd.ipynb")
     assert {exercise.column: exercise.points for exercise in course.exercises} == {
-        "01/product_shape": 2.0, "01/centred_columns": 1.0, "01/cubic_gradient": 0.5}
+        "01/product_shape": 2.0, "01/centred_columns": 1.0, "01/derivative": 0.5}
 
 
 def test_answer_cells_are_matched_by_their_answer_variables_not_their_place():
     course = grade.course_notebook(facts.NOTEBOOKS_DIR / "01_tensors_and_autograd.ipynb")
     submitted = with_answers("01_tensors_and_autograd.ipynb", [None, None, None])
     cells = [cell for cell in submitted.cells if "exercise" in cell.metadata.get("tags", [])]
-    cells[0].source, cells[2].source = "answer_gradient = 14.0", "answer_product_shape = (16, 10)"
+    cells[0].source, cells[2].source = "answer_derivative = None", "answer_product_shape = (16, 10)"
     cells[1].metadata["tags"] = []  # an answer cell that lost its tag keeps the stub
     taken = grade.answer_sources(submitted, course)
-    assert taken[0] == "answer_product_shape = (16, 10)" and taken[2] == "answer_gradient = 14.0"
+    assert taken[0] == "answer_product_shape = (16, 10)" and taken[2] == "answer_derivative = None"
     assert answer_names(taken[1]) == ["answer_centred"] and taken[1].endswith("= None")
 
 
@@ -408,3 +408,25 @@ def test_the_guard_signs_its_verdicts_and_a_second_seal_does_not_bless_a_patch(t
     assert [(p["check"], p["passed"], p["sequence"]) for p in payloads] == [
         ("start.sum_shape", True, 1), ("start.first_tensor", False, 2), ("start.first_tensor", False, 3)]
     assert "undefined_answer" in payloads[1]["hint"] and payloads[2]["tampered"] == ["torch.equal"]
+
+
+@pytest.mark.parametrize("answer", [
+    "model.eval()\nanswer = model(images)",
+    "answer_count = len(list(model.modules()))",
+    "compiled = torch.compile(model)\nanswer = compiled",
+    "answer_window = torch.signal.windows.hann(8)",
+    "answer = {name: module for name, module in model.named_modules()}",
+])
+def test_everyday_attributes_of_models_and_modules_are_not_suspicious(answer):
+    """eval, compile, modules and signal are suspicious as bare names (the builtins, sys.modules), not as attributes."""
+    assert grade.suspicious_parts(answer) == []
+
+
+@pytest.mark.parametrize("answer, found", [
+    ("answer = (lambda: 0).__code__", "__code__"),
+    ("import helpers\nanswer = helpers.course.checks", "checks"),
+    ("answer = eval('2 + 2')", "eval"),
+    ("answer = compile('1', 'x', 'eval')", "compile"),
+])
+def test_what_an_answer_never_reads_is_still_suspicious(answer, found):
+    assert found in grade.suspicious_parts(answer)

@@ -70,6 +70,11 @@ SUSPICIOUS_TEXT = ("_course_grader", "helpers.course", "helpers/course", "checks
                    "notebooks", "solution", "__builtins__", "__code__", "__globals__", "__closure__", "sys.modules",
                    "get_ipython")
 """Text no answer holds: the names above written as strings, and the way to the course's solutions."""
+SUSPICIOUS_ATTRIBUTES = frozenset({name for name in SUSPICIOUS_NAMES if name.startswith("_")} | {
+    "settrace", "setprofile", "cell_contents", "get_ipython", "checks", "grading_kernel", "record", "seal",
+    "start_guard", "system"})
+"""The names above that an answer never reads as an attribute. The rest are everyday attributes of models and
+modules (``model.eval()``, ``model.modules()``, ``torch.compile``, ``torch.signal``): only their bare names are."""
 HARMLESS_MAGICS = frozenset({"matplotlib"})
 """IPython magics an answer may use that run no code of the student's (``%matplotlib inline``)."""
 PYTHON_MAGICS = frozenset({"time", "timeit", "prun", "capture"})
@@ -339,6 +344,8 @@ def suspicious_parts(source: str) -> list[str]:
         ['gc']
         >>> suspicious_parts("answer_shape = (3,)")
         []
+        >>> suspicious_parts("model.eval()\\nanswer = len(list(model.modules()))"), suspicious_parts("eval('1')")
+        ([], ['eval'])
     """
     found: set[str] = set()
     skipped: set[int] = set()
@@ -359,7 +366,7 @@ def suspicious_parts(source: str) -> list[str]:
         if isinstance(node, ast.Name):
             names = [node.id]
         elif isinstance(node, ast.Attribute):
-            names = [node.attr]
+            names = [node.attr] if node.attr in SUSPICIOUS_ATTRIBUTES else []
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             modules = [alias.name for alias in node.names] + ([node.module] if isinstance(node, ast.ImportFrom)
                                                                and node.module else [])
