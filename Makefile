@@ -23,7 +23,6 @@ test:  ## the whole test suite on the tested versions, then on the oldest ones c
 	@$(MAKE) --no-print-directory -j2 test-pinned venv-oldest-beside
 	@$(MAKE) --no-print-directory test-oldest
 
-# Not yet part of make test: ruff and mypy still find issues in modules edited elsewhere (see CONTRIBUTING).
 lint: venv  ## ruff on helpers/ and tests/, mypy on helpers/ (their rules are in pyproject.toml)
 	$(BIN)/python -m ruff check helpers tests
 	$(BIN)/python -m mypy
@@ -41,7 +40,9 @@ test-fast: venv  ## the unit tests alone (no notebook, process or browser), in u
 PARALLEL := -n auto --dist loadfile --ignore=tests/test_distributed.py
 ALONE := tests/test_distributed.py
 
-test-pinned: venv  ## unit tests, hygiene, and one smoke run of every notebook, on the versions in constraints.txt
+test-pinned: venv  ## lint, unit tests, hygiene, and one smoke run of every notebook, on the versions in constraints.txt
+	$(BIN)/python -m ruff check helpers tests
+	$(BIN)/python -m mypy
 	$(BIN)/python -m pytest $(PARALLEL)
 	$(BIN)/python -m pytest $(ALONE)
 

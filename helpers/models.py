@@ -20,7 +20,7 @@ import math
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import torch
+import torch  # noqa: F401 (the docstring examples use it)
 from torch import nn
 
 SMALL_CNN_CHANNELS = (16, 32, 64, 64)

@@ -3,7 +3,7 @@ classifier's mistakes, as notebook 09 drew them (the confusion matrix)."""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -34,7 +34,7 @@ def plot_history(history: History, title: str = "") -> plt.Figure:
     return figure
 
 
-def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], object], epochs: int,
+def learning_rates(make_scheduler: Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler], epochs: int,
                    steps_per_epoch: int, lr: float = 0.1) -> list[float]:
     """Return the learning rate at every optimizer step of ``epochs`` epochs under a scheduler.
 

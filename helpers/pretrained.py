@@ -23,7 +23,7 @@ import torch
 import torchvision
 from torch import nn
 
-from helpers.models import count_parameters, freeze, make_classifier, make_small_backbone
+from helpers.models import freeze, make_classifier, make_small_backbone
 
 BACKBONE_FILE = "small_backbone.pt"
 BACKBONE_SHA256 = "915026e9f22511ed578f7df34111c0ebf2b8217c02bebc5e8cd1dc4cab4ce3fd"
@@ -111,6 +111,7 @@ def build_transfer_model(name: str = "resnet18", num_classes: int = 2,
     classifier; ``train_layers`` (such as ``("layer4",)``) stay trainable for fine-tuning.
 
     Example:
+        >>> from helpers.models import count_parameters
         >>> model = build_transfer_model("resnet18")
         >>> model.fc, count_parameters(model).trainable
         (Linear(in_features=512, out_features=2, bias=True), 1026)
@@ -119,9 +120,13 @@ def build_transfer_model(name: str = "resnet18", num_classes: int = 2,
     freeze(model)
     for layer in train_layers:
         getattr(model, layer).requires_grad_(True)
-    in_features = model.fc.in_features
-    model.fc = (nn.Linear(in_features, num_classes) if hidden_units is None
-                else make_classifier(in_features, hidden_units, num_classes))
+    old_head = getattr(model, "fc", None)
+    if not isinstance(old_head, nn.Linear):
+        raise ValueError(f"{name} has no Linear head named fc to replace: build_transfer_model takes a ResNet-style "
+                         "model (resnet18, resnet50, ...); other families name their head otherwise, such as "
+                         "classifier in VGG and EfficientNet (notebook 05)")
+    model.fc = (nn.Linear(old_head.in_features, num_classes) if hidden_units is None
+                else make_classifier(old_head.in_features, hidden_units, num_classes))
     return model
 
 
@@ -138,5 +143,5 @@ def load_pretrained_backbone(path: str | Path) -> tuple[nn.Sequential, dict]:
     """
     saved = torch.load(path, map_location="cpu", weights_only=True)
     backbone = make_small_backbone(tuple(saved["channels"]))
-    backbone.features.load_state_dict(saved["features"])
+    backbone.get_submodule("features").load_state_dict(saved["features"])
     return backbone.eval(), {key: value for key, value in saved.items() if key != "features"}

@@ -5,8 +5,16 @@ import pytest
 import torch
 
 from helpers.course.presets import PRESETS
-from helpers.data import (available_workers, class_balance, image_folder, majority_baseline, make_loaders, patient_of,
-                          patient_split, random_split)
+from helpers.data import (
+    available_workers,
+    class_balance,
+    image_folder,
+    majority_baseline,
+    make_loaders,
+    patient_of,
+    patient_split,
+    random_split,
+)
 from helpers.synthetic import make_synthetic_cells
 
 

@@ -7,8 +7,14 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import cross_val_score
 
 from helpers.data import patient_of
-from helpers.synthetic import (CLASSES, LABEL_NOISE, NotACourseFolderError, flipped_files, make_synthetic_cells,
-                               png_bytes)
+from helpers.synthetic import (
+    CLASSES,
+    LABEL_NOISE,
+    NotACourseFolderError,
+    flipped_files,
+    make_synthetic_cells,
+    png_bytes,
+)
 
 
 def digest(root):
@@ -66,7 +72,7 @@ def test_same_arguments_reuse_and_other_arguments_regenerate(tmp_path):
 def test_a_file_the_learner_added_stops_the_replacement(tmp_path):
     root = make_synthetic_cells(tmp_path / "cells", per_class=10, seed=0, image_size=48)
     (root / "Parasitized" / "kept.txt").write_text("mine")
-    with pytest.raises(NotACourseFolderError, match="Parasitized/kept.txt"):
+    with pytest.raises(NotACourseFolderError, match=r"Parasitized/kept\.txt"):
         make_synthetic_cells(tmp_path / "cells", per_class=12, seed=0, image_size=48)
     assert (root / "Parasitized" / "kept.txt").read_text() == "mine"
     assert sum(1 for _ in root.rglob("*.png")) == 20
