@@ -14,18 +14,16 @@ import functools
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torchvision
+from probe_corpus import ProbeCorpus, assert_teachers_verdict, nothing
 from torch import nn
 
 from helpers.course.checks import (
-    CheckResult,
     capstone,
     checkpoints,
     devices,
@@ -37,29 +35,8 @@ from helpers.course.checks import (
 from helpers.course.checks.distributed import sampler_indices
 from helpers.pretrained import build_transfer_model
 
-
-@dataclass
-class Probe:
-    """One answer to one exercise: the check, the exercise's data, the answer, and the verdict it deserves."""
-
-    name: str
-    check: Callable
-    data: Callable[[], tuple]
-    answer: Callable[..., object]
-    right: bool
-    hint_word: str = ""
-
-
-PROBES: list[Probe] = []
-
-
-def probe(name: str, check: Callable, data: Callable[[], tuple], answer: Callable[..., object], right: bool,
-          hint_word: str = "") -> None:
-    PROBES.append(Probe(name, check, data, answer, right, hint_word))
-
-
-def nothing() -> tuple:
-    return ()
+PROBES = ProbeCorpus()
+probe = PROBES.add
 
 
 # -- 06: numbers at the precision they were written with, arrays where a list is asked --------------------
@@ -381,16 +358,9 @@ def short_time_limit(monkeypatch):
 
 @pytest.mark.parametrize("entry", PROBES, ids=[entry.name for entry in PROBES])
 def test_each_answer_gets_the_verdict_a_teacher_would_give(entry):
-    data = entry.data()
-    result = entry.check.result(entry.answer(*data), *data)
-    assert isinstance(result, CheckResult)
-    if entry.right:
-        assert result.passed, f"{entry.name}: a right answer was rejected with: {result.hint}"
-    else:
-        assert not result.passed, f"{entry.name}: a wrong answer was accepted"
-        assert entry.hint_word.lower() in result.hint.lower(), f"{entry.name}: {result.hint!r} lacks {entry.hint_word!r}"
+    assert_teachers_verdict(entry)
 
 
 def test_the_round_three_corpus_is_large_and_balanced():
-    right = sum(entry.right for entry in PROBES)
-    assert right >= 40 and len(PROBES) - right >= 40, (right, len(PROBES) - right)
+    right, wrong = PROBES.counts()
+    assert right >= 40 and wrong >= 40, (right, wrong)

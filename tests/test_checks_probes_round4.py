@@ -12,42 +12,21 @@ import itertools
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
 import torch
 import torchvision
+from probe_corpus import ProbeCorpus, assert_teachers_verdict, nothing
 from torch import nn
 from torch.utils.data import DataLoader, IterableDataset
 
-from helpers.course.checks import CheckResult, capstone, devices, export, loaders, predict, tensors, training, transfer
+from helpers.course.checks import capstone, devices, export, loaders, predict, tensors, training, transfer
 from helpers.course.checks import transforms as transform_checks
 from helpers.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-
-@dataclass
-class Probe:
-    """One answer to one exercise: the check, the exercise's data, the answer, and the verdict it deserves."""
-
-    name: str
-    check: Callable
-    data: Callable[[], tuple]
-    answer: Callable[..., object]
-    right: bool
-    hint_word: str = ""
-
-
-PROBES: list[Probe] = []
-
-
-def probe(name: str, check: Callable, data: Callable[[], tuple], answer: Callable[..., object], right: bool,
-          hint_word: str = "") -> None:
-    PROBES.append(Probe(name, check, data, answer, right, hint_word))
-
-
-def nothing() -> tuple:
-    return ()
+PROBES = ProbeCorpus()
+probe = PROBES.add
 
 
 def runs_forever(*args: object) -> None:
@@ -401,16 +380,9 @@ def short_time_limit(monkeypatch):
 
 @pytest.mark.parametrize("entry", PROBES, ids=[entry.name for entry in PROBES])
 def test_each_answer_gets_the_verdict_a_teacher_would_give(entry):
-    data = entry.data()
-    result = entry.check.result(entry.answer(*data), *data)
-    assert isinstance(result, CheckResult)
-    if entry.right:
-        assert result.passed, f"{entry.name}: a right answer was rejected with: {result.hint}"
-    else:
-        assert not result.passed, f"{entry.name}: a wrong answer was accepted"
-        assert entry.hint_word.lower() in result.hint.lower(), f"{entry.name}: {result.hint!r} lacks {entry.hint_word!r}"
+    assert_teachers_verdict(entry)
 
 
 def test_the_round_four_corpus_is_large_and_balanced():
-    right = sum(entry.right for entry in PROBES)
-    assert right >= 20 and len(PROBES) - right >= 30, (right, len(PROBES) - right)
+    right, wrong = PROBES.counts()
+    assert right >= 20 and wrong >= 30, (right, wrong)
