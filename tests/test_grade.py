@@ -9,7 +9,7 @@ import nbformat
 import pytest
 
 from helpers.course import facts
-from helpers.tools import cli, grade, gradebook, grading_kernel
+from helpers.tools import cli, grade, gradebook, grading_kernel, sandbox
 from helpers.tools.gradebook import NotebookGrade
 from helpers.tools.student_edition import answer_names
 
@@ -430,3 +430,16 @@ def test_everyday_attributes_of_models_and_modules_are_not_suspicious(answer):
 ])
 def test_what_an_answer_never_reads_is_still_suspicious(answer, found):
     assert found in grade.suspicious_parts(answer)
+
+
+def test_a_course_that_lives_under_tmp_is_bound_back_into_the_sandbox_and_its_solutions_still_hidden(
+        tmp_path, monkeypatch):
+    """The sandbox's own /tmp would hide a checkout or venv under /tmp (a CI clone): they are bound back first."""
+    assert facts.CHECKOUT_ROOT.resolve() in sandbox.needed_under_tmp(facts.CHECKOUT_ROOT.parent)
+    assert sandbox.needed_under_tmp(tmp_path / "empty") == []
+    monkeypatch.setattr(sandbox, "needed_under_tmp", lambda: [facts.CHECKOUT_ROOT])  # as if it were under /tmp
+    solutions = facts.NOTEBOOKS_DIR
+    argv = sandbox.bubblewrap_argv("bwrap", tmp_path / "sockets", [solutions], sandbox.Limits())
+    new_tmp, bound_back, hidden = argv.index("/tmp"), argv.index(str(facts.CHECKOUT_ROOT)), argv.index(str(solutions))
+    assert argv[new_tmp - 1] == "--tmpfs" and argv[bound_back - 1] == "--ro-bind" and argv[hidden - 1] == "--tmpfs"
+    assert new_tmp < bound_back < hidden

@@ -113,15 +113,42 @@ def launcher_argv(limits: Limits) -> list[str]:
             "--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"]
 
 
+def needed_under_tmp(tmp: Path = Path("/tmp")) -> list[Path]:
+    """Return the folders under ``tmp`` that a kernel needs to read: the Python environment and the course.
+
+    The sandbox gives the kernel a small empty ``/tmp`` of its own, which would
+    hide a checkout or a virtual environment that lives there (a CI clone, a
+    course unpacked in /tmp): these are bound back, read-only.
+
+    Example:
+        >>> needed_under_tmp(Path("/nowhere-at-all"))
+        []
+    """
+    from helpers.course.facts import CHECKOUT_ROOT
+
+    wanted = {Path(sys.prefix), Path(sys.executable).parent, CHECKOUT_ROOT,
+              *(Path(entry) for entry in sys.path if entry)}
+    inside = sorted({path.resolve() for path in wanted
+                     if path.exists() and path.resolve().is_relative_to(tmp.resolve())})
+    return [path for path in inside if not any(path != other and path.is_relative_to(other) for other in inside)]
+
+
 def bubblewrap_argv(bwrap: str, sockets: Path, hidden: list[Path], limits: Limits) -> list[str]:
-    """The bubblewrap command that wraps the kernel: read-only root, hidden folders, a sized /tmp, no network."""
-    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    """The bubblewrap command that wraps the kernel: read-only root, hidden folders, a sized /tmp, no network.
+
+    The new /tmp comes first, then what the kernel needs from the old one (:func:`needed_under_tmp`), then the
+    hidden folders over both, so a course that lives under /tmp still hides its solutions.
+    """
+    argv = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--size", str(limits.disk_bytes), "--tmpfs", "/tmp"]
+    for path in needed_under_tmp():
+        argv += ["--ro-bind", str(path), str(path)]
     for path in hidden:
         if path.is_dir():
             argv += ["--tmpfs", str(path)]
         elif path.exists():
             argv += ["--ro-bind", "/dev/null", str(path)]
-    argv += ["--size", str(limits.disk_bytes), "--tmpfs", "/tmp", "--bind", str(sockets), str(sockets),
+    argv += ["--bind", str(sockets), str(sockets),
              "--dir", SANDBOX_WORK_DIR, "--chdir", SANDBOX_WORK_DIR, "--setenv", "HOME", SANDBOX_WORK_DIR,
              # ipykernel exits when its parent pid is gone; --die-with-parent does that job here.
              "--unsetenv", "JPY_PARENT_PID", "--unshare-net", "--die-with-parent", "--"]
