@@ -67,7 +67,7 @@ KINDS = {  # name: (writer, file name, mode PIL opens it in, size after decoding
     "rgba": (rgba, "rgba.png", "RGBA", (12, 20)),
     "la": (la, "la.png", "LA", (12, 20)),
     "palette_transparent": (palette_with_transparency, "palette.png", "P", (12, 20)),
-    "sixteen_bit": (sixteen_bit, "sixteen.png", "I;16", (12, 20)),
+    "sixteen_bit": (sixteen_bit, "sixteen.png", ("I;16", "I"), (12, 20)),  # Pillow 10 opens it as I
     "grayscale": (grayscale, "gray.png", "L", (12, 20)),
     "exif_rotated_jpeg": (exif_rotated_jpeg, "rotated.jpg", "RGB", (20, 12)),
     "cmyk_jpeg": (cmyk_jpeg, "cmyk.jpg", "CMYK", (12, 20)),
@@ -96,7 +96,8 @@ def test_training_and_prediction_decode_a_file_to_the_same_pixels(image_files, k
     root, paths = image_files
     _, _, opened_mode, decoded_size = KINDS[kind]
     with Image.open(paths[kind]) as opened:
-        assert opened.mode == opened_mode, "the writer made another kind of file than the test is about"
+        modes = opened_mode if isinstance(opened_mode, tuple) else (opened_mode,)
+        assert opened.mode in modes, "the writer made another kind of file than the test is about"
     training = training_sample(root, paths[kind])
     prediction = load_image(paths[kind])
     assert training.mode == prediction.mode == "RGB"
