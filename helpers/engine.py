@@ -330,11 +330,12 @@ def step_scheduler_after_epoch(scheduler: LRScheduler, valid_loss: float) -> Non
 def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_fn: nn.Module,
         optimizer: torch.optim.Optimizer, epochs: int, *, device: str | torch.device | None = "auto",
         scheduler: LRScheduler | None = None, patience: int | None = None,
-        checkpoints: CheckpointManager | None = None, precision: str = "auto",
-        restore_best: bool = True, progress: bool = True) -> History:
+        checkpoints: CheckpointManager | None = None, precision: str = "auto", progress: bool = True) -> History:
     """Train for ``epochs`` epochs, validating after each; return the :class:`History`.
 
-    Everything after ``epochs`` is passed by name.
+    Everything after ``epochs`` is passed by name. At the end ``model`` holds the
+    weights of its best epoch (the lowest validation loss); the last epoch's are in
+    the checkpoint folder, if there is one.
 
     Args:
         device: where to train (``"auto"``: see :func:`helpers.devices.choose_device`).
@@ -348,7 +349,6 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
             whenever the validation loss improves).
         precision: ``"auto"`` (mixed precision on a CUDA GPU, float32 elsewhere), ``"mixed"``,
             ``"float32"``, ``"bfloat16"`` or ``"float16"``: see :func:`training_precision`.
-        restore_best: load the weights of the best epoch into ``model`` at the end.
         progress: show a progress bar per epoch.
 
     Example:
@@ -391,6 +391,6 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
             print(f"early stop after epoch {epoch + 1}: the validation loss has not improved "
                   f"for {patience} epochs (best: epoch {history.best_epoch})")
             break
-    if restore_best and best_state is not None:
+    if best_state is not None:
         model.load_state_dict(best_state)
     return history

@@ -178,7 +178,7 @@ def test_resuming_skips_a_damaged_newest_checkpoint(tmp_path, capsys):
     assert "skipping epoch_0002.pt" in capsys.readouterr().out
 
 
-def tiny_run(folder, epochs, restore_best=False):
+def tiny_run(folder, epochs):
     """A model with Dropout, shuffled data and a scheduler: everything a resume must reproduce."""
     torch.manual_seed(0)
     inputs = torch.randn(96, 10)
@@ -190,7 +190,7 @@ def tiny_run(folder, epochs, restore_best=False):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
     history = fit(model, train, valid, nn.CrossEntropyLoss(), optimizer, epochs, device="cpu", scheduler=scheduler,
-                  checkpoints=CheckpointManager(folder, verbose=False), restore_best=restore_best, progress=False)
+                  checkpoints=CheckpointManager(folder, verbose=False), progress=False)
     return model, history
 
 

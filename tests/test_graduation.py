@@ -282,7 +282,7 @@ def training_loop_parity(cell: MarkedCell, tmp_path, monkeypatch):
     assert all(torch.equal(tensor, last_epoch[name]) for name, tensor in taught["model"].state_dict().items())
     # difference on purpose 1: fit saves atomically (synced to disk) through its CheckpointManager
     assert "fsync" in events
-    # difference on purpose 2: fit keeps the best weights (restore_best=True), the loop the last ones
+    # difference on purpose 2: fit keeps the best weights (always), the loop the last ones
     assert history.best_epoch < settings.epochs, "the seeded run should have its best epoch before its last"
     saved_by_the_loop = torch.load(taught["checkpoint_path"], weights_only=True)
     assert all(torch.equal(saved_by_the_loop[name], tensor) for name, tensor in model.state_dict().items())
