@@ -11,6 +11,7 @@ import pytest
 from helpers.course import facts
 from helpers.tools import cli, grade, gradebook, grading_kernel, sandbox
 from helpers.tools.gradebook import NotebookGrade
+from helpers.tools.manifest import OutputFolder
 from helpers.tools.student_edition import answer_names
 
 COURSE_NAMES = [path.name for path in facts.notebook_paths()]
@@ -295,9 +296,9 @@ def test_the_grades_folder_is_never_one_with_other_files_or_inside_the_submissio
     for out, message in [(tmp_path / "mine", "did not write"), (submissions / "grades", "overlap"),
                          (tmp_path / "mine" / "notes.txt", "is a file")]:
         with pytest.raises(grade.GradingError, match=message):
-            grade.check_grades_folder(out, submissions)
+            grade.check_grades_folder(OutputFolder(out, "grade"), submissions)
     with pytest.raises(grade.GradingError, match="no folder of submissions"):
-        grade.check_grades_folder(tmp_path / "grades", tmp_path / "missing")
+        grade.check_grades_folder(OutputFolder(tmp_path / "grades", "grade"), tmp_path / "missing")
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
 
 
@@ -309,7 +310,7 @@ def a_grade(student, passed, hint="", flag=""):
 
 def test_gradebooks_one_row_per_student_and_cells_a_spreadsheet_will_not_run(tmp_path):
     grades = [a_grade("alice", True), a_grade("=cmd|' /C calc'!A0", False, hint="=HYPERLINK(\"x\")", flag="f")]
-    gradebook.write_gradebooks(tmp_path, grades, ["00/sum_shape", "01/product_shape"])
+    gradebook.write_gradebooks(OutputFolder(tmp_path, "grade"), grades, ["00/sum_shape", "01/product_shape"])
     wide = list(csv.DictReader((tmp_path / "gradebook.csv").open(encoding="utf-8")))
     assert [row["student"] for row in wide] == ["'=cmd|' /C calc'!A0", "alice"]
     assert wide[1]["00/sum_shape"] == "1.0" and wide[1]["01/product_shape"] == "" and wide[1]["total"] == "1.0"
@@ -321,9 +322,10 @@ def test_gradebooks_one_row_per_student_and_cells_a_spreadsheet_will_not_run(tmp
 
 def test_feedback_and_report_escape_what_students_wrote(tmp_path):
     grades = [a_grade("<script>alert(1)</script>", False, hint="you gave the text \"<img src=x>\"")]
-    page = gradebook.write_feedback(tmp_path, grades[0]).read_text(encoding="utf-8")
+    out = OutputFolder(tmp_path, "grade")
+    page = gradebook.write_feedback(out, grades[0]).read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;img src=x&gt;" in page and "not yet" in page
-    report = gradebook.write_class_report(tmp_path, grades, ["00/sum_shape"], ["x.ipynb: <b>skipped</b>"],
+    report = gradebook.write_class_report(out, grades, ["00/sum_shape"], ["x.ipynb: <b>skipped</b>"],
                                           "no sandbox", [2.0]).read_text(encoding="utf-8")
     assert "<script>" not in report and "<svg" in report and "&lt;b&gt;skipped" in report and "2.0 s per" in report
 
@@ -331,11 +333,12 @@ def test_feedback_and_report_escape_what_students_wrote(tmp_path):
 def test_a_kept_grade_is_reused_only_for_the_same_key(tmp_path):
     kept = a_grade("alice", True)
     kept.key = "abc"
-    gradebook.keep_grade(tmp_path, kept)
-    assert gradebook.load_kept_grade(tmp_path, "alice", "00_start_here.ipynb", "abc") == kept
-    assert gradebook.load_kept_grade(tmp_path, "alice", "00_start_here.ipynb", "other") is None
-    gradebook.kept_grade_path(tmp_path, "alice", "00_start_here.ipynb").write_text("{half")
-    assert gradebook.load_kept_grade(tmp_path, "alice", "00_start_here.ipynb", "abc") is None
+    out = OutputFolder(tmp_path, "grade")
+    gradebook.keep_grade(out, kept)
+    assert gradebook.load_kept_grade(out, "alice", "00_start_here.ipynb", "abc") == kept
+    assert gradebook.load_kept_grade(out, "alice", "00_start_here.ipynb", "other") is None
+    (tmp_path / gradebook.kept_grade_name("alice", "00_start_here.ipynb")).write_text("{half")
+    assert gradebook.load_kept_grade(OutputFolder(tmp_path, "grade"), "alice", "00_start_here.ipynb", "abc") is None
 
 
 def test_student_names_become_distinct_safe_folder_names():

@@ -37,8 +37,10 @@ from typing import Any
 import nbformat
 
 from helpers.course import facts
-from helpers.tools.gradebook import NotebookGrade, write_atomically
+from helpers.safe_files import write_atomically
+from helpers.tools.gradebook import NotebookGrade
 from helpers.tools.grading_kernel import GRADE_MIME_TYPE, IGNORED_BUILTINS, KEY_FILE_NAME, signature
+from helpers.tools.manifest import ForeignFileError, OutputFolder, sha256_of
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
 from helpers.tools.student_edition import NOTEBOOK_KEY, STUB_HEADER, answer_names, is_stub, student_notebook
 
@@ -47,7 +49,6 @@ POINTS_KEY = "pytorch_course_points"
 """Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
 DEFAULT_LIMITS = Limits()
 """What a graded notebook may use unless the instructor says otherwise (``--timeout``, ``--memory``)."""
-GRADES_MARKER = ".course-grades"
 """The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
 GRADER_VERSION = "2"
 """Part of every kept grade's key: a new version regrades everything (2: added cells are carried)."""
@@ -712,20 +713,43 @@ class ClassGrades:
     report: Path
 
 
-def check_grades_folder(out_dir: Path, submissions_dir: Path) -> None:
+def check_grades_folder(out: OutputFolder, submissions_dir: Path) -> None:
     """Refuse an output folder that is a file, overlaps the submissions, or holds files ``grade`` did not write."""
+    out_dir = out.folder
     if not submissions_dir.is_dir():
         raise GradingError(f"no folder of submissions at {submissions_dir}: give the folder that holds one folder "
                            "per student (or the LMS downloads, with --student-pattern).")
     if out_dir.exists() and not out_dir.is_dir():
         raise GradingError(f"--out {out_dir} is a file: give a folder for the grades (it is created if needed).")
-    out, submissions = out_dir.resolve(), submissions_dir.resolve()
-    if out == submissions or submissions in out.parents or out in submissions.parents:
+    out_resolved, submissions = out_dir.resolve(), submissions_dir.resolve()
+    if out_resolved == submissions or submissions in out_resolved.parents or out_resolved in submissions.parents:
         raise GradingError(f"--out {out_dir} and the submissions {submissions_dir} overlap: grades and feedback "
                            "would mix with the students' files. Choose a folder outside, e.g. --out grades.")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / GRADES_MARKER).is_file():
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not out.manifest_path.is_file():
         raise GradingError(f"--out {out_dir} already holds files that grade did not write: they could be "
                            "overwritten. Choose a new or empty folder, or the folder of an earlier grading.")
+
+
+def check_grades_outputs(out: OutputFolder, submissions: list[Submission]) -> None:
+    """Refuse, before grading, if any file ``grade`` would write is someone else's or was changed by hand."""
+    from helpers.tools import gradebook
+
+    names = ["gradebook.csv", "grades_long.csv", "report.html"]
+    for submission in submissions:
+        names += [gradebook.feedback_name(submission.student, submission.notebook),
+                  executed_name(submission)]
+    try:
+        out.check_can_write(names)
+    except ForeignFileError as error:
+        raise GradingError(f"{error} (A gradebook.csv edited by hand counts as changed: copy your edits "
+                           "elsewhere first, since the next grading rewrites it.)") from None
+
+
+def executed_name(submission: Submission) -> str:
+    """Where, inside the grades folder, the executed copy of a submission goes."""
+    from helpers.tools import gradebook
+
+    return f"executed/{gradebook.file_name_for(submission.student)}/{submission.notebook}"
 
 
 def grading_environment(preset: str, use_bubblewrap: bool, jobs: int) -> dict[str, str]:
@@ -779,20 +803,21 @@ def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | 
     from helpers.tools import gradebook
     from helpers.tools.backend import task_executor
 
-    check_grades_folder(out_dir, submissions_dir)
+    out = OutputFolder(out_dir, "grade")
+    check_grades_folder(out, submissions_dir)
     courses = {path.name: course_notebook(path) for path in facts.notebook_paths(notebooks_dir)}
     if not courses:
         raise GradingError(f"no course notebooks in {notebooks_dir}: grade from a checkout of the course.")
     submissions, problems = find_submissions(submissions_dir, list(courses), student_pattern)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / GRADES_MARKER).touch()
+    check_grades_outputs(out, submissions)
+    out.folder.mkdir(parents=True, exist_ok=True)
     sandboxed = bubblewrap() is not None
     columns = [exercise.column for course in courses.values() for exercise in course.exercises]
     grades: dict[tuple[str, str], NotebookGrade] = {}
     tasks = []
     for submission in submissions:
         key = submission_key(submission, courses[submission.notebook], preset, limits)
-        kept = gradebook.load_kept_grade(out_dir, submission.student, submission.notebook, key)
+        kept = gradebook.load_kept_grade(out, submission.student, submission.notebook, key)
         if kept is not None:
             grades[(submission.student, submission.notebook)] = kept
         else:
@@ -802,18 +827,20 @@ def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | 
 
     def write_all() -> Path:
         ordered = sorted(grades.values(), key=lambda grade: (grade.student, grade.notebook))
-        gradebook.write_gradebooks(out_dir, ordered, columns)
-        return gradebook.write_class_report(out_dir, ordered, columns, problems, sandbox_description(sandboxed),
+        gradebook.write_gradebooks(out, ordered, columns)
+        return gradebook.write_class_report(out, ordered, columns, problems, sandbox_description(sandboxed),
                                             seconds)
 
     report = write_all()
     if tasks:
         environment = grading_environment(preset, sandboxed, jobs)
         hidden = hidden_folders(submissions_dir, out_dir, notebooks_dir)
+        for _, submission in tasks:
+            out.make_folder(Path(executed_name(submission)).parent)
         with task_executor(jobs, cluster) as executor:
             futures = {executor.submit(grade_submission, GradeTask(
                 submission, courses[submission.notebook], limits, environment, hidden,
-                out_dir / "executed" / gradebook.file_name_for(submission.student) / submission.notebook,
+                out.folder / executed_name(submission),
                 sandboxed)): (key, submission) for key, submission in tasks}
             for future in as_completed(futures):
                 key, submission = futures[future]
@@ -824,8 +851,11 @@ def grade_class(submissions_dir: Path, out_dir: Path, *, student_pattern: str | 
                                     f"{type(error).__name__}: {error}. Run grade again to retry it.")
                     continue
                 grade.key = key
-                gradebook.keep_grade(out_dir, grade)
-                gradebook.write_feedback(out_dir, grade)
+                executed = out.folder / executed_name(submission)
+                if executed.is_file():  # a cluster worker without this file system writes it on its own disk
+                    out.record(executed.relative_to(out.folder), sha256_of(executed))
+                gradebook.keep_grade(out, grade)
+                gradebook.write_feedback(out, grade)
                 grades[(submission.student, submission.notebook)] = grade
                 seconds.append(grade.seconds)
                 report = write_all()

@@ -1,7 +1,10 @@
 """What ``grade`` writes: kept grades, the gradebook CSVs, a feedback page per submission, the class report.
 
-Every file is written atomically, so a grading run killed half-way leaves each
-file as it was or complete. Student names and hints are the students' own text:
+Every file is written atomically through the grades folder's manifest
+(:class:`helpers.tools.manifest.OutputFolder`), so a grading run killed half-way
+leaves each file as it was or complete, and a file ``grade`` did not write (or
+one the instructor changed by hand since, such as an edited ``gradebook.csv``) is
+never replaced. Student names and hints are the students' own text:
 they are escaped in HTML, and a CSV cell that a spreadsheet would run as a
 formula gets a leading apostrophe.
 """
@@ -13,13 +16,13 @@ import hashlib
 import html
 import io
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from helpers.tools.manifest import OutputFolder
 
 GRADES_FOLDER = ".grades"
 SAFE_CHARACTERS = re.compile(r"[^A-Za-z0-9._-]+")
@@ -39,21 +42,6 @@ class NotebookGrade:
     cells: list[dict[str, Any]] = field(default_factory=list)
     sandbox: str = ""
     key: str = ""
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through an exclusively created temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
 
 
 
@@ -83,14 +71,22 @@ def spreadsheet_safe(value: object) -> object:
     return value
 
 
-def kept_grade_path(out_dir: Path, student: str, notebook: str) -> Path:
-    """Where the grade of one submission is kept between runs."""
-    return out_dir / GRADES_FOLDER / file_name_for(student) / f"{Path(notebook).stem}.json"
+def kept_grade_name(student: str, notebook: str) -> str:
+    """Where, inside the grades folder, the grade of one submission is kept between runs."""
+    return f"{GRADES_FOLDER}/{file_name_for(student)}/{Path(notebook).stem}.json"
 
 
-def load_kept_grade(out_dir: Path, student: str, notebook: str, key: str) -> NotebookGrade | None:
-    """Return the kept grade if it was made from the same submission and course (``key``), else None."""
-    path = kept_grade_path(out_dir, student, notebook)
+def feedback_name(student: str, notebook: str) -> str:
+    """Where, inside the grades folder, the feedback page of one submission goes."""
+    return f"feedback/{file_name_for(student)}/{Path(notebook).stem}.html"
+
+
+def load_kept_grade(out: OutputFolder, student: str, notebook: str, key: str) -> NotebookGrade | None:
+    """Return the kept grade if ``grade`` wrote it from the same submission and course (``key``), else None."""
+    name = kept_grade_name(student, notebook)
+    if not out.owns(name):  # planted, edited or missing: graded again
+        return None
+    path = out.folder / name
     try:
         kept = json.loads(path.read_text(encoding="utf-8"))
         grade = NotebookGrade(**kept)
@@ -99,9 +95,9 @@ def load_kept_grade(out_dir: Path, student: str, notebook: str, key: str) -> Not
     return grade if grade.key == key and grade.student == student and grade.notebook == notebook else None
 
 
-def keep_grade(out_dir: Path, grade: NotebookGrade) -> None:
+def keep_grade(out: OutputFolder, grade: NotebookGrade) -> None:
     """Keep one submission's grade (atomically) for the next run."""
-    write_atomically(kept_grade_path(out_dir, grade.student, grade.notebook), json.dumps(asdict(grade), indent=1))
+    out.write(kept_grade_name(grade.student, grade.notebook), json.dumps(asdict(grade), indent=1))
 
 
 def _csv_text(header: list[str], rows: Iterable[Sequence[object]]) -> str:
@@ -112,7 +108,7 @@ def _csv_text(header: list[str], rows: Iterable[Sequence[object]]) -> str:
     return buffer.getvalue()
 
 
-def write_gradebooks(out_dir: Path, grades: list[NotebookGrade], columns: list[str]) -> None:
+def write_gradebooks(out: OutputFolder, grades: list[NotebookGrade], columns: list[str]) -> None:
     """Write ``gradebook.csv`` (a row per student, a column per exercise, and total) and ``grades_long.csv``."""
     students = sorted({grade.student for grade in grades})
     points: dict[str, dict[str, float]] = {student: {} for student in students}
@@ -128,9 +124,8 @@ def write_gradebooks(out_dir: Path, grades: list[NotebookGrade], columns: list[s
         flagged[grade.student] += [f"{grade.notebook}: {flag}" for flag in grade.flags]
     wide_rows = [[student, *[points[student].get(column, "") for column in columns],
                   sum(points[student].values()), "; ".join(flagged[student])] for student in students]
-    write_atomically(out_dir / "gradebook.csv", _csv_text(["student", *columns, "total", "flags"], wide_rows))
-    write_atomically(out_dir / "grades_long.csv",
-                     _csv_text(["student", "notebook", "exercise", "points", "hint", "flag"], long_rows))
+    out.write("gradebook.csv", _csv_text(["student", *columns, "total", "flags"], wide_rows))
+    out.write("grades_long.csv", _csv_text(["student", "notebook", "exercise", "points", "hint", "flag"], long_rows))
 
 
 PAGE = """<!DOCTYPE html>
@@ -162,11 +157,9 @@ def feedback_page(grade: NotebookGrade) -> str:
     return PAGE.format(title=html.escape(f"Feedback: {grade.notebook}"), body=body)
 
 
-def write_feedback(out_dir: Path, grade: NotebookGrade) -> Path:
+def write_feedback(out: OutputFolder, grade: NotebookGrade) -> Path:
     """Write one submission's feedback page; return its path."""
-    path = out_dir / "feedback" / file_name_for(grade.student) / f"{Path(grade.notebook).stem}.html"
-    write_atomically(path, feedback_page(grade))
-    return path
+    return out.write(feedback_name(grade.student, grade.notebook), feedback_page(grade))
 
 
 def pass_shares(grades: list[NotebookGrade], columns: list[str]) -> dict[str, float]:
@@ -202,7 +195,7 @@ def pass_share_chart(shares: dict[str, float]) -> str:
             f' height="{height}" font-size="12" xmlns="http://www.w3.org/2000/svg">' + "".join(rows) + "</svg>")
 
 
-def write_class_report(out_dir: Path, grades: list[NotebookGrade], columns: list[str], problems: list[str],
+def write_class_report(out: OutputFolder, grades: list[NotebookGrade], columns: list[str], problems: list[str],
                        sandbox: str, seconds_per_submission: list[float]) -> Path:
     """Write ``report.html``: the chart of pass shares, the flags, the stopped runs, the skipped files, the sandbox."""
     students = sorted({grade.student for grade in grades})
@@ -225,9 +218,7 @@ def write_class_report(out_dir: Path, grades: list[NotebookGrade], columns: list
     if problems:
         parts.append("<h2>Files not graded</h2><ul>" + "".join(f"<li>{html.escape(line)}</li>"
                                                                for line in problems) + "</ul>")
-    path = out_dir / "report.html"
-    write_atomically(path, PAGE.format(title="Class grades", body="\n".join(parts)))
-    return path
+    return out.write("report.html", PAGE.format(title="Class grades", body="\n".join(parts)))
 
 
 def _slowest_cells(grade: NotebookGrade) -> str:

@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
 from helpers.safe_files import write_atomically
@@ -25,7 +26,7 @@ MANIFEST_NAME = ".pytorch-course-manifest.json"
 MANIFEST_VERSION = 1
 
 
-def _sha256_of(path: Path) -> str:
+def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as file:
         for block in iter(lambda: file.read(1 << 20), b""):
@@ -95,9 +96,9 @@ class OutputFolder:
         target = self.folder / name
         if name not in self.files or target.is_symlink():
             return False
-        return not target.exists() or (target.is_file() and _sha256_of(target) in self.files[name])
+        return not target.exists() or (target.is_file() and sha256_of(target) in self.files[name])
 
-    def foreign(self, paths: list[str | os.PathLike]) -> list[Path]:
+    def foreign(self, paths: Sequence[str | os.PathLike]) -> list[Path]:
         """Return those of ``paths`` that exist (a file, a folder or a link) and the course did not make."""
         found = []
         for path in paths:
@@ -110,7 +111,7 @@ class OutputFolder:
                     break
         return list(dict.fromkeys(found))
 
-    def check_can_write(self, paths: list[str | os.PathLike]) -> None:
+    def check_can_write(self, paths: Sequence[str | os.PathLike]) -> None:
         """Raise :class:`ForeignFileError` if any of ``paths`` is someone else's file or folder."""
         if self.folder.is_symlink():
             raise ForeignFileError(f"--out {self.folder} is a link: give the folder itself, so that nothing is "
@@ -165,7 +166,7 @@ class OutputFolder:
 
     def place(self, built: Path, path: str | os.PathLike) -> Path:
         """Move a file built elsewhere in the same file system onto ``path`` with one rename; record it."""
-        digest = _sha256_of(built)
+        digest = sha256_of(built)
         target = self._prepare(path, digest)
         os.replace(built, target)
         self.record(path, digest, replacing=False)
