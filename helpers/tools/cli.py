@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+import nbformat
 import yaml
 
 from helpers.course import facts, presets
@@ -98,10 +99,9 @@ def course_notebooks() -> list[Path]:
 def resolve_notebooks(names: list[str]) -> list[Path]:
     """Return the notebooks to run: all of them when ``names`` is empty.
 
-    A name may be a path, a file name or a number prefix such as ``01``.
+    A name may be a path, a file name or a number prefix such as ``01``. Each
+    notebook must open (see :func:`check_notebook_file`).
     """
-    if not names:
-        return course_notebooks()
     chosen = []
     for name in names:
         path = Path(name)
@@ -114,7 +114,30 @@ def resolve_notebooks(names: list[str]) -> list[Path]:
             raise CommandError(f"no single course notebook matches {name!r}: try a number such as 06, "
                                f"a path to a .ipynb file, or one of: {', '.join(p.name for p in known)}")
         chosen.append(matches[0])
-    return list(dict.fromkeys(chosen))
+    notebooks = list(dict.fromkeys(chosen)) if names else course_notebooks()
+    for notebook in notebooks:
+        check_notebook_file(notebook)
+    return notebooks
+
+
+def check_notebook_file(path: Path) -> None:
+    """Raise :class:`CommandError` unless ``path`` is a notebook Jupyter can open (JSON, UTF-8, nbformat's schema).
+
+    Example:
+        >>> broken = Path(tempfile.mkdtemp()) / "broken.ipynb"
+        >>> _ = broken.write_text("[]")
+        >>> try:
+        ...     check_notebook_file(broken)
+        ... except CommandError as error:
+        ...     print(str(error).split(" (")[0].endswith("is not a notebook Jupyter can open"))
+        True
+    """
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as error:  # any damage (not JSON, not UTF-8, a list, a cell without its keys): one message
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        raise CommandError(f"{path} is not a notebook Jupyter can open ({reason}). Open it in JupyterLab to see "
+                           "what is wrong, or give another file.") from None
 
 
 def read_grid_file(grid_file: str) -> dict[Any, Any]:

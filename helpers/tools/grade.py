@@ -680,6 +680,7 @@ def find_submissions(root: Path, course_names: list[str], student_pattern: str |
         shown = path.relative_to(root)
         try:
             notebook = nbformat.read(path, as_version=4)
+            nbformat.validate(notebook)
         except Exception as error:  # any broken file: one line, then the others
             problems.append(f"{shown}: not a readable notebook ({type(error).__name__}); ask the student to "
                             "download it again from Jupyter or Colab (File > Download .ipynb). Skipped.")

@@ -1,9 +1,26 @@
 """What the adversarial tests share: a tiny notebook to run, and what a clear refusal looks like."""
 
 import contextlib
+import json
 import signal
 
 import nbformat
+
+_EMPTY_NOTEBOOK = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+DAMAGED_NOTEBOOKS = {
+    "not JSON": b"not json\n",
+    "half a download": json.dumps(_EMPTY_NOTEBOOK).encode()[:20],
+    "a JSON list": b"[]",
+    "a JSON string": b'"notebook"',
+    "a cell without its source": json.dumps({**_EMPTY_NOTEBOOK, "cells": [{"cell_type": "code"}]}).encode(),
+    "a cell of no known type": json.dumps({**_EMPTY_NOTEBOOK,
+                                           "cells": [{"cell_type": "sql", "source": "", "metadata": {}}]}).encode(),
+    "cells that are not a list": json.dumps({**_EMPTY_NOTEBOOK, "cells": {"0": "print(1)"}}).encode(),
+    "UTF-16": json.dumps(_EMPTY_NOTEBOOK).encode("utf-16"),
+    "empty": b"",
+}
+"""Files named .ipynb that no notebook reader can open, by what is wrong with them."""
+
 
 SENTINEL_NAME = "INJECTED_CODE_RAN"
 """A file that injected code would create: the tests check it never appears."""

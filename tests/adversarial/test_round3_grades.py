@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from hostile import assert_clear_refusal
+from hostile import DAMAGED_NOTEBOOKS, assert_clear_refusal
 
 from helpers.course import facts
 from helpers.tools import grade, gradebook
@@ -102,7 +102,7 @@ def test_a_kept_grade_that_grade_did_not_write_is_not_reused(submissions, tmp_pa
 @pytest.mark.attack("data loss")
 def test_the_gradebook_writers_themselves_never_replace_a_file_they_did_not_write(tmp_path):
     (tmp_path / "gradebook.csv").write_text("my own marks")
-    with pytest.raises(ForeignFileError, match="gradebook.csv"):
+    with pytest.raises(ForeignFileError, match=r"gradebook\.csv"):
         gradebook.write_gradebooks(OutputFolder(tmp_path, "grade"), [a_grade()], ["00/x"])
     assert (tmp_path / "gradebook.csv").read_text() == "my own marks"
 
@@ -114,3 +114,14 @@ def test_a_regrade_over_its_own_files_is_allowed(submissions, tmp_path):
     grade.check_grades_folder(out, submissions)
     grade.check_grades_outputs(out, [grade.Submission("alice", NOTEBOOK, submissions / "alice" / NOTEBOOK)])
     assert (grades / "notes.txt").read_text() == "the instructor's own notes"
+
+
+@pytest.mark.attack("raw traceback")
+@pytest.mark.parametrize("damage", sorted(DAMAGED_NOTEBOOKS))
+def test_a_damaged_submission_is_skipped_with_advice_and_the_others_graded(submissions, damage):
+    (submissions / "bob").mkdir()
+    (submissions / "bob" / NOTEBOOK).write_bytes(DAMAGED_NOTEBOOKS[damage])
+    found, problems = grade.find_submissions(submissions, [NOTEBOOK])
+    assert [submission.student for submission in found] == ["alice"]
+    assert len(problems) == 1 and problems[0].startswith(f"bob/{NOTEBOOK}: not a readable notebook")
+    assert "download it again" in problems[0]
