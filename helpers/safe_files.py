@@ -64,10 +64,16 @@ def exclusive_temporary(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
     ``tempfile.mkstemp``: created exclusively (``O_EXCL``), so a file or link a
     neighbour planted under a guessed name is never written through.
 
+    Raises ``IsADirectoryError`` before making anything when ``target`` is a folder,
+    which the rename onto it would otherwise fail on only after all the writing.
+
     Example:
         >>> descriptor, path = exclusive_temporary(Path(tempfile.gettempdir()) / "notes.txt")
         >>> os.close(descriptor); path.unlink()
     """
+    if target.is_dir() and not target.is_symlink():
+        raise IsADirectoryError(f"Cannot write {target.name}: {target} is a folder. Move that folder away (or "
+                                "write to another path), then run again.")
     descriptor, name = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}.", suffix=suffix, dir=target.parent)
     return descriptor, Path(name)
 

@@ -284,3 +284,22 @@ def test_exporting_over_a_planted_link_replaces_the_link_not_its_target(tmp_path
     assert victim.read_text() == "a learner's notes"
     assert not path.is_symlink() and load_program(path)(torch.randn(1, 3, 8, 8)).shape == (1, 72)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2", "victim.txt"]
+
+
+@pytest.mark.attack("raw traceback")
+@pytest.mark.parametrize("write", ["export_program", "export_onnx", "write_atomically"])
+def test_writing_onto_a_folder_is_named_and_the_folder_kept(tmp_path, write):
+    from helpers import export, safe_files
+
+    folder = tmp_path / "model.pt2"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("a learner's notes")
+    model, example = nn.Sequential(nn.Conv2d(3, 2, 3), nn.Flatten()).eval(), torch.randn(2, 3, 8, 8)
+    with pytest.raises(IsADirectoryError) as error:
+        if write == "write_atomically":
+            safe_files.write_atomically(folder, b"data")
+        else:
+            getattr(export, write)(model, example, folder)
+    assert_clear_error(error.value, "is a folder", "move that folder away")
+    assert (folder / "notes.txt").read_text() == "a learner's notes"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2"]  # no temporary file left
