@@ -154,6 +154,8 @@ def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTI
         >>> random_split(10, seed=0).sizes()
         {'train': 7, 'valid': 2, 'test': 1}
     """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+        raise ValueError(f"count must be a whole number of images, 0 or more (len(dataset)), got {count!r}.")
     check_fractions(valid_fraction, test_fraction)
     indices = np.random.default_rng(seed).permutation(count).tolist()
     valid_end = int(np.floor(valid_fraction * count))
@@ -272,6 +274,10 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
         >>> images, labels = next(iter(loaders.train)); images.shape  # doctest: +SKIP
         torch.Size([16, 3, 32, 32])
     """
+    for name, value in (("image_size", image_size), ("batch_size", batch_size)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a whole number of at least 1 (the course uses image_size=64, "
+                             f"batch_size=32), got {value!r}.")
     train_data = image_folder(root, train_transforms(image_size))
     eval_data = image_folder(root, eval_transforms(image_size))
     check_images([path for path, _ in train_data.samples])

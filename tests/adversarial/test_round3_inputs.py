@@ -13,7 +13,7 @@ from hostile import Hung, assert_clear_error, within_seconds
 from PIL import Image, PngImagePlugin
 from torch import nn
 
-from helpers.data import image_folder, patient_split, random_split
+from helpers.data import image_folder, make_loaders, patient_split, random_split
 from helpers.predict import confusion_matrix, load_image, predict, to_model_batch
 from helpers.transforms import eval_transforms
 
@@ -182,3 +182,21 @@ def test_confusion_matrix_refuses_labels_it_would_misplace(true, predicted):
 
 def test_confusion_matrix_counts_good_labels():
     assert confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([1, 1, 0]), 2).tolist() == [[0, 1], [1, 1]]
+
+
+@pytest.mark.attack("raw traceback")
+@pytest.mark.parametrize("count", [-5, 2.5, "20", None, True])
+def test_a_count_that_is_not_a_number_of_images_is_refused(count):
+    with pytest.raises(ValueError) as error:
+        random_split(count)
+    assert_clear_error(error.value, "count must be a whole number")
+
+
+@pytest.mark.attack("wrong answer")
+@pytest.mark.parametrize("image_size, batch_size", [(0, 16), (-64, 16), (float("nan"), 16), (64.0, 16), (64, 0),
+                                                    (64, 2.5)])
+def test_loader_sizes_that_are_not_whole_positive_numbers_are_refused_before_reading(tmp_path, image_size,
+                                                                                    batch_size):
+    with pytest.raises(ValueError) as error:
+        make_loaders(tmp_path / "no data here", image_size, batch_size)
+    assert_clear_error(error.value, "must be a whole number of at least 1")
