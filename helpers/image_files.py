@@ -107,7 +107,7 @@ def _sixteen_bit_to_8(image: Image.Image) -> Image.Image:
     """Scale 16-bit (or 32-bit integer) grayscale to 0..255: PIL's convert('L') would clip it instead."""
     values = np.asarray(image, dtype=np.float64)
     full_scale = 65535.0 if image.mode in SIXTEEN_BIT_MODES or values.max() > 255 else 255.0
-    return Image.fromarray(np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8), mode="L")
+    return Image.fromarray(np.clip(values / full_scale * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -124,8 +124,12 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = _sixteen_bit_to_8(image)
     elif image.mode == "F":
         values = np.asarray(image, dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise ImageInputError(f"this {image.width}x{image.height} floating-point image holds "
+                                  f"{np.count_nonzero(~np.isfinite(values)):,} NaN or infinite pixels, which have no "
+                                  "colour: fix the image where it was made, or leave it out.")
         values = values * 255.0 if values.max() <= 1.0 else values
-        image = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8), mode="L")
+        image = Image.fromarray(np.clip(values + 0.5, 0, 255).astype(np.uint8))
     if image.mode in ("P", "PA"):
         image = image.convert("RGBA")  # a palette image may hide transparency in its palette
     if image.mode in ("RGBA", "LA", "RGBa", "La"):
@@ -155,6 +159,8 @@ def _decode(image: Image.Image, name: str, max_side: int) -> Image.Image:
         image.draft("RGB", (max_side, max_side))  # JPEG decodes at a fraction of full size: fast and frugal
     try:
         image = to_rgb(image)  # decodes the pixels: a damaged file fails here, not at open
+    except ImageInputError as error:  # pixels with no colour: say which file
+        raise ImageInputError(f"{name}: {error}") from None
     except (OSError, SyntaxError, ValueError) as error:
         raise ImageInputError(
             f"{name} is truncated or damaged: PIL read its header but not its pixels ({error}). Download or "

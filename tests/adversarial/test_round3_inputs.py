@@ -200,3 +200,17 @@ def test_loader_sizes_that_are_not_whole_positive_numbers_are_refused_before_rea
     with pytest.raises(ValueError) as error:
         make_loaders(tmp_path / "no data here", image_size, batch_size)
     assert_clear_error(error.value, "must be a whole number of at least 1")
+
+
+@pytest.mark.attack("wrong answer")
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_a_floating_point_image_with_pixels_of_no_colour_is_refused_not_guessed(tmp_path, value):
+    pixels = np.full((12, 12), 0.5, dtype=np.float32)
+    pixels[3, 4] = value
+    path = tmp_path / "scan.tiff"
+    Image.fromarray(pixels).save(path)
+    with pytest.raises(ValueError) as error:
+        load_image(path)
+    assert_clear_error(error.value, "scan.tiff", "NaN or infinite", "1 ")
+    assert load_image(Image.fromarray(np.full((12, 12), 0.5, dtype=np.float32))).getpixel((0, 0)) == (
+        128, 128, 128)
