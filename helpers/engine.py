@@ -319,6 +319,30 @@ def copy_of_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {name: tensor.detach().clone() for name, tensor in model.state_dict().items()}
 
 
+class TrainingDivergedError(FloatingPointError):
+    """The weights stopped being numbers (NaN or infinite) during training; the message says what to try."""
+
+
+def check_weights_finite(model: nn.Module, epoch: int, train_loss: float) -> None:
+    """Raise :class:`TrainingDivergedError` if any weight of ``model`` is NaN or infinite after ``epoch``.
+
+    Called when an epoch's training loss is not finite. A float16 run whose
+    loss overflowed but whose weights are fine (the gradient scaler skipped
+    those steps) goes on.
+
+    Example:
+        >>> check_weights_finite(nn.Linear(2, 1), epoch=1, train_loss=float("inf"))
+    """
+    broken = [name for name, tensor in model.state_dict().items()
+              if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise TrainingDivergedError(
+            f"The training loss became {train_loss} in epoch {epoch} and {len(broken)} weight tensor(s) "
+            f"({', '.join(broken[:3])}{', ...' if len(broken) > 3 else ''}) are no longer numbers, so training "
+            "stopped; that epoch was not kept. Usually the learning rate is too high (try one 10 times lower), or "
+            "the data holds NaN or infinite values (check a batch with torch.isfinite(images).all()).")
+
+
 def step_scheduler_after_epoch(scheduler: LRScheduler, valid_loss: float) -> None:
     """Step a per-epoch scheduler; ``ReduceLROnPlateau`` needs the validation loss to decide."""
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -335,7 +359,9 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
 
     Everything after ``epochs`` is passed by name. At the end ``model`` holds the
     weights of its best epoch (the lowest validation loss); the last epoch's are in
-    the checkpoint folder, if there is one.
+    the checkpoint folder, if there is one. If the weights stop being numbers (a
+    learning rate far too high, NaN in the data), ``fit`` stops with
+    :class:`TrainingDivergedError`, the model back at its best epoch.
 
     Args:
         device: where to train (``"auto"``: see :func:`helpers.devices.choose_device`).
@@ -377,6 +403,13 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
             valid_loss, valid_accuracy = evaluate(model, valid_loader, loss_fn, device, precision=run_precision)
             bar.set_postfix_str(f"train loss {train_loss:.3f} acc {train_accuracy:.3f} | "
                                 f"valid loss {valid_loss:.3f} acc {valid_accuracy:.3f}")
+        if not math.isfinite(train_loss):
+            try:
+                check_weights_finite(model, epoch + 1, train_loss)
+            except TrainingDivergedError:
+                if best_state is not None:
+                    model.load_state_dict(best_state)  # the model keeps its best epoch, as at a normal end
+                raise
         note = remaining_time_note(time.perf_counter() - started, epochs - epoch - 1)
         if epoch == first_epoch and progress and note is not None:
             print(note)

@@ -283,3 +283,9 @@ def test_a_long_run_says_after_its_first_epoch_how_long_the_rest_will_take(monke
     lines = [line for line in capsys.readouterr().out.splitlines() if "epochs left" in line]
     assert lines == ["the first epoch took 50 s; the 3 epochs left will take about 2 min"]
     assert engine.remaining_time_note(5.0, 3) is None and engine.remaining_time_note(100.0, 0) is None
+
+
+def test_an_overflowing_loss_with_finite_weights_goes_on():
+    from helpers.engine import check_weights_finite
+
+    check_weights_finite(nn.Linear(3, 2), epoch=2, train_loss=float("inf"))

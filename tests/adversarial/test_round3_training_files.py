@@ -14,7 +14,7 @@ from hostile import SENTINEL_NAME, assert_clear_error
 from torch import nn
 
 from helpers.checkpoints import CheckpointManager, full_checkpoint, restore, save_atomically
-from helpers.engine import fit, train_step
+from helpers.engine import TrainingDivergedError, fit, train_step
 from helpers.export import export_program, load_program
 
 
@@ -303,3 +303,33 @@ def test_writing_onto_a_folder_is_named_and_the_folder_kept(tmp_path, write):
     assert_clear_error(error.value, "is a folder", "move that folder away")
     assert (folder / "notes.txt").read_text() == "a learner's notes"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.pt2"]  # no temporary file left
+
+
+@pytest.mark.attack("wrong answer")
+def test_fit_stops_when_nan_data_breaks_the_weights_and_keeps_the_best_epoch(tmp_path):
+    torch.manual_seed(0)
+    inputs, labels = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    good = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, labels), batch_size=16)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    manager = CheckpointManager(tmp_path, verbose=False)
+    fit(model, good, good, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=1,
+        device="cpu", progress=False, checkpoints=manager)
+    best = {name: tensor.clone() for name, tensor in model.state_dict().items()}
+    broken = inputs.clone()
+    broken[5, 0] = float("nan")
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(broken, labels), batch_size=16)
+    with pytest.raises(TrainingDivergedError, match="no longer numbers") as error:
+        fit(model, train, good, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=3,
+            device="cpu", progress=False, checkpoints=manager)
+    assert "epoch 2" in str(error.value) and "isfinite" in str(error.value)
+    assert all(torch.equal(best[name], tensor) for name, tensor in model.state_dict().items())
+    assert [path.name for path in manager.epoch_files()] == ["epoch_0001.pt"]  # the broken epoch is not saved
+
+
+@pytest.mark.attack("wrong answer")
+def test_fit_stops_when_a_learning_rate_far_too_high_breaks_the_weights():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 2))
+    with pytest.raises(TrainingDivergedError, match="learning rate is too high"):
+        fit(model, *[torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,))), batch_size=16)] * 2, nn.CrossEntropyLoss(),
+            torch.optim.SGD(model.parameters(), lr=1e38), epochs=3, device="cpu", progress=False)
