@@ -410,6 +410,12 @@ def fit(model: nn.Module, train_loader: Iterable, valid_loader: Iterable, loss_f
                 if best_state is not None:
                     model.load_state_dict(best_state)  # the model keeps its best epoch, as at a normal end
                 raise
+        if not math.isfinite(valid_loss):
+            raise ValueError(f"The validation loss is {valid_loss} after epoch {epoch + 1} though the weights are "
+                             "numbers: the validation data holds NaN or infinite values (check a batch with "
+                             "torch.isfinite(images).all()), or a float16 run overflowed (try "
+                             "precision=\"bfloat16\" or \"float32\"). Without a finite loss no epoch can be "
+                             "called best.")
         note = remaining_time_note(time.perf_counter() - started, epochs - epoch - 1)
         if epoch == first_epoch and progress and note is not None:
             print(note)

@@ -333,3 +333,17 @@ def test_fit_stops_when_a_learning_rate_far_too_high_breaks_the_weights():
     with pytest.raises(TrainingDivergedError, match="learning rate is too high"):
         fit(model, *[torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(64, 4), torch.randint(0, 2, (64,))), batch_size=16)] * 2, nn.CrossEntropyLoss(),
             torch.optim.SGD(model.parameters(), lr=1e38), epochs=3, device="cpu", progress=False)
+
+
+@pytest.mark.attack("wrong answer")
+def test_fit_names_validation_data_that_gives_no_finite_loss():
+    inputs, labels = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    broken = inputs.clone()
+    broken[0, 1] = float("inf")
+    train = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(inputs, labels), batch_size=16)
+    valid = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(broken, labels), batch_size=16)
+    model = nn.Linear(4, 2)
+    with pytest.raises(ValueError) as error:
+        fit(model, train, valid, nn.CrossEntropyLoss(), torch.optim.SGD(model.parameters(), lr=0.1), epochs=2,
+            device="cpu", progress=False)
+    assert_clear_error(error.value, "validation data holds nan or infinite values", "epoch 1")
