@@ -20,6 +20,11 @@ existing copy (a previous download, or Kaggle's ``/kaggle/input`` copy) is
 reused instead of downloading again. The zip can be kept in a folder of its
 own (``downloads=``), such as Google Drive, so that a new Colab runtime finds
 it there and only extracts it.
+
+Why not pooch, which fetches the course's backbone: pooch 1.9's ``HTTPDownloader``
+sends no ``Range`` request, so a transfer that breaks at 300 of 353 MB starts again
+from zero, and ``pooch.retrieve`` replaces a file whose hash does not match (its
+"update" action), which would overwrite a zip a learner put in ``downloads/``.
 """
 
 from __future__ import annotations
