@@ -46,8 +46,9 @@ class ImageTooLargeError(ImageInputError):
 def _too_large_message(name: str, size: tuple[int, int], limit: int) -> str:
     return (f"{name} is {size[0]} x {size[1]} = {size[0] * size[1]:,} pixels, more than the limit of {limit:,}. "
             "A file this large may be a decompression bomb (a small file that expands to gigabytes of pixels). "
-            "If you trust it, pass a larger max_pixels (e.g. max_pixels=size[0] * size[1]), or shrink or crop "
-            "it first with an image tool.")
+            "If you trust it, shrink or crop it with an image tool first (a training folder takes no larger "
+            f"limit), or open it yourself with load_image(path, max_pixels={size[0] * size[1]}) and pass that "
+            "picture to predict.")
 
 
 def _open_image(path: Path, max_pixels: int) -> Image.Image:
@@ -65,8 +66,9 @@ def _open_image(path: Path, max_pixels: int) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageTooLargeError(
             f"{path.name} is too large to open safely. PIL says: {error} A decompression bomb is a small file "
-            "that expands to gigabytes of pixels. If you trust the file, pass a larger max_pixels, or shrink or "
-            "crop it first with an image tool.") from None
+            "that expands to gigabytes of pixels. If you trust the file, shrink or crop it with an image tool "
+            "first (a training folder takes no larger limit), or open it yourself with load_image(path, "
+            "max_pixels=...) set above its size and pass that picture to predict.") from None
     except UnidentifiedImageError:
         start = path.read_bytes()[:8]
         raise ImageInputError(
