@@ -303,9 +303,9 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
         >>> images, labels = next(iter(loaders.train)); images.shape  # doctest: +SKIP
         torch.Size([16, 3, 32, 32])
     """
-    loader = DecodedImages() if cache_images else load_image
-    train_data = image_folder(root, train_transforms(image_size), loader)
-    eval_data = image_folder(root, eval_transforms(image_size), loader)
+    decoder = DecodedImages() if cache_images else load_image
+    train_data = image_folder(root, train_transforms(image_size), decoder)
+    eval_data = image_folder(root, eval_transforms(image_size), decoder)
     check_images([path for path, _ in train_data.samples])
     if split == "patient":
         parts = patient_split(train_data.samples, train_data.class_to_idx.get("Parasitized", 0), seed,
