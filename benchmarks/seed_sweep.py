@@ -7,7 +7,7 @@ trained as each notebook configures it:
 
 * ``06 loop``: notebook 06's hand-written loop, the preset's epochs, a constant learning rate;
 * ``06 fit``: notebook 06's ``fit`` with OneCycleLR (peak 3 x the learning rate), the preset's epochs;
-* ``08``: notebook 08's run, 10 epochs (5 + 5 when resumed) with StepLR(step_size=3, gamma=0.5);
+* ``08``: notebook 08's unbroken run, 10 epochs with StepLR(step_size=3, gamma=0.5) (the model 09 and 10 load);
 * ``11``: notebook 11's capstone CNN, at most 8 epochs, stopping after 3 without a lower validation loss.
 
 It prints one row per seed: the validation set's majority-class baseline (the
@@ -95,7 +95,8 @@ def sweep_seed(preset: str, seed: int, threads: int = 1) -> SeedResult:
     torch.set_num_threads(threads)
     settings = resolve_settings(preset, seed=seed)
     loaders = make_loaders(prepare_cell_images(settings), settings.image_size, settings.batch_size, seed=seed,
-                           valid_fraction=settings.valid_fraction, test_fraction=settings.test_fraction)
+                           valid_fraction=settings.valid_fraction, test_fraction=settings.test_fraction,
+                           cache_images=settings.cache_images)
     device = torch.device("cpu")
     best = {"06 loop": hand_loop_best_accuracy(settings, loaders, device)}
     for name in MODELS[1:]:

@@ -6,6 +6,7 @@ import torch
 
 from helpers.course.presets import PRESETS
 from helpers.data import (
+    DecodedImages,
     available_workers,
     class_balance,
     image_folder,
@@ -128,6 +129,25 @@ def test_cells_taken_for_their_own_patients_leak_healthy_slides():
     slides = [{slide_number(unread[i][0].replace("/x", "/")) for i in getattr(split, name)}
               for name in ("train", "valid", "test")]
     assert slides[0] & slides[1] or slides[0] & slides[2] or slides[1] & slides[2]
+
+
+def test_cached_images_give_the_same_batches_and_each_file_is_decoded_once(cells):
+    def batches(loaders):
+        torch.manual_seed(0)  # the training transforms draw from torch's generator
+        return [images for _ in range(2) for images, _ in loaders.train] + [images for images, _ in loaders.valid]
+
+    plain = make_loaders(cells, image_size=32, batch_size=8, seed=0)
+    cached = make_loaders(cells, image_size=32, batch_size=8, seed=0, cache_images=True)
+    assert all(torch.equal(a, b) for a, b in zip(batches(plain), batches(cached), strict=True))
+    decoded = cached.train.dataset.loader
+    assert isinstance(decoded, DecodedImages) and cached.valid.dataset.loader is decoded
+    assert len(decoded.images) == len(cached.split.train) + len(cached.split.valid)
+
+
+def test_decoded_images_calls_the_decoder_once_per_file():
+    calls = []
+    decoded = DecodedImages(lambda path: calls.append(path) or path.upper())
+    assert [decoded("a"), decoded("b"), decoded("a")] == ["A", "B", "A"] and calls == ["a", "b"]
 
 
 def test_loaders_can_use_a_worker_per_core(cells):

@@ -50,18 +50,21 @@ class Settings:
     test_fraction: float
     """Share of the images (whole patients) held out for the final test. ``class`` holds out more than the
     cheat sheet's 10% so that its test set has over 1,000 images: enough to tell two models apart."""
+    cache_images: bool
+    """Whether ``make_loaders`` decodes each image file once and keeps it in memory (``DecodedImages``): the same
+    batches, faster; ``False`` for the real NIH data, which would not fit."""
 
 
 PRESETS: dict[str, Settings] = {
     "smoke": Settings("smoke", images_per_class=48, image_size=32, batch_size=16, epochs=1,
                       learning_rate=0.001, steps=60, device="auto", seed=0, data_dir=None, use_real_data=False,
-                      num_workers=0, valid_fraction=0.2, test_fraction=0.1),
+                      num_workers=0, valid_fraction=0.2, test_fraction=0.1, cache_images=True),
     "class": Settings("class", images_per_class=1400, image_size=64, batch_size=32, epochs=5,
                       learning_rate=0.001, steps=300, device="auto", seed=0, data_dir=None, use_real_data=False,
-                      num_workers=0, valid_fraction=0.18, test_fraction=0.36),
+                      num_workers=0, valid_fraction=0.18, test_fraction=0.36, cache_images=True),
     "full": Settings("full", images_per_class=13_779, image_size=224, batch_size=64, epochs=5,
                      learning_rate=0.001, steps=1000, device="auto", seed=0, data_dir=None, use_real_data=True,
-                     num_workers=None, valid_fraction=0.2, test_fraction=0.1),
+                     num_workers=None, valid_fraction=0.2, test_fraction=0.1, cache_images=False),
 }
 
 

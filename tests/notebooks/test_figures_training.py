@@ -57,7 +57,7 @@ def test_06_a_tiny_balanced_training_set_is_memorised_and_augmentation_is_measur
         assert 0.0 <= records[name] <= 1.0
 
 
-def test_08_five_plus_five_epochs_equal_ten_bit_for_bit_on_cpu(smoke_run):
+def test_08_two_plus_two_epochs_equal_the_unbroken_runs_first_four_bit_for_bit_on_cpu(smoke_run):
     records = smoke_run("08_checkpoints_and_google_drive.ipynb").records
     assert records["resume_same_history"] is True
     if records["resume_device"] == "cpu":
