@@ -51,6 +51,15 @@ class Added(NamedTuple):
     answer: str | None
 
 
+def escape_targets(outside):
+    """Where the escaping attacks write: the instructor's folder, and the checkout only inside a sandbox.
+
+    Without bubblewrap the submissions run unsandboxed (as grade itself does, with a warning), so an attack
+    on the checkout would really write there; the tests that check the sandbox are skipped then.
+    """
+    return [str(outside / "victim.txt")] + ([str(facts.CHECKOUT_ROOT / "pwned.txt")] if bubblewrap() else [])
+
+
 def attacks(outside):
     """Student name -> answer cells; each attack comes first, and then the right answers where they would help."""
     return {
@@ -83,7 +92,7 @@ def attacks(outside):
         # Escape the scratch folder: write, delete and read the instructor's files.
         "writes_outside": [f"""
             from pathlib import Path
-            for target in [{str(outside / "victim.txt")!r}, {str(facts.CHECKOUT_ROOT / "pwned.txt")!r}]:
+            for target in {escape_targets(outside)!r}:
                 try:
                     Path(target).write_text("overwritten")
                 except OSError as error:
