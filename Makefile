@@ -27,8 +27,8 @@ lint: venv  ## ruff on helpers/ and tests/, mypy on helpers/ (their rules are in
 	$(BIN)/python -m ruff check helpers tests
 	$(BIN)/python -m mypy
 
-test-fast: venv  ## the unit tests alone (no notebook, process or browser), in under a minute
-	$(BIN)/python -m pytest tests -m "not slow" --ignore=tests/notebooks --ignore=tests/site
+test-fast: venv  ## the unit tests alone (no notebook, process or browser), in under a minute, one worker per core
+	$(BIN)/python -m pytest tests -m "not slow" --ignore=tests/notebooks --ignore=tests/site -n auto --dist loadfile
 
 # One pytest worker per core (pytest-xdist); a test file goes to one worker, and so does each of
 # tests/notebooks and tests/site. Each notebook is executed once (lesson, solutions and student edition
