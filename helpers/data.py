@@ -174,6 +174,16 @@ def check_fractions(valid_fraction: float, test_fraction: float) -> None:
                          "1, so that some images are left to train on (the cheat sheet uses 0.2 and 0.1).")
 
 
+def is_whole_number(value: object) -> bool:
+    """Whether ``value`` is an integer (Python's or numpy's), and not a bool.
+
+    Example:
+        >>> is_whole_number(3), is_whole_number(np.int64(3)), is_whole_number(3.0), is_whole_number(True)
+        (True, True, False, False)
+    """
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTION,
                  test_fraction: float = TEST_FRACTION) -> Split:
     """Shuffle ``range(count)`` and cut it as the cheat sheet does: valid, then test, then train.
@@ -182,7 +192,7 @@ def random_split(count: int, seed: int = 0, valid_fraction: float = VALID_FRACTI
         >>> random_split(10, seed=0).sizes()
         {'train': 7, 'valid': 2, 'test': 1}
     """
-    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+    if not is_whole_number(count) or count < 0:
         raise ValueError(f"count must be a whole number of images, 0 or more (len(dataset)), got {count!r}.")
     check_fractions(valid_fraction, test_fraction)
     indices = np.random.default_rng(seed).permutation(count).tolist()
@@ -306,7 +316,7 @@ def make_loaders(root: str | Path, image_size: int, batch_size: int, split: str 
         torch.Size([16, 3, 32, 32])
     """
     for name, value in (("image_size", image_size), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_whole_number(value) or value < 1:
             raise ValueError(f"{name} must be a whole number of at least 1 (the course uses image_size=64, "
                              f"batch_size=32), got {value!r}.")
     decoder = DecodedImages() if cache_images else load_image
