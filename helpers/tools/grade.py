@@ -38,7 +38,7 @@ import nbformat
 
 from helpers.course import facts
 from helpers.safe_files import write_atomically
-from helpers.tools.gradebook import NotebookGrade
+from helpers.tools.gradebook import NotebookGrade, feedback_name, file_name_for
 from helpers.tools.grading_kernel import GRADE_MIME_TYPE, IGNORED_BUILTINS, KEY_FILE_NAME, signature
 from helpers.tools.manifest import ForeignFileError, OutputFolder, sha256_of
 from helpers.tools.sandbox import Execution, Limits, bubblewrap, execute_untrusted, sandbox_description
@@ -49,7 +49,6 @@ POINTS_KEY = "pytorch_course_points"
 """Course-notebook metadata giving an exercise other points than 1: ``{"product_shape": 2}``."""
 DEFAULT_LIMITS = Limits()
 """What a graded notebook may use unless the instructor says otherwise (``--timeout``, ``--memory``)."""
-"""The file that marks a folder as one ``grade`` wrote: only such a folder is written into again."""
 GRADER_VERSION = "2"
 """Part of every kept grade's key: a new version regrades everything (2: added cells are carried)."""
 ADDED_TAG = "added"
@@ -583,6 +582,7 @@ def grade_submission(task: GradeTask) -> NotebookGrade:
     verdicts, flags = signed_verdicts(execution.notebook, key)
     if execution.output_dropped:
         flags.append(f"printed more than {task.limits.output_bytes // 2**20} MiB: the rest was dropped.")
+    task.executed_path.parent.mkdir(parents=True, exist_ok=True)  # a cluster worker may have another disk
     write_atomically(task.executed_path, nbformat.writes(execution.notebook))
     suspicious = {**added_cell_stops(task.course, execution), **suspicious}
     rows = rows_for(task, verdicts, suspicious, execution)
@@ -733,12 +733,9 @@ def check_grades_folder(out: OutputFolder, submissions_dir: Path) -> None:
 
 def check_grades_outputs(out: OutputFolder, submissions: list[Submission]) -> None:
     """Refuse, before grading, if any file ``grade`` would write is someone else's or was changed by hand."""
-    from helpers.tools import gradebook
-
     names = ["gradebook.csv", "grades_long.csv", "report.html"]
     for submission in submissions:
-        names += [gradebook.feedback_name(submission.student, submission.notebook),
-                  executed_name(submission)]
+        names += [feedback_name(submission.student, submission.notebook), executed_name(submission)]
     try:
         out.check_can_write(names)
     except ForeignFileError as error:
@@ -748,9 +745,7 @@ def check_grades_outputs(out: OutputFolder, submissions: list[Submission]) -> No
 
 def executed_name(submission: Submission) -> str:
     """Where, inside the grades folder, the executed copy of a submission goes."""
-    from helpers.tools import gradebook
-
-    return f"executed/{gradebook.file_name_for(submission.student)}/{submission.notebook}"
+    return f"executed/{file_name_for(submission.student)}/{submission.notebook}"
 
 
 def grading_environment(preset: str, use_bubblewrap: bool, jobs: int) -> dict[str, str]:
