@@ -65,19 +65,20 @@ def synchronize(device: torch.device) -> None:
 def training_images_per_second(model: torch.nn.Module, device: torch.device, image_size: int, batch_size: int,
                                steps: int, mixed_precision: bool) -> float:
     """Train ``model`` on random batches already on ``device`` and return images per second (compute only)."""
-    from helpers.engine import mixed_precision_dtype, train_step
+    from helpers.engine import Precision, mixed_precision_dtype, train_one_epoch
 
     low_precision = mixed_precision_dtype(device, mixed_precision)
     scaler = torch.amp.GradScaler(device.type) if low_precision == torch.float16 else None
+    precision = Precision(low_precision, scaler)
     images = torch.randn(batch_size, 3, image_size, image_size, device=device)
     labels = torch.randint(0, 2, (batch_size,), device=device)
     model = model.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
     loss_fn = torch.nn.CrossEntropyLoss()
-    train_step(model, [(images, labels)] * 2, loss_fn, optimizer, device, None, low_precision, scaler)  # warm-up
+    train_one_epoch(model, [(images, labels)] * 2, loss_fn, optimizer, device, precision=precision)  # warm-up
     synchronize(device)
     started = time.perf_counter()
-    train_step(model, [(images, labels)] * steps, loss_fn, optimizer, device, None, low_precision, scaler)
+    train_one_epoch(model, [(images, labels)] * steps, loss_fn, optimizer, device, precision=precision)
     synchronize(device)
     return steps * batch_size / (time.perf_counter() - started)
 

@@ -64,17 +64,17 @@ def fit_overhead() -> str:
 
 def capstone_gpu_throughput(root: Path) -> float:
     """Return training images per second of the small CNN on the GPU (only called when one exists)."""
-    from helpers.engine import train_step
+    from helpers.engine import train_one_epoch
     from helpers.models import make_small_cnn
 
     device = torch.device("cuda")
     loaders = make_loaders(root, image_size=64, batch_size=64, num_workers=2, pin_memory=True)
     model = make_small_cnn().to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    train_step(model, loaders.train, torch.nn.CrossEntropyLoss(), optimizer, device)  # warm-up
+    train_one_epoch(model, loaders.train, torch.nn.CrossEntropyLoss(), optimizer, device)  # warm-up
     torch.cuda.synchronize()
     started = time.perf_counter()
-    train_step(model, loaders.train, torch.nn.CrossEntropyLoss(), optimizer, device)
+    train_one_epoch(model, loaders.train, torch.nn.CrossEntropyLoss(), optimizer, device)
     torch.cuda.synchronize()
     return len(loaders.split.train) / (time.perf_counter() - started)
 

@@ -32,7 +32,7 @@ from torch import nn
 from helpers.course.prepare import prepare_cell_images
 from helpers.course.presets import Settings, resolve_settings
 from helpers.data import Loaders, majority_baseline, make_loaders
-from helpers.engine import evaluate, fit, train_step
+from helpers.engine import evaluate, fit, train_one_epoch
 from helpers.models import make_small_cnn
 
 REQUIRED_MARGIN = 0.30
@@ -66,7 +66,7 @@ def hand_loop_best_accuracy(settings: Settings, loaders: Loaders, device: torch.
     criterion = nn.CrossEntropyLoss()
     accuracies = []
     for _ in range(settings.epochs):
-        train_step(model, loaders.train, criterion, optimizer, device)
+        train_one_epoch(model, loaders.train, criterion, optimizer, device)
         accuracies.append(evaluate(model, loaders.valid, criterion, device)[1])
     return max(accuracies)
 
