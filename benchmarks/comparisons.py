@@ -76,6 +76,10 @@ COMPARISONS = (
                lambda r: r["06"]["overfit_excess_valid_loss"], "(a)"),
     Comparison("64-image subset: validation loss at the last epoch vs at its lowest", "06", "loss",
                lambda r: r["06"]["overfit_valid_loss_rise"], "(a)"),
+    Comparison("64-image subset, last epoch: validation loss vs training loss", "06", "loss",
+               lambda r: r["06"]["overfit_last_valid_loss"] - r["06"]["overfit_last_train_loss"], "(a)"),
+    Comparison("64-image subset, last epoch: training accuracy vs validation accuracy", "06", "accuracy",
+               lambda r: r["06"]["overfit_train_accuracy"] - r["06"]["overfit_valid_accuracy"], "(a)"),
     Comparison("rotate, crop, flip vs no augmentation (200 images): validation accuracy", "06", "accuracy",
                lambda r: r["06"]["augment_flips_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
     Comparison("rotate, crop, flip and colour vs no augmentation (200 images): validation accuracy", "06",
@@ -99,6 +103,8 @@ COMPARISONS = (
     Comparison("random split vs patient split: colour nearest neighbour's test accuracy", "03", "accuracy",
                lambda r: r["03"]["colour_nn_accuracy_random_split"] - r["03"]["colour_nn_accuracy_patient_split"],
                "(f)"),
+    Comparison("random split vs patient split: the small CNN's test accuracy (same recipe)", "11", "accuracy",
+               lambda r: r["11"]["random_split_cnn_test_accuracy"] - r["11"]["cnn_test_accuracy"], "(f)"),
 )
 
 FULL_DATA_MODELS = {
@@ -106,6 +112,8 @@ FULL_DATA_MODELS = {
     "06 fit, OneCycleLR": lambda r: r["06"]["fit_best_valid_accuracy"] - r["06"]["valid_majority_baseline"],
     "11 small CNN": lambda r: r["11"]["cnn_valid_accuracy"] - r["11"]["valid_majority_baseline"],
     "11 transfer model": lambda r: r["11"]["transfer_valid_accuracy"] - r["11"]["valid_majority_baseline"],
+    "11 small CNN, random split": lambda r: (r["11"]["random_split_cnn_valid_accuracy"]
+                                             - r["11"]["random_split_valid_majority_baseline"]),
 }
 """Each model trained on the full training split: its validation accuracy minus the majority baseline."""
 

@@ -99,4 +99,5 @@ def test_06_class_preset_models_end_far_above_the_baseline_in_its_committed_outp
     assert records["overfit_train_accuracy"] > records["overfit_valid_accuracy"] + 0.1
     assert records["overfit_valid_accuracy"] < records["fit_best_valid_accuracy"] - 0.1
     assert records["overfit_excess_valid_loss"] > 0  # ends worse than the model trained on everything
+    assert records["overfit_last_valid_loss"] > records["overfit_last_train_loss"]  # the losses parted
     assert records["augment_train_images"] == 200
