@@ -25,7 +25,7 @@ def test_11_runs_end_to_end_in_smoke(smoke_run):
     assert set(records["candidate_costs"]) == {"small CNN (from scratch)", records["transfer_model"]}
     folders = records["run_folders"]
     assert len(folders) == 2 and all(len(name.rsplit("_", 1)[1]) == 10 for name in folders)
-    # the same CNN recipe on a random split: its test patients were all seen in training
+    # the same CNN recipe on a random split: some of its test patients also have cells in training
     assert records["random_split_test_patients_seen"] >= 1
     assert 0 <= records["random_split_cnn_test_accuracy"] <= 1
     assert 0.5 <= records["random_split_valid_majority_baseline"] <= 1
@@ -51,6 +51,6 @@ def test_11_class_preset_figures_resolve_differences_and_follow_the_notebooks_ru
     assert records["recall_at_0_3"] >= records["recall_at_0_5"]
     assert records["false_alarms_at_0_3"] >= records["false_alarms_at_0_5"]
     assert records["test_mislabelled_images"] > 0  # the generator's flipped labels are in the test split
-    # the random split's comparison ran on as many test images, most of whose patients were seen in training
+    # most of the random split's test patients have cells in training, and its CNN still learns
     assert records["random_split_test_patients_seen"] > 100
     assert records["random_split_cnn_valid_accuracy"] >= records["random_split_valid_majority_baseline"] + 0.30
