@@ -55,6 +55,16 @@ def test_05_pretrained_and_random_features_are_measured_at_two_label_budgets(smo
     assert 0.5 <= records["target_majority_baseline"] <= 1.0
 
 
+def test_05_fine_tuning_and_from_scratch_are_measured_at_two_label_budgets(smoke_run):
+    records = smoke_run(NOTEBOOK_05).records
+    for budget in (24, 200):
+        for name in ("fine_tune_accuracy", "scratch_accuracy", "pretrained_feature_accuracy_first_draw"):
+            assert 0.0 <= records[f"{name}_{budget}"] <= 1.0
+    # smoke has 48 images per class: draw_labelled caps both budgets at 24, so they share one draw and one result
+    assert records["fine_tune_accuracy_24"] == records["fine_tune_accuracy_200"]
+    assert records["scratch_accuracy_24"] == records["scratch_accuracy_200"]
+
+
 def test_05_the_cheat_sheets_require_grad_typo_freezes_nothing(smoke_run):
     assert smoke_run(NOTEBOOK_05).records["require_grad_typo_trainable"] == 11_689_512
 
