@@ -80,17 +80,24 @@ COMPARISONS = (
                lambda r: r["06"]["overfit_last_valid_loss"] - r["06"]["overfit_last_train_loss"], "(a)"),
     Comparison("64-image subset, last epoch: training accuracy vs validation accuracy", "06", "accuracy",
                lambda r: r["06"]["overfit_train_accuracy"] - r["06"]["overfit_valid_accuracy"], "(a)"),
-    Comparison("rotate, crop, flip vs no augmentation (200 images): validation accuracy", "06", "accuracy",
-               lambda r: r["06"]["augment_flips_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
-    Comparison("rotate, crop, flip and colour vs no augmentation (200 images): validation accuracy", "06",
-               "accuracy",
-               lambda r: r["06"]["augment_colour_valid_accuracy"] - r["06"]["augment_none_valid_accuracy"], "(b)"),
+    *(Comparison(f"{pipeline} vs no augmentation (64-image subset, 40 epochs): validation {figure}", "06", figure,
+                 lambda r, k=key, f=figure: r["06"][f"augment_{k}_valid_{f}"] - r["06"][f"augment_none_valid_{f}"],
+                 "(b)")
+      for pipeline, key in (("rotate, crop, flip", "flips"), ("rotate, crop, flip and colour", "colour"))
+      for figure in ("accuracy", "loss")),
     Comparison("OneCycleLR (fit) vs a constant learning rate (the hand loop): best validation accuracy", "06",
                "accuracy", lambda r: r["06"]["fit_best_valid_accuracy"] - r["06"]["loop_best_valid_accuracy"]),
     *(Comparison(f"feature extraction, pretrained on shapes vs random weights, {budget} labels per class: test "
                  "accuracy", "05", "accuracy",
                  lambda r, b=budget: r["05"][f"pretrained_feature_accuracy_{b}"] - r["05"][f"random_feature_accuracy_{b}"],
                  "(c)")
+      for budget in (24, 200)),
+    *(Comparison(f"{first} vs {second}, {budget} labels per class (one draw): test accuracy", "05", "accuracy",
+                 lambda r, b=budget, f=first_key, s=second_key: r["05"][f"{f}_{b}"] - r["05"][f"{s}_{b}"], "(c)")
+      for first, first_key, second, second_key in (
+          ("fine-tuning", "fine_tune_accuracy", "feature extraction", "pretrained_feature_accuracy_first_draw"),
+          ("fine-tuning", "fine_tune_accuracy", "from scratch", "scratch_accuracy"),
+          ("feature extraction", "pretrained_feature_accuracy_first_draw", "from scratch", "scratch_accuracy"))
       for budget in (24, 200)),
     Comparison("transfer model vs small CNN: validation accuracy", "11", "accuracy",
                lambda r: r["11"]["transfer_valid_accuracy"] - r["11"]["cnn_valid_accuracy"], "(d)"),
