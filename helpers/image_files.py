@@ -53,6 +53,9 @@ def _too_large_message(name: str, size: tuple[int, int], limit: int) -> str:
 
 def _open_image(path: Path, max_pixels: int) -> Image.Image:
     """Open ``path`` with PIL, turning its errors into ones that say what to do."""
+    if path.is_dir():
+        raise ImageInputError(f"{path} is a folder, not an image file: give the path of one image inside it "
+                              "(helpers.data.image_folder reads a whole folder of class folders).")
     if not path.is_file():
         raise FileNotFoundError(f"No file at {path}: check the path (relative paths start from the folder "
                                 "the notebook runs in).")
@@ -182,7 +185,7 @@ def load_image(source: str | os.PathLike | Image.Image, max_pixels: int = MAX_PI
 
     Raises:
         FileNotFoundError: there is no such file.
-        ImageInputError: the file is not an image, or is damaged.
+        ImageInputError: the path is a folder, or the file is not an image, or is damaged.
         ImageTooLargeError: the image has more than ``max_pixels`` pixels.
 
     Example:

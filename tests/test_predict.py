@@ -160,6 +160,12 @@ def test_a_missing_file(model, tmp_path):
         predict(model, tmp_path / "missing.png", CLASSES, TRANSFORM)
 
 
+def test_a_folder_instead_of_an_image(model, tmp_path):
+    with pytest.raises(PredictionInputError, match="is a folder, not an image file") as error:
+        predict(model, tmp_path, CLASSES, TRANSFORM)
+    assert "give the path of one image inside it" in str(error.value)
+
+
 def test_pil_image(model):
     assert_is_a_prediction(predict(model, cell(), CLASSES, TRANSFORM))
     assert_is_a_prediction(predict(model, cell().convert("RGBA"), CLASSES, TRANSFORM))
