@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from helpers.nih import CLASSES
+from helpers.safe_files import sync_folder
 
 MANIFEST_NAME = "synthetic.json"
 """The course's marker: only a folder holding it (and nothing else of anyone's) is ever replaced."""
@@ -129,11 +130,19 @@ def leftover_pattern(root: Path) -> re.Pattern[str]:
 
 
 def move_into_place(partial: Path, root: Path) -> None:
-    """Rename ``partial`` to ``root``; an old ``root`` is renamed aside first and deleted last."""
-    if not root.exists():
+    """Rename ``partial`` to ``root``; an old ``root`` is renamed aside first and deleted last.
+
+    The images are flushed to disk before the rename, and the rename after it,
+    so that a power cut never leaves ``root`` naming files whose bytes were lost.
+    """
+    if hasattr(os, "sync"):  # POSIX: one call flushes every image, cheaper than an fsync per file
+        os.sync()
+    if root.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-{os.getpid()}-", dir=root.parent))
+        os.replace(root, old)  # old is an empty folder: renaming over it is allowed
         partial.rename(root)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{root.name}.old-{os.getpid()}-", dir=root.parent))
-    os.replace(root, old)  # old is an empty folder: renaming over it is allowed
-    partial.rename(root)
-    shutil.rmtree(old, ignore_errors=True)
+        sync_folder(root.parent)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        partial.rename(root)
+        sync_folder(root.parent)

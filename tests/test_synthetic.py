@@ -113,3 +113,24 @@ def test_the_flipped_files_are_recorded_at_the_label_noise_rate(cells):
     assert all(path.is_file() and path.parent.name in CLASSES for path in flipped)
     expected, spread = 600 * LABEL_NOISE, (600 * LABEL_NOISE * (1 - LABEL_NOISE)) ** 0.5
     assert abs(len(flipped) - expected) < 4 * spread
+
+
+
+def test_the_images_reach_the_disk_before_the_folder_is_renamed_into_place(tmp_path, monkeypatch):
+    from helpers import synthetic_folder
+
+    events = []
+    root = tmp_path / "cells"
+
+    def partial_folders():
+        return [path.name for path in tmp_path.glob(".cells.partial-*")]
+
+    monkeypatch.setattr(synthetic_folder.os, "sync", lambda: events.append(("sync", partial_folders())))
+    monkeypatch.setattr(synthetic_folder, "sync_folder", lambda folder: events.append(("sync_folder", folder)))
+    for seed in (0, 1):  # a new folder, then another seed's images replacing the course's own
+        events.clear()
+        make_synthetic_cells(root, per_class=2, seed=seed, image_size=16, workers=1)
+        (sync, images_not_yet_in_place), (sync_folder, folder) = events
+        assert sync == "sync" and len(images_not_yet_in_place) == 1  # flushed while still in the partial folder
+        assert sync_folder == "sync_folder" and folder == tmp_path  # then the rename itself
+        assert partial_folders() == [] and len(list(root.glob("*/*.png"))) == 4
