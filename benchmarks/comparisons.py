@@ -67,22 +67,25 @@ class Comparison:
     difference: Callable[[Records], float]
     label: str = ""
     """Which of (a)-(f) of the data issue it answers, if any."""
+    lower_is_better: bool = False
+    """For a loss or a count of false alarms: the verdict's "better" then means a lower figure."""
 
 
 COMPARISONS = (
     Comparison("64-image balanced subset vs all training images: validation accuracy (last vs best epoch)", "06",
                "accuracy", lambda r: r["06"]["overfit_valid_accuracy"] - r["06"]["fit_best_valid_accuracy"], "(a)"),
     Comparison("64-image balanced subset vs all training images: validation loss (last vs best epoch)", "06", "loss",
-               lambda r: r["06"]["overfit_excess_valid_loss"], "(a)"),
+               lambda r: r["06"]["overfit_excess_valid_loss"], "(a)", lower_is_better=True),
     Comparison("64-image subset: validation loss at the last epoch vs at its lowest", "06", "loss",
-               lambda r: r["06"]["overfit_valid_loss_rise"], "(a)"),
+               lambda r: r["06"]["overfit_valid_loss_rise"], "(a)", lower_is_better=True),
     Comparison("64-image subset, last epoch: validation loss vs training loss", "06", "loss",
-               lambda r: r["06"]["overfit_last_valid_loss"] - r["06"]["overfit_last_train_loss"], "(a)"),
+               lambda r: r["06"]["overfit_last_valid_loss"] - r["06"]["overfit_last_train_loss"], "(a)",
+               lower_is_better=True),
     Comparison("64-image subset, last epoch: training accuracy vs validation accuracy", "06", "accuracy",
                lambda r: r["06"]["overfit_train_accuracy"] - r["06"]["overfit_valid_accuracy"], "(a)"),
     *(Comparison(f"{pipeline} vs no augmentation (64-image subset, 40 epochs): validation {figure}", "06", figure,
                  lambda r, k=key, f=figure: r["06"][f"augment_{k}_valid_{f}"] - r["06"][f"augment_none_valid_{f}"],
-                 "(b)")
+                 "(b)", lower_is_better=figure == "loss")
       for pipeline, key in (("rotate, crop, flip", "flips"), ("rotate, crop, flip and colour", "colour"))
       for figure in ("accuracy", "loss")),
     Comparison("OneCycleLR (fit) vs a constant learning rate (the hand loop): best validation accuracy", "06",
@@ -106,7 +109,7 @@ COMPARISONS = (
     Comparison("threshold 0.3 vs 0.5: recall of Parasitized (test)", "11", "recall",
                lambda r: r["11"]["recall_at_0_3"] - r["11"]["recall_at_0_5"], "(e)"),
     Comparison("threshold 0.3 vs 0.5: healthy cells flagged (test)", "11", "cells",
-               lambda r: r["11"]["false_alarms_at_0_3"] - r["11"]["false_alarms_at_0_5"], "(e)"),
+               lambda r: r["11"]["false_alarms_at_0_3"] - r["11"]["false_alarms_at_0_5"], "(e)", lower_is_better=True),
     Comparison("random split vs patient split: colour nearest neighbour's test accuracy", "03", "accuracy",
                lambda r: r["03"]["colour_nn_accuracy_random_split"] - r["03"]["colour_nn_accuracy_patient_split"],
                "(f)"),
@@ -142,6 +145,17 @@ def verdict(differences: list[float]) -> str:
     return "better" if mean > 0 else "worse"
 
 
+def comparison_verdict(comparison: Comparison, differences: list[float]) -> str:
+    """Return :func:`verdict` in ``comparison``'s own sense of better: lower, for a loss or a count of false alarms.
+
+    Example:
+        >>> flagged = Comparison("0.3 vs 0.5: healthy cells flagged", "11", "cells", len, lower_is_better=True)
+        >>> comparison_verdict(flagged, [18.0, 35.0, 52.0])
+        'worse'
+    """
+    return verdict([-d for d in differences] if comparison.lower_is_better else differences)
+
+
 def run_notebooks(out: Path, seeds: list[int], jobs: int) -> None:
     """Execute the compared notebooks once per seed with the course's runner (``python -m helpers run``)."""
     command = [sys.executable, "-m", "helpers", "run", *NOTEBOOKS, "--preset", "class", "--jobs", str(jobs),
@@ -174,7 +188,9 @@ def table(by_seed: dict[int, Records]) -> str:
     lines = [f"Seeds {', '.join(map(str, seeds))}; `class` preset; synthetic cells (generator version in "
              "`helpers.synthetic.GENERATOR_VERSION`). A difference is the first recipe minus the second. "
              "Verdict: better or worse only where every seed agrees in sign and the mean exceeds twice the seed "
-             "spread (standard deviation over the seeds); otherwise tie. These results belong to this synthetic "
+             "spread (standard deviation over the seeds); otherwise tie. Better means the first recipe's figure is "
+             "the better one: higher for an accuracy or a recall, lower for a loss or a count of healthy cells "
+             "flagged. These results belong to this synthetic "
              "data: on the real NIH images the differences may be other.", "",
              "| comparison | notebook | mean difference | min–max over seeds | seed spread | verdict |",
              "|---|---|---|---|---|---|"]
@@ -184,7 +200,7 @@ def table(by_seed: dict[int, Records]) -> str:
         lines.append(f"| {(comparison.label + ' ') if comparison.label else ''}{comparison.name} | {comparison.notebook} | "
                      f"{statistics.fmean(differences):+.{digits}f} | {min(differences):+.{digits}f} to "
                      f"{max(differences):+.{digits}f} | {statistics.stdev(differences):.{digits}f} | "
-                     f"{verdict(differences)} |")
+                     f"{comparison_verdict(comparison, differences)} |")
     lines += ["", f"Every model trained on the full training split, validation accuracy minus the validation "
               f"split's majority baseline (required: at least {REQUIRED_MARGIN:.2f} on every seed):", "",
               "| model | " + " | ".join(f"seed {seed}" for seed in seeds) + " | all above |",
